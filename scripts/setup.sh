@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
+#   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+# Only Debian packages here; npm packages come in with the features that need them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(g++ cmake make pkg-config git ca-certificates curl
+  libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${missing[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build_dir=${1:-build}
+shift || true
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
+cmake --build "$build_dir" -j"$(nproc)"

@@ -1,0 +1,318 @@
+#include "api/api.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+
+namespace iotstream::api {
+namespace {
+
+using nlohmann::json;
+using http::Method;
+using http::Request;
+using http::Responder;
+using http::Response;
+
+int HttpStatusOf(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kOk: return 200;
+    case Status::Code::kInvalidArgument: return 400;
+    case Status::Code::kUnsupported: return 415;
+    case Status::Code::kTooLarge: return 413;
+    case Status::Code::kNotFound: return 404;
+    case Status::Code::kUnavailable: return 503;
+    case Status::Code::kTimeout: return 504;
+    case Status::Code::kIOError:
+    case Status::Code::kInternal: break;
+  }
+  return 500;
+}
+
+Response ErrorOf(const Status& st) {
+  Response r = Response::Error(HttpStatusOf(st), st.message());
+  if (st.IsUnavailable()) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+json DeviceJson(const ingest::DeviceView& v) {
+  const auto& r = v.record;
+  return json{{"id", r.id},
+              {"device_id", r.id},
+              {"name", r.name.empty() ? r.id : r.name},
+              {"location", r.location},
+              {"first_seen", r.first_seen_ms},
+              {"last_seen", r.last_seen_ms},
+              {"online", v.online},
+              {"status", v.online ? "online" : "offline"},
+              {"fps", std::round(v.fps * 100) / 100},
+              {"frames_received", r.frames_received},
+              {"bytes_received", r.bytes_received},
+              {"frames_rejected", r.frames_rejected},
+              {"success_rate", std::round(v.success_rate * 10000) / 10000},
+              {"last_frame_size", r.last_frame_bytes},
+              {"resolution", {{"width", r.last_width}, {"height", r.last_height}}}};
+}
+
+json FrameJson(const store::StoredFrame& f) {
+  return json{{"frame_id", f.id},         {"device_id", f.device_id}, {"timestamp", f.capture_ts_ms},
+              {"received_at", f.received_ts_ms}, {"size", f.size},    {"width", f.width},
+              {"height", f.height},       {"url", "/api/v1/frames/" + std::to_string(f.id)}};
+}
+
+ingest::Upload UploadOf(Request& req) {
+  ingest::Upload u;
+  u.content_type = std::string(req.header("Content-Type"));
+  u.header_device_id = std::string(req.header("X-Device-ID"));
+  u.query_device_id = req.query_param("device_id").value_or("");
+  u.header_timestamp = std::string(req.header("X-Frame-Timestamp"));
+  u.query_timestamp = req.query_param("timestamp").value_or("");
+  u.remote_address = req.remote_address;
+  u.body = std::move(req.body);
+  return u;
+}
+
+json AcceptedJson(const Frame& f) {
+  const auto& m = f.meta();
+  return json{{"success", true},  {"device_id", m.device_id}, {"frame_id", m.id},
+              {"width", m.width}, {"height", m.height},       {"size", f.jpeg().size()},
+              {"timestamp", m.capture_ts_ms}};
+}
+
+struct ProcessUsage {
+  uint64_t rss_bytes = 0;
+  double cpu_user_s = 0;
+  double cpu_system_s = 0;
+};
+
+ProcessUsage ReadProcessUsage() {
+  ProcessUsage u;
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (statm >> size >> resident) u.rss_bytes = resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    u.cpu_user_s = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+    u.cpu_system_s = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+  }
+  return u;
+}
+
+class Routes {
+ public:
+  explicit Routes(ApiContext& ctx)
+      : ctx_(ctx),
+        fast_latency_(ctx.metrics.histogram("ingest_fast_request_duration_seconds",
+                                            "server time of POST /api/v1/stream/fast")),
+        stream_latency_(ctx.metrics.histogram("ingest_stream_request_duration_seconds",
+                                              "server time of POST /api/v1/stream/stream")) {}
+
+  static void Add(const std::shared_ptr<Routes>& self, http::Router& r) {
+    r.Add(Method::kGet, "/health", Bind<&Routes::Health>(self));
+    r.Add(Method::kPost, "/api/v1/stream/fast", Bind<&Routes::Fast>(self));
+    r.Add(Method::kPost, "/api/v1/stream/stream", Bind<&Routes::Stream>(self));
+    r.Add(Method::kGet, "/api/v1/devices", Bind<&Routes::ListDevices>(self));
+    r.Add(Method::kGet, "/api/v1/devices/{id}", Bind<&Routes::GetDevice>(self));
+    r.Add(Method::kPatch, "/api/v1/devices/{id}", Bind<&Routes::PatchDevice>(self));
+    r.Add(Method::kDelete, "/api/v1/devices/{id}", Bind<&Routes::DeleteDevice>(self));
+    r.Add(Method::kGet, "/api/v1/devices/{id}/frames", Bind<&Routes::ListFrames>(self));
+    r.Add(Method::kGet, "/api/v1/frames/{frame_id}", Bind<&Routes::GetFrame>(self));
+    r.Add(Method::kGet, "/api/v1/system/performance", Bind<&Routes::Performance>(self));
+    r.Add(Method::kGet, "/metrics", Bind<&Routes::PrometheusMetrics>(self));
+  }
+
+ private:
+  // Each handler shares ownership of the Routes, so they live as long as the router.
+  template <void (Routes::*Fn)(Request&&, const Responder&)>
+  static http::Handler Bind(std::shared_ptr<Routes> self) {
+    return [self = std::move(self)](Request&& q, Responder s) { ((*self).*Fn)(std::move(q), s); };
+  }
+
+  void PrometheusMetrics(Request&&, const Responder& s) {
+    Response res;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = ctx_.metrics.ExportPrometheus();
+    s.Send(std::move(res));
+  }
+
+  void Health(Request&&, const Responder& s) {
+    s.Send(Response::Json(200, json{{"status", "ok"},
+                                    {"uptime_s", (NowMs() - ctx_.started_ms) / 1000},
+                                    {"version", ctx_.version}}
+                                   .dump()));
+  }
+
+  void Fast(Request&& req, const Responder& s) {
+    const int64_t started = MonotonicUs();
+    auto frame = ctx_.ingestor.Accept(UploadOf(req), NowMs());
+    if (!frame.ok()) return s.Send(ErrorOf(frame.status()));
+    ctx_.ingestor.Publish(frame.value());
+    Response res = Response::Json(200, AcceptedJson(*frame.value()).dump());
+    fast_latency_.Record(MonotonicUs() - started);
+    s.Send(std::move(res));
+  }
+
+  void Stream(Request&& req, const Responder& s) {
+    const int64_t started = MonotonicUs();
+    auto frame = ctx_.ingestor.Accept(UploadOf(req), NowMs());
+    if (!frame.ok()) return s.Send(ErrorOf(frame.status()));
+    FramePtr f = frame.value();
+    ctx_.ingestor.PublishAndWait(f, [this, f, s, started](Status st) {
+      if (!st.ok()) return s.Send(ErrorOf(st));
+      json body = AcceptedJson(*f);
+      body["stored"] = true;
+      stream_latency_.Record(MonotonicUs() - started);
+      s.Send(Response::Json(200, body.dump()));
+    });
+  }
+
+  void ListDevices(Request&&, const Responder& s) {
+    const int64_t now = NowMs();
+    json list = json::array();
+    size_t online = 0;
+    for (const auto& v : ctx_.registry.List(now)) {
+      online += v.online ? 1 : 0;
+      list.push_back(DeviceJson(v));
+    }
+    const size_t total = list.size();
+    s.Send(Response::Json(200, json{{"devices", std::move(list)}, {"total", total}, {"online", online}}.dump()));
+  }
+
+  void GetDevice(Request&& req, const Responder& s) {
+    auto v = ctx_.registry.Get(std::string(req.param("id")), NowMs());
+    if (!v) return s.Send(Response::Error(404, "no device '" + std::string(req.param("id")) + "'"));
+    s.Send(Response::Json(200, DeviceJson(*v).dump()));
+  }
+
+  void PatchDevice(Request&& req, const Responder& s) {
+    const std::string id(req.param("id"));
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return s.Send(Response::Error(400, "body must be a JSON object like {\"name\": \"Front door\"}"));
+    }
+    std::optional<std::string> name, location;
+    for (const char* key : {"name", "location"}) {
+      if (!body.contains(key)) continue;
+      const auto& v = body[key];
+      if (!v.is_string() || v.get_ref<const std::string&>().size() > 128) {
+        return s.Send(Response::Error(400, std::string("'") + key + "' must be a string of at most 128 characters"));
+      }
+      (std::string_view(key) == "name" ? name : location) = v.get<std::string>();
+    }
+    if (!name && !location) return s.Send(Response::Error(400, "nothing to change: send 'name' and/or 'location'"));
+    if (Status st = ctx_.registry.Update(id, name, location); !st.ok()) return s.Send(ErrorOf(st));
+    ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
+    auto v = ctx_.registry.Get(id, NowMs());
+    if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));
+    s.Send(Response::Json(200, DeviceJson(*v).dump()));
+  }
+
+  void DeleteDevice(Request&& req, const Responder& s) {
+    const std::string id(req.param("id"));
+    if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
+    ctx_.store.DeleteDevice(id, [s, id](Status st) {
+      if (!st.ok()) return s.Send(ErrorOf(st));
+      s.Send(Response::Json(200, json{{"success", true}, {"device_id", id}}.dump()));
+    });
+  }
+
+  void ListFrames(Request&& req, const Responder& s) {
+    const std::string id(req.param("id"));
+    int64_t from = 0, to = std::numeric_limits<int64_t>::max(), limit = 100;
+    for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}, std::pair{"limit", &limit}}) {
+      auto text = req.query_param(key);
+      if (!text) continue;
+      auto v = ParseInt(*text);
+      if (!v || *v < 0) {
+        return s.Send(Response::Error(400, std::string("'") + key + "' must be a non-negative integer"));
+      }
+      *out = *v;
+    }
+    limit = std::clamp<int64_t>(limit, 1, 1000);
+    if (!ctx_.registry.Get(id, NowMs())) return s.Send(Response::Error(404, "no device '" + id + "'"));
+    const bool queued = ctx_.disk_pool.Submit([this, s, id, from, to, limit] {
+      auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit));
+      if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
+      json list = json::array();
+      for (const auto& f : frames.value()) list.push_back(FrameJson(f));
+      const size_t count = list.size();
+      s.Send(Response::Json(200, json{{"device_id", id}, {"frames", std::move(list)}, {"count", count}}.dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  }
+
+  void GetFrame(Request&& req, const Responder& s) {
+    auto id = ParseInt(req.param("frame_id"));
+    if (!id || *id <= 0) return s.Send(Response::Error(400, "frame id must be a positive integer"));
+    const bool queued = ctx_.disk_pool.Submit([this, s, fid = static_cast<uint64_t>(*id)] {
+      store::StoredFrame meta;
+      auto data = ctx_.store.ReadFrame(fid, &meta);
+      if (!data.ok()) return s.Send(ErrorOf(data.status()));
+      Response res;
+      res.content_type = "image/jpeg";
+      res.body = std::move(data).value();
+      res.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+      res.headers.emplace_back("X-Device-ID", meta.device_id);
+      res.headers.emplace_back("X-Frame-Timestamp", std::to_string(meta.capture_ts_ms));
+      s.Send(std::move(res));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  }
+
+  void Performance(Request&&, const Responder& s) {
+    auto& m = ctx_.metrics;
+    const auto usage = ReadProcessUsage();
+    const auto st = ctx_.store.stats();
+    const int64_t now = NowMs();
+    auto ms = [](double us) { return std::round(us / 10.0) / 100.0; };
+    json body{
+        {"uptime_s", (now - ctx_.started_ms) / 1000},
+        {"version", ctx_.version},
+        {"process", {{"rss_bytes", usage.rss_bytes}, {"cpu_user_s", usage.cpu_user_s},
+                     {"cpu_system_s", usage.cpu_system_s}}},
+        {"devices", {{"total", ctx_.registry.size()}, {"online", ctx_.registry.online(now)}}},
+        {"frames",
+         {{"accepted", m.counter("ingest_frames_accepted_total", "").value()},
+          {"rejected", m.counter("ingest_frames_rejected_total", "").value()},
+          {"stored", m.counter("store_frames_stored_total", "").value()},
+          {"dropped", m.counter("store_frames_dropped_total", "").value()},
+          {"store_errors", m.counter("store_write_errors_total", "").value()},
+          {"evicted", m.counter("store_frames_evicted_total", "").value()}}},
+        {"queues", {{"store_frames", st.queue_frames}, {"store_bytes", st.queue_bytes},
+                    {"disk_pool", m.gauge("api_disk_pool_queue_depth", "").value()}}},
+        {"storage", {{"frames", st.frames}, {"bytes", st.bytes}}},
+        {"latency_ms",
+         {{"fast_p50", ms(fast_latency_.QuantileUs(0.5))},
+          {"fast_p99", ms(fast_latency_.QuantileUs(0.99))},
+          {"fast_count", fast_latency_.count()},
+          {"stream_p50", ms(stream_latency_.QuantileUs(0.5))},
+          {"stream_p99", ms(stream_latency_.QuantileUs(0.99))},
+          {"stream_count", stream_latency_.count()}}},
+        {"connections", {{"open", m.gauge("main_http_open_connections", "").value()}}},
+    };
+    s.Send(Response::Json(200, body.dump()));
+  }
+
+  ApiContext& ctx_;
+  Histogram& fast_latency_;
+  Histogram& stream_latency_;
+};
+
+}  // namespace
+
+void AddRoutes(http::Router& router, ApiContext& ctx) { Routes::Add(std::make_shared<Routes>(ctx), router); }
+
+}  // namespace iotstream::api

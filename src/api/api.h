@@ -1,0 +1,31 @@
+// The HTTP API: the seed's routes (/api/v1/stream/*, /api/v1/devices, /health, ...) and ours, as handlers
+// on an http::Router. Handlers parse, call a subsystem, and answer JSON; disk work goes to a WorkPool.
+//
+// Lifetime: every referenced object must outlive the server the router is given to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/metrics.h"
+#include "core/work_pool.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+namespace iotstream::api {
+
+struct ApiContext {
+  ingest::Ingestor& ingestor;
+  ingest::DeviceRegistry& registry;
+  store::Store& store;
+  Metrics& metrics;
+  WorkPool& disk_pool;      // for store queries and frame reads
+  std::string version;
+  int64_t started_ms = 0;   // wall clock at start, for uptime
+};
+
+// Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.
+void AddRoutes(http::Router& router, ApiContext& ctx);
+
+}  // namespace iotstream::api

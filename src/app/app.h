@@ -1,0 +1,33 @@
+// App: the wiring. Turns a Config into running subsystems (store -> ingest -> api -> http), and stops them
+// in the order that loses nothing: stop accepting, answer what is in flight, write what is queued, close.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+namespace iotstream::app {
+
+struct Config {
+  http::ServerOptions main_server;            // port 9003
+  store::StoreOptions store;
+  ingest::DeviceRegistry::Options devices;
+  int disk_threads = 2;                       // threads for store queries and frame reads off the I/O threads
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Parses flags, with IOTSTREAM_* environment variables as fallbacks (flag wins). Returns the config, or
+// nullptr after printing --help/--version output (*exit_code 0) or an error (*exit_code 2).
+std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code);
+
+// Runs until SIGINT or SIGTERM. Returns the process exit code. REQUIRES: called from the main thread
+// before any other thread exists (it blocks the stop signals for every thread it starts).
+int Run(const Config& config);
+
+}  // namespace iotstream::app

@@ -1,0 +1,105 @@
+#include <cctype>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "app/app.h"
+#include "app/version.h"
+
+namespace iotstream::app {
+namespace po = boost::program_options;
+
+namespace {
+
+// "max-body-bytes" <-> IOTSTREAM_MAX_BODY_BYTES
+std::string EnvToOption(const po::options_description& desc, const std::string& env) {
+  static const std::string kPrefix = "IOTSTREAM_";
+  if (env.rfind(kPrefix, 0) != 0) return {};
+  std::string name = env.substr(kPrefix.size());
+  for (auto& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return desc.find_nothrow(name, false) ? name : std::string();
+}
+
+}  // namespace
+
+std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
+  auto cfg = std::make_unique<Config>();
+  auto& s = cfg->main_server;
+  auto& st = cfg->store;
+  int64_t read_timeout_ms = s.read_timeout.count();
+  int64_t retention_age_s = st.retention_max_age_ms / 1000;
+  int64_t offline_s = cfg->devices.offline_after_ms / 1000;
+  std::string log_level = "info";
+
+  po::options_description desc(
+      "iotstream: camera ingest server.\nEvery flag can also be set as an IOTSTREAM_* environment variable "
+      "(--max-body-bytes = IOTSTREAM_MAX_BODY_BYTES); a flag wins over the environment.\n\nOptions");
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("port", po::value(&s.port)->default_value(s.port), "main HTTP port (0: pick a free one)")
+      ("bind", po::value(&s.bind_address)->default_value(s.bind_address), "address to listen on")
+      ("io-threads", po::value(&s.io_threads)->default_value(s.io_threads), "HTTP I/O threads (0: one per core)")
+      ("max-body-bytes", po::value(&s.max_body_bytes)->default_value(s.max_body_bytes), "largest request body (413 above)")
+      ("max-header-bytes", po::value(&s.max_header_bytes)->default_value(s.max_header_bytes),
+       "largest request head (431 above)")
+      ("read-timeout-ms", po::value(&read_timeout_ms)->default_value(read_timeout_ms),
+       "a request must arrive within this; also the keep-alive idle limit")
+      ("max-connections", po::value(&s.max_connections)->default_value(s.max_connections),
+       "open connections beyond this get 503")
+      ("data-dir", po::value(&st.data_dir)->default_value(st.data_dir), "folder for the database and frames")
+      ("store-queue-frames", po::value(&st.queue_max_frames)->default_value(st.queue_max_frames),
+       "frames waiting for disk before new ones are dropped")
+      ("store-queue-bytes", po::value(&st.queue_max_bytes)->default_value(st.queue_max_bytes),
+       "bytes waiting for disk before new frames are dropped")
+      ("retention-bytes", po::value(&st.retention_max_bytes)->default_value(st.retention_max_bytes),
+       "disk budget for frames of all devices; the oldest go first")
+      ("retention-device-bytes", po::value(&st.retention_device_max_bytes)->default_value(st.retention_device_max_bytes),
+       "disk budget per device (0: none)")
+      ("retention-age-s", po::value(&retention_age_s)->default_value(retention_age_s),
+       "frames older than this are removed (0: keep)")
+      ("device-offline-s", po::value(&offline_s)->default_value(offline_s),
+       "a device with no frame for this long is offline")
+      ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
+       "threads for frame listing and reads")
+      ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off");
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(po::parse_environment(desc, [&desc](const std::string& env) { return EnvToOption(desc, env); }), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "iotstream: " << e.what() << "\nTry 'iotstream --help'.\n";
+    *exit_code = 2;
+    return nullptr;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << '\n';
+    *exit_code = 0;
+    return nullptr;
+  }
+  if (vm.count("version")) {
+    std::cout << "iotstream " << kVersion << '\n';
+    *exit_code = 0;
+    return nullptr;
+  }
+  auto fail = [exit_code](const std::string& msg) {
+    std::cerr << "iotstream: " << msg << '\n';
+    *exit_code = 2;
+    return nullptr;
+  };
+  if (!ParseLogLevel(log_level, &cfg->log_level)) return fail("--log-level must be debug, info, warn, error or off");
+  if (read_timeout_ms <= 0) return fail("--read-timeout-ms must be positive");
+  if (s.max_body_bytes == 0 || s.max_header_bytes < 1024) return fail("body and header limits are too small");
+  if (st.queue_max_frames == 0) return fail("--store-queue-frames must be positive");
+  if (retention_age_s < 0 || offline_s <= 0) return fail("--retention-age-s and --device-offline-s must be positive");
+  if (cfg->disk_threads <= 0) return fail("--disk-threads must be positive");
+  s.read_timeout = std::chrono::milliseconds(read_timeout_ms);
+  st.retention_max_age_ms = retention_age_s * 1000;
+  cfg->devices.offline_after_ms = offline_s * 1000;
+  s.name = "main";
+  return cfg;
+}
+
+}  // namespace iotstream::app

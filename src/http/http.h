@@ -1,0 +1,134 @@
+// The HTTP layer's public surface: requests, responses, a router and a Beast/Asio server.
+//
+// This layer knows nothing of frames or devices: it reads one bounded request at a time per connection,
+// hands it to a route's handler, and writes whatever Response the handler sends back, possibly later and
+// from another thread (a handler that waits on the disk must not hold an I/O thread).
+//
+// Error model: the server answers protocol-level problems itself with JSON errors (400 malformed request,
+// 404 unknown path, 405 wrong method, 413 body too large, 431 header too large, 503 too many connections)
+// and counts each in metrics. Handlers never throw; they send a Response.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/metrics.h"
+#include "core/status.h"
+
+namespace iotstream::http {
+
+enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// One request, owned by the handler it is given to. Not thread-safe; move it where it is needed.
+struct Request {
+  Method method = Method::kOther;
+  std::string target;            // as sent: path plus optional "?query"
+  std::string path;              // path as sent (still percent-encoded), without the query
+  std::string query;             // raw query string, without '?'
+  Fields headers;                // in arrival order, names as sent
+  Fields params;                 // route captures, e.g. {"id", "cam1"} for /devices/{id}; percent-decoded
+  std::string body;              // whole body (bounded by ServerOptions::max_body_bytes)
+  std::string remote_address;    // peer IP, textual (IPv4-mapped IPv6 is shown as IPv4)
+
+  // Case-insensitive header lookup; empty when absent.
+  std::string_view header(std::string_view name) const;
+  // First query parameter `name`, percent- and '+'-decoded; nullopt when absent.
+  std::optional<std::string> query_param(std::string_view name) const;
+  // Route capture `name`; empty when the route has none of that name.
+  std::string_view param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  Fields headers;  // extra headers, e.g. Retry-After, ETag
+
+  // `body` must already be JSON.
+  static Response Json(int status, std::string body);
+  // {"error": message} with `status`.
+  static Response Error(int status, std::string_view message);
+};
+
+namespace detail {
+class Exchange;
+}
+
+// The one-shot way to answer a request. Copyable handle, thread-safe: Send() may be called from any
+// thread, exactly once; later calls are ignored. If every copy is destroyed unsent, the client gets
+// 500 {"error":"request was not answered"} rather than a hung connection.
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<detail::Exchange> exchange) : exchange_(std::move(exchange)) {}
+  void Send(Response response) const;
+
+ private:
+  std::shared_ptr<detail::Exchange> exchange_;
+};
+
+// Runs on an I/O thread: it must not block. Hand slow work to another thread and Send() from there.
+using Handler = std::function<void(Request&&, Responder)>;
+
+// Maps (method, path pattern) to handlers. Patterns are literal segments and "{name}" captures of one
+// segment each, e.g. "/api/v1/devices/{id}/frames". Not thread-safe while routes are added; immutable
+// and shareable once handed to a Server.
+class Router {
+ public:
+  void Add(Method method, std::string_view pattern, Handler handler);
+  // Fills req->params and returns the handler. On no match returns nullptr and sets *status to 404
+  // (no pattern matches the path) or 405 (a pattern matches, with another method).
+  const Handler* Match(Request* req, int* status) const;
+
+ private:
+  struct Route {
+    Method method;
+    std::vector<std::string> segments;  // "{name}" for a capture
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 9003;                                     // 0 picks a free port; see Server::port()
+  int io_threads = 0;                                       // 0: one per hardware thread
+  size_t max_body_bytes = 2 * 1024 * 1024;                  // larger bodies: 413
+  size_t max_header_bytes = 16 * 1024;                      // larger request heads: 431
+  std::chrono::milliseconds read_timeout{10'000};           // a request must arrive whole within this; also idle keep-alive limit
+  std::chrono::milliseconds write_timeout{10'000};          // a client that does not read its answer is closed
+  size_t max_connections = 10'000;                          // more are answered 503 and closed
+  std::string name = "http";                                // metric label prefix and log tag, e.g. "main"
+};
+
+// A listening HTTP/1.1 server with its own pool of I/O threads. Thread-safe.
+class Server {
+ public:
+  // Binds and starts serving. Returns IOError if the address cannot be bound.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Router router, Metrics& metrics);
+  virtual ~Server() = default;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  virtual uint16_t port() const = 0;
+  virtual size_t open_connections() const = 0;
+  // Stops accepting, lets answers in flight be written for up to `grace`, then closes every connection
+  // and joins the I/O threads. Idempotent. REQUIRES: not called from an I/O thread of this server.
+  virtual void Stop(std::chrono::milliseconds grace) = 0;
+
+ protected:
+  Server() = default;
+};
+
+// Percent-decodes `in` ('+' becomes a space when `plus_is_space`). Malformed escapes are kept literally.
+std::string PercentDecode(std::string_view in, bool plus_is_space);
+
+}  // namespace iotstream::http

@@ -1,0 +1,399 @@
+// Beast HTTP server: one strand per connection, one request in flight per connection, a fresh parser with
+// header/body limits per request, timeouts on every read and write (after Beast's advanced_server example).
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/http.h"
+
+namespace iotstream::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// 64 KiB up front: Beast's default flat_buffer grows in small steps and turns a 40 KB body into many
+// small recvmsg calls, which costs ~10x throughput on frame uploads.
+constexpr size_t kReadBufferBytes = 64 * 1024;
+
+Method ToMethod(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get: return Method::kGet;
+    case bhttp::verb::head: return Method::kHead;
+    case bhttp::verb::post: return Method::kPost;
+    case bhttp::verb::put: return Method::kPut;
+    case bhttp::verb::patch: return Method::kPatch;
+    case bhttp::verb::delete_: return Method::kDelete;
+    case bhttp::verb::options: return Method::kOptions;
+    default: return Method::kOther;
+  }
+}
+
+// Shared by the listener and all sessions; outlives every session (held by shared_ptr).
+struct ServerState {
+  ServerState(const ServerOptions& o, Router r, Metrics& m)
+      : options(o),
+        router(std::move(r)),
+        requests(m.counter(o.name + "_http_requests_total", "HTTP requests answered")),
+        client_errors(m.counter(o.name + "_http_responses_4xx_total", "HTTP answers with a 4xx status")),
+        server_errors(m.counter(o.name + "_http_responses_5xx_total", "HTTP answers with a 5xx status")),
+        body_too_large(m.counter(o.name + "_http_body_too_large_total", "requests refused with 413")),
+        header_too_large(m.counter(o.name + "_http_header_too_large_total", "requests refused with 431")),
+        timeouts(m.counter(o.name + "_http_timeouts_total", "connections closed by a read or write timeout")),
+        rejected_connections(m.counter(o.name + "_http_connections_rejected_total",
+                                       "connections refused over max_connections")),
+        open_connections(m.gauge(o.name + "_http_open_connections", "open HTTP connections")),
+        latency(m.histogram(o.name + "_http_request_duration_seconds", "server time per request")) {}
+
+  const ServerOptions options;
+  const Router router;
+  Counter& requests;
+  Counter& client_errors;
+  Counter& server_errors;
+  Counter& body_too_large;
+  Counter& header_too_large;
+  Counter& timeouts;
+  Counter& rejected_connections;
+  Gauge& open_connections;
+  Histogram& latency;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopping{false};
+};
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kPatch: return "PATCH";
+    case Method::kDelete: return "DELETE";
+    case Method::kOptions: return "OPTIONS";
+    case Method::kOther: break;
+  }
+  return "OTHER";
+}
+
+class Session;
+
+}  // namespace
+
+namespace detail {
+
+// One request/response exchange. Send() posts the answer to the session's strand; the destructor answers
+// 500 if nobody did.
+class Exchange {
+ public:
+  Exchange(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  ~Exchange();
+  void Send(Response response);
+
+ private:
+  std::shared_ptr<Session> session_;
+  std::atomic<bool> sent_{false};
+};
+
+}  // namespace detail
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<ServerState> state, bool reject)
+      : stream_(std::move(socket)), state_(std::move(state)), reject_(reject) {
+    buffer_.reserve(kReadBufferBytes);
+    state_->open_connections.Add(1);
+  }
+
+  ~Session() {
+    state_->connections.fetch_sub(1, std::memory_order_relaxed);
+    state_->open_connections.Add(-1);
+  }
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reject_) {
+        self->state_->rejected_connections.Add();
+        self->WriteError(503, "too many open connections", false);
+        return;
+      }
+      self->DoRead();
+    });
+  }
+
+  // Called through Exchange from any thread.
+  void Deliver(Response response) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+      self->OnResponse(std::move(r));
+    });
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(state_->options.max_header_bytes));
+    parser_->body_limit(state_->options.max_body_bytes);
+    stream_.expires_after(state_->options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return Close();
+    }
+    if (ec == beast::error::timeout) {
+      state_->timeouts.Add();
+      IOT_LOG(kDebug) << state_->options.name << ": read timeout, closing";
+      return;  // the stream is closed by the timeout
+    }
+    if (ec == bhttp::error::body_limit) {
+      state_->body_too_large.Add();
+      return WriteError(413, "body larger than " + std::to_string(state_->options.max_body_bytes) + " bytes", false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      state_->header_too_large.Add();
+      return WriteError(431, "request header larger than " + std::to_string(state_->options.max_header_bytes) +
+                                 " bytes", false);
+    }
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return WriteError(400, "malformed HTTP request: " + ec.message(), false);
+    }
+    if (ec) return Fail(ec, "read");
+    if (state_->stopping.load()) return WriteError(503, "server is shutting down", false);
+
+    started_us_ = MonotonicUs();
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+
+    Request req;
+    req.method = ToMethod(msg.method());
+    req.target = std::string(msg.target());
+    const size_t q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.headers.reserve(8);
+    for (const auto& field : msg) req.headers.emplace_back(field.name_string(), field.value());
+    req.body = std::move(msg.body());
+    beast::error_code ep_ec;
+    const auto ep = stream_.socket().remote_endpoint(ep_ec);
+    if (!ep_ec) {
+      auto addr = ep.address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      }
+      req.remote_address = addr.to_string();
+    }
+    method_ = req.method;
+    target_ = req.target;
+
+    int status = 404;
+    const Handler* handler = state_->router.Match(&req, &status);
+    if (handler == nullptr) {
+      return OnResponse(Response::Error(status, status == 404 ? "no such path: " + req.path
+                                                              : std::string("method not allowed on ") + req.path));
+    }
+    // Waiting on the handler is not the client's fault: no read deadline while it works.
+    stream_.expires_never();
+    (*handler)(std::move(req), Responder(std::make_shared<detail::Exchange>(shared_from_this())));
+  }
+
+  void OnResponse(Response r) {
+    const int64_t elapsed = started_us_ ? MonotonicUs() - started_us_ : 0;
+    state_->requests.Add();
+    state_->latency.Record(elapsed);
+    if (r.status >= 500) {
+      state_->server_errors.Add();
+    } else if (r.status >= 400) {
+      state_->client_errors.Add();
+    }
+    if (r.status >= 400) {
+      IOT_LOG(kWarn) << state_->options.name << ": " << MethodName(method_) << ' ' << target_ << " -> " << r.status
+                     << ' ' << r.body;
+    } else {
+      IOT_LOG(kDebug) << state_->options.name << ": " << MethodName(method_) << ' ' << target_ << " -> " << r.status
+                      << " in " << elapsed << " us";
+    }
+    Write(std::move(r), keep_alive_ && !state_->stopping.load());
+  }
+
+  void WriteError(int status, std::string message, bool keep_alive) {
+    IOT_LOG(kWarn) << state_->options.name << ": " << status << ' ' << message;
+    state_->requests.Add();
+    (status >= 500 ? state_->server_errors : state_->client_errors).Add();
+    Write(Response::Error(status, message), keep_alive);
+  }
+
+  void Write(Response r, bool keep_alive) {
+    res_ = std::make_unique<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version_);
+    auto& res = *res_;
+    res.set(bhttp::field::server, "iotstream");
+    res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res.set(k, v);
+    res.keep_alive(keep_alive);
+    if (method_ == Method::kHead) {
+      res.content_length(r.body.size());  // the GET's length, no body
+    } else {
+      res.body() = std::move(r.body);
+      res.prepare_payload();
+    }
+    stream_.expires_after(state_->options.write_timeout);
+    bhttp::async_write(stream_, res, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      self->OnWrite(ec, keep_alive);
+    });
+  }
+
+  void OnWrite(beast::error_code ec, bool keep_alive) {
+    res_.reset();
+    started_us_ = 0;
+    if (ec == beast::error::timeout) {
+      state_->timeouts.Add();
+      return;
+    }
+    if (ec) return Fail(ec, "write");
+    if (!keep_alive) return Close();
+    DoRead();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  void Fail(beast::error_code ec, const char* what) {
+    if (ec == asio::error::operation_aborted) return;
+    IOT_LOG(kDebug) << state_->options.name << ": " << what << ": " << ec.message();
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<ServerState> state_;
+  const bool reject_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::unique_ptr<bhttp::response<bhttp::string_body>> res_;  // alive while being written
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+  Method method_ = Method::kOther;
+  std::string target_;
+  int64_t started_us_ = 0;
+};
+
+}  // namespace
+}  // namespace iotstream::http
+
+namespace iotstream::http {
+namespace detail {
+
+Exchange::~Exchange() {
+  if (!sent_.exchange(true)) session_->Deliver(Response::Error(500, "request was not answered"));
+}
+
+void Exchange::Send(Response response) {
+  if (sent_.exchange(true)) return;
+  session_->Deliver(std::move(response));
+}
+
+}  // namespace detail
+
+void Responder::Send(Response response) const { exchange_->Send(std::move(response)); }
+
+namespace {
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& options, Router router, Metrics& metrics)
+      : state_(std::make_shared<ServerState>(options, std::move(router), metrics)),
+        threads_count_(options.io_threads > 0 ? options.io_threads
+                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        ioc_(threads_count_),
+        acceptor_(asio::make_strand(ioc_)) {}
+
+  ~ServerImpl() override { Stop(std::chrono::milliseconds(0)); }
+
+  Status Listen() {
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(state_->options.bind_address, ec);
+    if (ec) return Status::InvalidArgument("bad bind address '" + state_->options.bind_address + "': " + ec.message());
+    const tcp::endpoint endpoint(address, state_->options.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::IOError("cannot listen on " + state_->options.bind_address + ":" +
+                             std::to_string(state_->options.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    DoAccept();
+    for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return port_; }
+  size_t open_connections() const override { return state_->connections.load(); }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    std::lock_guard lock(stop_mu_);
+    if (threads_.empty()) return;
+    state_->stopping.store(true);
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (state_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        IOT_LOG(kWarn) << state_->options.name << ": accept: " << ec.message();
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        const size_t open = state_->connections.fetch_add(1) + 1;
+        std::make_shared<Session>(std::move(socket), state_, open > state_->options.max_connections)->Run();
+      }
+      DoAccept();
+    });
+  }
+
+  std::shared_ptr<ServerState> state_;
+  const int threads_count_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  std::mutex stop_mu_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Router router, Metrics& metrics) {
+  auto server = std::make_unique<ServerImpl>(options, std::move(router), metrics);
+  if (Status s = server->Listen(); !s.ok()) return s;
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace iotstream::http

@@ -1,0 +1,615 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/sqlite.h"
+
+namespace iotstream::store {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',
+  first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+  frames_received INTEGER NOT NULL, bytes_received INTEGER NOT NULL, frames_rejected INTEGER NOT NULL,
+  last_frame_bytes INTEGER NOT NULL, last_width INTEGER NOT NULL, last_height INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS frames (
+  id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, capture_ts_ms INTEGER NOT NULL, received_ts_ms INTEGER NOT NULL,
+  size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_by_device ON frames(device_id, capture_ts_ms);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)sql";
+
+std::string HourFolder(int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H", &tm);
+  return buf;
+}
+
+Status WriteFile(const fs::path& path, std::string_view data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const Status st = Status::IOError("write " + path.string() + ": " + std::strerror(errno));
+      ::close(fd);
+      return st;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::IOError("close " + path.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+struct FrameItem {
+  FramePtr frame;
+  StoreCallback done;
+};
+struct DevicesItem {
+  std::vector<DeviceRecord> records;
+};
+struct DeleteItem {
+  std::string device_id;
+  StoreCallback done;
+};
+using Item = std::variant<FrameItem, DevicesItem, DeleteItem>;
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(const StoreOptions& options, Metrics& metrics)
+      : options_(options),
+        root_(options.data_dir),
+        frames_root_(root_ / "frames"),
+        stored_(metrics.counter("store_frames_stored_total", "frames written to disk and indexed")),
+        dropped_(metrics.counter("store_frames_dropped_total", "frames dropped because the storage queue was full")),
+        errors_(metrics.counter("store_write_errors_total", "frames that failed to write")),
+        evicted_(metrics.counter("store_frames_evicted_total", "frames removed by retention")),
+        queue_gauge_(metrics.gauge("store_queue_frames", "frames waiting for the storage thread")),
+        bytes_gauge_(metrics.gauge("store_bytes", "JPEG bytes held on disk")),
+        batch_latency_(metrics.histogram("store_batch_duration_seconds", "time to write and commit one batch")) {}
+
+  ~StoreImpl() override { Close(); }
+
+  Status Init() {
+    std::error_code ec;
+    fs::create_directories(frames_root_, ec);
+    if (ec) return Status::IOError("cannot create " + frames_root_.string() + ": " + ec.message());
+    const std::string db_path = (root_ / "iotstream.db").string();
+    if (Status s = writer_.Open(db_path); !s.ok()) return s;
+    if (Status s = writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
+    if (Status s = writer_.Exec(kSchema); !s.ok()) return s;
+    if (Status s = reader_.Open(db_path); !s.ok()) return s;
+    if (Status s = Recover(); !s.ok()) return s;
+
+    insert_frame_ = Stmt(writer_.get(),
+                         "INSERT INTO frames (id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path)"
+                         " VALUES (?,?,?,?,?,?,?,?)");
+    upsert_device_ = Stmt(writer_.get(),
+                          "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                          "name=excluded.name, location=excluded.location, last_seen_ms=excluded.last_seen_ms, "
+                          "frames_received=excluded.frames_received, bytes_received=excluded.bytes_received, "
+                          "frames_rejected=excluded.frames_rejected, last_frame_bytes=excluded.last_frame_bytes, "
+                          "last_width=excluded.last_width, last_height=excluded.last_height");
+    if (!insert_frame_.valid() || !upsert_device_.valid()) {
+      return Status::IOError(std::string("cannot prepare statements: ") + sqlite3_errmsg(writer_.get()));
+    }
+    thread_ = std::thread([this] { Run(); });
+    return Status::Ok();
+  }
+
+  uint64_t next_frame_id() const override { return next_id_; }
+
+  Result<std::vector<DeviceRecord>> LoadDevices() override {
+    std::lock_guard lock(reader_mu_);
+    Stmt q(reader_.get(),
+           "SELECT id, name, location, first_seen_ms, last_seen_ms, frames_received, bytes_received, "
+           "frames_rejected, last_frame_bytes, last_width, last_height FROM devices");
+    std::vector<DeviceRecord> out;
+    Status st;
+    while (q.Step(&st)) {
+      DeviceRecord r;
+      r.id = q.Text(0);
+      r.name = q.Text(1);
+      r.location = q.Text(2);
+      r.first_seen_ms = q.Int(3);
+      r.last_seen_ms = q.Int(4);
+      r.frames_received = static_cast<uint64_t>(q.Int(5));
+      r.bytes_received = static_cast<uint64_t>(q.Int(6));
+      r.frames_rejected = static_cast<uint64_t>(q.Int(7));
+      r.last_frame_bytes = static_cast<uint64_t>(q.Int(8));
+      r.last_width = static_cast<int>(q.Int(9));
+      r.last_height = static_cast<int>(q.Int(10));
+      out.push_back(std::move(r));
+    }
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  bool Enqueue(const FramePtr& frame, StoreCallback done) override {
+    const size_t bytes = frame->jpeg().size();
+    {
+      std::lock_guard lock(mu_);
+      if (!closing_ && queued_frames_ < options_.queue_max_frames && queued_bytes_ + bytes <= options_.queue_max_bytes) {
+        queue_.emplace_back(FrameItem{frame, std::move(done)});
+        ++queued_frames_;
+        queued_bytes_ += bytes;
+        queue_gauge_.Set(static_cast<int64_t>(queued_frames_));
+        cv_.notify_one();
+        return true;
+      }
+    }
+    dropped_.Add();
+    if (done) done(Status::Unavailable("storage queue is full"));
+    return false;
+  }
+
+  void SaveDevices(std::vector<DeviceRecord> records) override {
+    if (records.empty()) return;
+    Push(DevicesItem{std::move(records)});
+  }
+
+  void DeleteDevice(const std::string& id, StoreCallback done) override {
+    if (!Push(DeleteItem{id, done}) && done) done(Status::Unavailable("store is closed"));
+  }
+
+  Result<std::vector<StoredFrame>> ListFrames(const std::string& device_id, int64_t from_ms, int64_t to_ms,
+                                              size_t limit) override {
+    std::lock_guard lock(reader_mu_);
+    Stmt q(reader_.get(),
+           "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
+           "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? ORDER BY capture_ts_ms DESC, id DESC LIMIT ?");
+    q.Bind(1, device_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
+    std::vector<StoredFrame> out;
+    Status st;
+    while (q.Step(&st)) out.push_back(RowToFrame(q));
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::string> ReadFrame(uint64_t frame_id, StoredFrame* meta) override {
+    std::string path;
+    {
+      std::lock_guard lock(reader_mu_);
+      Stmt q(reader_.get(),
+             "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path FROM frames WHERE id = ?");
+      q.Bind(1, static_cast<int64_t>(frame_id));
+      Status st;
+      if (!q.Step(&st)) return st.ok() ? Status::NotFound("no stored frame " + std::to_string(frame_id)) : st;
+      if (meta) *meta = RowToFrame(q);
+      path = q.Text(7);
+    }
+    const fs::path full = root_ / path;
+    const int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
+    // Evicted between the query and the open: the frame is gone, as if the query had come later.
+    if (fd < 0) return Status::NotFound("no stored frame " + std::to_string(frame_id));
+    std::string data;
+    char buf[64 * 1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (n < 0) return Status::IOError("read " + full.string() + ": " + std::strerror(errno));
+    return data;
+  }
+
+  StoreStats stats() const override {
+    StoreStats s;
+    std::lock_guard lock(mu_);
+    s.queue_frames = queued_frames_;
+    s.queue_bytes = queued_bytes_;
+    s.frames = index_frames_;
+    s.bytes = total_bytes_;
+    return s;
+  }
+
+  void Close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    insert_frame_ = Stmt();
+    upsert_device_ = Stmt();
+  }
+
+ private:
+  static StoredFrame RowToFrame(const Stmt& q) {
+    StoredFrame f;
+    f.id = static_cast<uint64_t>(q.Int(0));
+    f.device_id = q.Text(1);
+    f.capture_ts_ms = q.Int(2);
+    f.received_ts_ms = q.Int(3);
+    f.size = static_cast<uint64_t>(q.Int(4));
+    f.width = static_cast<int>(q.Int(5));
+    f.height = static_cast<int>(q.Int(6));
+    return f;
+  }
+
+  bool Push(Item item) {
+    std::lock_guard lock(mu_);
+    if (closing_) return false;
+    queue_.push_back(std::move(item));
+    cv_.notify_one();
+    return true;
+  }
+
+  // Makes the index and the folder agree after whatever ended the last run, and loads the totals.
+  Status Recover() {
+    std::unordered_map<uint64_t, std::string> indexed;
+    {
+      Stmt q(writer_.get(), "SELECT id, path, device_id, size FROM frames");
+      Status st;
+      while (q.Step(&st)) {
+        indexed.emplace(static_cast<uint64_t>(q.Int(0)), q.Text(1));
+        const auto size = static_cast<uint64_t>(q.Int(3));
+        device_bytes_[q.Text(2)] += size;
+        total_bytes_ += size;
+      }
+      if (!st.ok()) return st;
+    }
+    uint64_t max_id = 0;
+    {
+      Stmt q(writer_.get(), "SELECT value FROM meta WHERE key = 'last_frame_id'");
+      if (q.Step()) max_id = static_cast<uint64_t>(q.Int(0));
+    }
+    // Files the index does not name: written by a batch that never committed.
+    size_t orphans = 0;
+    std::unordered_set<uint64_t> on_disk;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(frames_root_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      const std::string stem = it->path().stem().string();
+      uint64_t id = 0;
+      const auto [p, perr] = std::from_chars(stem.data(), stem.data() + stem.size(), id);
+      const bool named_like_ours = perr == std::errc() && p == stem.data() + stem.size() &&
+                                   it->path().extension() == ".jpg";
+      if (named_like_ours && indexed.count(id) != 0 && root_ / indexed[id] == it->path()) {
+        on_disk.insert(id);
+        continue;
+      }
+      fs::remove(it->path(), ec);
+      ++orphans;
+    }
+    if (ec) return Status::IOError("cannot scan " + frames_root_.string() + ": " + ec.message());
+    // Rows whose file is missing (removed by hand, or lost): drop them so the index never lies.
+    size_t missing = 0;
+    Stmt del(writer_.get(), "DELETE FROM frames WHERE id = ?");
+    if (Status s = writer_.Exec("BEGIN"); !s.ok()) return s;
+    for (const auto& [id, path] : indexed) {
+      max_id = std::max(max_id, id);
+      if (on_disk.count(id) != 0) continue;
+      del.Bind(1, static_cast<int64_t>(id));
+      if (Status s = del.Run(); !s.ok()) return s;
+      ++missing;
+    }
+    if (Status s = writer_.Exec("COMMIT"); !s.ok()) return s;
+    if (missing > 0) {
+      // Recompute the totals without the rows just dropped.
+      device_bytes_.clear();
+      total_bytes_ = 0;
+      Stmt q(writer_.get(), "SELECT device_id, size FROM frames");
+      while (q.Step()) {
+        device_bytes_[q.Text(0)] += static_cast<uint64_t>(q.Int(1));
+        total_bytes_ += static_cast<uint64_t>(q.Int(1));
+      }
+    }
+    index_frames_ = on_disk.size();
+    next_id_ = max_id + 1;
+    bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
+    if (orphans > 0 || missing > 0) {
+      IOT_LOG(kWarn) << "store: recovered after an interrupted run: removed " << orphans
+                     << " unindexed file(s) and " << missing << " index row(s) without a file";
+    }
+    IOT_LOG(kInfo) << "store: " << index_frames_ << " frames (" << total_bytes_ << " bytes) in " << root_.string();
+    return Status::Ok();
+  }
+
+  void Run() {
+    std::vector<Item> batch;
+    while (true) {
+      batch.clear();
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !queue_.empty() || closing_; });
+        if (queue_.empty() && closing_) break;
+        size_t frames = 0;
+        while (!queue_.empty() && frames < options_.batch_max_frames) {
+          if (auto* f = std::get_if<FrameItem>(&queue_.front())) {
+            ++frames;
+            queued_bytes_ -= f->frame->jpeg().size();
+          }
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_frames_ -= frames;
+        queue_gauge_.Set(static_cast<int64_t>(queued_frames_));
+      }
+      if (!batch.empty()) WriteBatch(batch);
+      EnforceRetention();
+    }
+  }
+
+  void WriteBatch(std::vector<Item>& batch) {
+    const int64_t started = MonotonicUs();
+    std::vector<std::pair<StoreCallback, Status>> callbacks;
+    std::vector<fs::path> remove_after_commit;
+    uint64_t max_id = 0;
+    size_t stored = 0;
+    Status tx = writer_.Exec("BEGIN");
+    for (auto& item : batch) {
+      if (auto* f = std::get_if<FrameItem>(&item)) {
+        Status st = tx.ok() ? WriteFrame(*f->frame) : tx;
+        if (st.ok()) {
+          max_id = std::max(max_id, f->frame->id());
+          ++stored;
+        } else {
+          errors_.Add();
+          IOT_LOG(kWarn) << "store: frame " << f->frame->id() << ": " << st.ToString();
+        }
+        if (f->done) callbacks.emplace_back(std::move(f->done), st);
+      } else if (auto* d = std::get_if<DevicesItem>(&item)) {
+        for (const auto& r : d->records) {
+          Status st = upsert_device_.Bind(1, r.id).Bind(2, r.name).Bind(3, r.location).Bind(4, r.first_seen_ms)
+                          .Bind(5, r.last_seen_ms).Bind(6, static_cast<int64_t>(r.frames_received))
+                          .Bind(7, static_cast<int64_t>(r.bytes_received)).Bind(8, static_cast<int64_t>(r.frames_rejected))
+                          .Bind(9, static_cast<int64_t>(r.last_frame_bytes)).Bind(10, int64_t{r.last_width})
+                          .Bind(11, int64_t{r.last_height}).Run();
+          if (!st.ok()) IOT_LOG(kWarn) << "store: device " << r.id << ": " << st.ToString();
+        }
+      } else if (auto* del = std::get_if<DeleteItem>(&item)) {
+        Status st = DeleteDeviceRows(del->device_id);
+        if (st.ok()) remove_after_commit.push_back(frames_root_ / del->device_id);
+        if (del->done) callbacks.emplace_back(std::move(del->done), st);
+      }
+    }
+    if (max_id > 0) {
+      Stmt m(writer_.get(), "INSERT INTO meta VALUES ('last_frame_id', ?) ON CONFLICT(key) DO UPDATE SET "
+                            "value = max(value, excluded.value)");
+      m.Bind(1, static_cast<int64_t>(max_id));
+      if (tx.ok()) tx = m.Run();
+    }
+    if (tx.ok()) tx = writer_.Exec("COMMIT");
+    if (!tx.ok()) {
+      IOT_LOG(kError) << "store: batch of " << batch.size() << " failed: " << tx.ToString();
+      (void)writer_.Exec("ROLLBACK");
+      // Roll back the in-memory totals by recounting: rare path.
+      RecountTotals();
+      for (auto& [cb, st] : callbacks) st = tx;
+    } else {
+      stored_.Add(stored);
+      std::error_code ec;
+      for (const auto& p : remove_after_commit) fs::remove_all(p, ec);
+    }
+    batch_latency_.Record(MonotonicUs() - started);
+    for (auto& [cb, st] : callbacks) cb(st);
+  }
+
+  Status WriteFrame(const Frame& frame) {
+    const auto& m = frame.meta();
+    const std::string rel = "frames/" + m.device_id + "/" + HourFolder(m.received_ts_ms) + "/" +
+                            std::to_string(m.id) + ".jpg";
+    const fs::path full = root_ / rel;
+    const fs::path dir = full.parent_path();
+    if (known_dirs_.count(dir.string()) == 0) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
+      if (known_dirs_.size() > 4096) known_dirs_.clear();
+      known_dirs_.insert(dir.string());
+    }
+    const std::string_view jpeg = frame.jpeg();
+    if (Status st = WriteFile(full, jpeg); !st.ok()) return st;
+    Status st = insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
+                    .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(jpeg.size())).Bind(6, int64_t{m.width})
+                    .Bind(7, int64_t{m.height}).Bind(8, rel).Run();
+    if (!st.ok()) {
+      std::error_code ec;
+      fs::remove(full, ec);
+      return st;
+    }
+    std::lock_guard lock(mu_);
+    device_bytes_[m.device_id] += jpeg.size();
+    total_bytes_ += jpeg.size();
+    ++index_frames_;
+    return Status::Ok();
+  }
+
+  Status DeleteDeviceRows(const std::string& id) {
+    Stmt count(writer_.get(), "SELECT count(*), coalesce(sum(size), 0) FROM frames WHERE device_id = ?");
+    count.Bind(1, id);
+    uint64_t n = 0, bytes = 0;
+    if (count.Step()) {
+      n = static_cast<uint64_t>(count.Int(0));
+      bytes = static_cast<uint64_t>(count.Int(1));
+    }
+    Stmt del_frames(writer_.get(), "DELETE FROM frames WHERE device_id = ?");
+    if (Status st = del_frames.Bind(1, id).Run(); !st.ok()) return st;
+    Stmt del_device(writer_.get(), "DELETE FROM devices WHERE id = ?");
+    if (Status st = del_device.Bind(1, id).Run(); !st.ok()) return st;
+    std::lock_guard lock(mu_);
+    device_bytes_.erase(id);
+    total_bytes_ -= std::min(total_bytes_, bytes);
+    index_frames_ -= std::min(index_frames_, n);
+    return Status::Ok();
+  }
+
+  void RecountTotals() {
+    std::unordered_map<std::string, uint64_t> per_device;
+    uint64_t total = 0, frames = 0;
+    Stmt q(writer_.get(), "SELECT device_id, size FROM frames");
+    while (q.Step()) {
+      per_device[q.Text(0)] += static_cast<uint64_t>(q.Int(1));
+      total += static_cast<uint64_t>(q.Int(1));
+      ++frames;
+    }
+    std::lock_guard lock(mu_);
+    device_bytes_ = std::move(per_device);
+    total_bytes_ = total;
+    index_frames_ = frames;
+  }
+
+  // Removes the oldest frames until every budget holds. Runs on the storage thread between batches.
+  void EnforceRetention() {
+    const int64_t now = NowMs();
+    if (options_.retention_max_age_ms > 0 && now - last_age_check_ms_ >= 1000) {
+      last_age_check_ms_ = now;
+      while (Evict("SELECT id, device_id, size, path FROM frames WHERE received_ts_ms < ? ORDER BY id LIMIT 512",
+                   now - options_.retention_max_age_ms, "", UINT64_MAX) == 512) {
+      }
+    }
+    if (options_.retention_device_max_bytes > 0) {
+      std::vector<std::string> over;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [dev, bytes] : device_bytes_) {
+          if (bytes > options_.retention_device_max_bytes) over.push_back(dev);
+        }
+      }
+      for (const auto& dev : over) {
+        while (DeviceBytes(dev) > options_.retention_device_max_bytes) {
+          if (Evict("SELECT id, device_id, size, path FROM frames WHERE device_id = ? ORDER BY id LIMIT 64", 0, dev,
+                    DeviceBytes(dev) - options_.retention_device_max_bytes) == 0) {
+            break;
+          }
+        }
+      }
+    }
+    while (TotalBytes() > options_.retention_max_bytes) {
+      if (Evict("SELECT id, device_id, size, path FROM frames ORDER BY id LIMIT 64", 0, "",
+                TotalBytes() - options_.retention_max_bytes) == 0) {
+        break;
+      }
+    }
+    bytes_gauge_.Set(static_cast<int64_t>(TotalBytes()));
+  }
+
+  uint64_t DeviceBytes(const std::string& dev) {
+    std::lock_guard lock(mu_);
+    auto it = device_bytes_.find(dev);
+    return it == device_bytes_.end() ? 0 : it->second;
+  }
+
+  uint64_t TotalBytes() {
+    std::lock_guard lock(mu_);
+    return total_bytes_;
+  }
+
+  // Runs `select` (binding `cutoff` or `device` as its parameter) and, in the order it returns, takes rows
+  // until they add up to `bytes_to_free`; deletes those rows in one transaction, then their files.
+  // Returns how many frames went.
+  size_t Evict(const char* select, int64_t cutoff, const std::string& device, uint64_t bytes_to_free) {
+    struct Victim {
+      int64_t id;
+      std::string device;
+      uint64_t size;
+      std::string path;
+    };
+    std::vector<Victim> victims;
+    {
+      Stmt q(writer_.get(), select);
+      if (!device.empty()) {
+        q.Bind(1, device);
+      } else if (std::string_view(select).find('?') != std::string_view::npos) {
+        q.Bind(1, cutoff);
+      }
+      uint64_t freed = 0;
+      while (freed < bytes_to_free && q.Step()) {
+        victims.push_back({q.Int(0), q.Text(1), static_cast<uint64_t>(q.Int(2)), q.Text(3)});
+        freed += victims.back().size;
+      }
+    }
+    if (victims.empty()) return 0;
+    Stmt del(writer_.get(), "DELETE FROM frames WHERE id = ?");
+    Status st = writer_.Exec("BEGIN");
+    for (const auto& v : victims) {
+      if (!st.ok()) break;
+      st = del.Bind(1, v.id).Run();
+    }
+    if (st.ok()) st = writer_.Exec("COMMIT");
+    if (!st.ok()) {
+      (void)writer_.Exec("ROLLBACK");
+      IOT_LOG(kError) << "store: retention failed: " << st.ToString();
+      return 0;
+    }
+    std::error_code ec;
+    for (const auto& v : victims) fs::remove(root_ / v.path, ec);
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& v : victims) {
+        auto& b = device_bytes_[v.device];
+        b -= std::min(b, v.size);
+        total_bytes_ -= std::min(total_bytes_, v.size);
+      }
+      index_frames_ -= std::min<uint64_t>(index_frames_, victims.size());
+    }
+    evicted_.Add(victims.size());
+    return victims.size();
+  }
+
+  const StoreOptions options_;
+  const fs::path root_;
+  const fs::path frames_root_;
+  Counter& stored_;
+  Counter& dropped_;
+  Counter& errors_;
+  Counter& evicted_;
+  Gauge& queue_gauge_;
+  Gauge& bytes_gauge_;
+  Histogram& batch_latency_;
+
+  // Storage thread only (after Init).
+  Db writer_;
+  Stmt insert_frame_;
+  Stmt upsert_device_;
+  std::unordered_set<std::string> known_dirs_;
+  int64_t last_age_check_ms_ = 0;
+  std::thread thread_;
+  uint64_t next_id_ = 1;  // set in Init, then read-only
+
+  std::mutex reader_mu_;
+  Db reader_;  // guarded by reader_mu_
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;                                  // guarded by mu_
+  size_t queued_frames_ = 0;                                // guarded by mu_
+  size_t queued_bytes_ = 0;                                 // guarded by mu_
+  bool closing_ = false;                                    // guarded by mu_
+  std::unordered_map<std::string, uint64_t> device_bytes_;  // guarded by mu_
+  uint64_t total_bytes_ = 0;                                // guarded by mu_
+  uint64_t index_frames_ = 0;                               // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Metrics& metrics) {
+  auto store = std::make_unique<StoreImpl>(options, metrics);
+  if (Status s = store->Init(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace iotstream::store

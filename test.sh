@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit + integration) through CTest.
+#   ./test.sh                 all tests
+#   ./test.sh -R Store        only tests matching a regex (passed to ctest)
+# FACES_DIR (default ../shared/faces) holds the labelled photos the tests read.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh build
+export IOTSTREAM_FACES_DIR=${FACES_DIR:-$(cd .. && pwd)/shared/faces}
+if [ ! -f "$IOTSTREAM_FACES_DIR/MANIFEST.tsv" ]; then
+  echo "test.sh: no face photos at $IOTSTREAM_FACES_DIR (set FACES_DIR)" >&2
+  exit 1
+fi
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 "$@"

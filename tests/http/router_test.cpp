@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "http/http.h"
+
+namespace iotstream::http {
+namespace {
+
+Request Make(Method m, std::string target) {
+  Request r;
+  r.method = m;
+  r.target = target;
+  const size_t q = target.find('?');
+  r.path = target.substr(0, q);
+  if (q != std::string::npos) r.query = target.substr(q + 1);
+  return r;
+}
+
+TEST(Router, MatchesLiteralsAndCaptures) {
+  Router router;
+  int hit = 0;
+  router.Add(Method::kGet, "/api/v1/devices", [&](Request&&, Responder) { hit = 1; });
+  router.Add(Method::kGet, "/api/v1/devices/{id}", [&](Request&&, Responder) { hit = 2; });
+  router.Add(Method::kGet, "/api/v1/devices/{id}/frames", [&](Request&&, Responder) { hit = 3; });
+  int status = 0;
+  Request r = Make(Method::kGet, "/api/v1/devices/cam%201/frames?limit=5");
+  const Handler* h = router.Match(&r, &status);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(r.param("id"), "cam 1");
+  EXPECT_EQ(r.query_param("limit"), "5");
+  Request list = Make(Method::kGet, "/api/v1/devices/");
+  EXPECT_NE(router.Match(&list, &status), nullptr);
+}
+
+TEST(Router, UnknownPathIs404WrongMethodIs405) {
+  Router router;
+  router.Add(Method::kPost, "/api/v1/stream/fast", [](Request&&, Responder) {});
+  int status = 0;
+  Request get = Make(Method::kGet, "/api/v1/stream/fast");
+  EXPECT_EQ(router.Match(&get, &status), nullptr);
+  EXPECT_EQ(status, 405);
+  Request other = Make(Method::kPost, "/api/v1/stream/slow");
+  EXPECT_EQ(router.Match(&other, &status), nullptr);
+  EXPECT_EQ(status, 404);
+}
+
+TEST(Router, HeadIsServedByGet) {
+  Router router;
+  router.Add(Method::kGet, "/health", [](Request&&, Responder) {});
+  int status = 0;
+  Request head = Make(Method::kHead, "/health");
+  EXPECT_NE(router.Match(&head, &status), nullptr);
+}
+
+TEST(Request, HeadersAreCaseInsensitiveAndQueryIsDecoded) {
+  Request r = Make(Method::kGet, "/x?device_id=a%2Bb&name=front+door&flag");
+  r.headers = {{"X-Device-ID", "cam7"}};
+  EXPECT_EQ(r.header("x-device-id"), "cam7");
+  EXPECT_EQ(r.header("missing"), "");
+  EXPECT_EQ(r.query_param("device_id"), "a+b");
+  EXPECT_EQ(r.query_param("name"), "front door");
+  EXPECT_EQ(r.query_param("flag"), "");
+  EXPECT_FALSE(r.query_param("absent").has_value());
+}
+
+TEST(PercentDecode, KeepsMalformedEscapes) {
+  EXPECT_EQ(PercentDecode("a%2", false), "a%2");
+  EXPECT_EQ(PercentDecode("%zz%41", false), "%zzA");
+  EXPECT_EQ(PercentDecode("a+b", false), "a+b");
+}
+
+}  // namespace
+}  // namespace iotstream::http

@@ -1,0 +1,148 @@
+// The HTTP server on a real loopback socket: limits, timeouts, deferred answers.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "http/http.h"
+#include "support/test_support.h"
+
+namespace iotstream::http {
+namespace {
+
+using iotstream::testing::HttpClient;
+using tcp = boost::asio::ip::tcp;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options) {
+    options.bind_address = "127.0.0.1";
+    options.port = 0;
+    options.io_threads = 2;
+    Router router;
+    router.Add(Method::kPost, "/echo", [](Request&& r, Responder s) { s.Send(Response::Json(200, std::to_string(r.body.size()))); });
+    router.Add(Method::kGet, "/later", [](Request&&, Responder s) {
+      std::thread([s] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        s.Send(Response::Json(200, "\"late\""));
+      }).detach();
+    });
+    router.Add(Method::kGet, "/dropped", [](Request&&, Responder) {});
+    auto started = Server::Start(options, std::move(router), metrics_);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    server_ = std::move(started).value();
+  }
+  void TearDown() override {
+    if (server_) server_->Stop(std::chrono::milliseconds(100));
+  }
+
+  // Writes raw bytes on a new connection and reads until the server closes it (or 5 s).
+  std::string RawExchange(const std::string& bytes, bool half_close = false) {
+    boost::asio::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+    boost::asio::write(sock, boost::asio::buffer(bytes));
+    if (half_close) sock.shutdown(tcp::socket::shutdown_send);
+    std::string out;
+    boost::system::error_code ec;
+    char buf[4096];
+    while (true) {
+      const size_t n = sock.read_some(boost::asio::buffer(buf), ec);
+      if (ec) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+
+  Metrics metrics_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer({});
+  HttpClient client(server_->port());
+  for (int i = 0; i < 5; ++i) {
+    auto r = client.Request("POST", "/echo", std::string(1000 + i, 'x'));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, std::to_string(1000 + i));
+  }
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(ServerTest, BodyOverLimitIs413WithJsonError) {
+  ServerOptions o;
+  o.max_body_bytes = 1000;
+  StartServer(o);
+  HttpClient client(server_->port());
+  auto r = client.Request("POST", "/echo", std::string(1001, 'x'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(metrics_.counter("http_http_body_too_large_total", "").value(), 1u);
+  EXPECT_EQ(client.Request("POST", "/echo", std::string(1000, 'x')).status, 200);
+}
+
+TEST_F(ServerTest, HeaderOverLimitIs431) {
+  ServerOptions o;
+  o.max_header_bytes = 2048;
+  StartServer(o);
+  HttpClient client(server_->port());
+  auto r = client.Request("POST", "/echo", "x", {{"X-Big", std::string(4096, 'a')}});
+  EXPECT_EQ(r.status, 431);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(ServerTest, StalledClientIsClosedAfterReadTimeout) {
+  ServerOptions o;
+  o.read_timeout = std::chrono::milliseconds(200);
+  StartServer(o);
+  // A header that promises a body that never comes.
+  const auto started = std::chrono::steady_clock::now();
+  const std::string reply = RawExchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  EXPECT_EQ(reply, "");  // closed without an answer
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
+  EXPECT_TRUE(iotstream::testing::WaitFor([&] { return metrics_.counter("http_http_timeouts_total", "").value() == 1; }));
+}
+
+TEST_F(ServerTest, ConnectionsOverLimitGet503) {
+  ServerOptions o;
+  o.max_connections = 1;
+  StartServer(o);
+  HttpClient first(server_->port());
+  ASSERT_EQ(first.Request("POST", "/echo", "x").status, 200);
+  const std::string reply = RawExchange("GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(reply.find("HTTP/1.1 503"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("too many open connections"), std::string::npos);
+}
+
+TEST_F(ServerTest, AnswerFromAnotherThreadAndUnansweredRequestIs500) {
+  StartServer({});
+  HttpClient client(server_->port());
+  auto late = client.Get("/later");
+  EXPECT_EQ(late.status, 200);
+  EXPECT_EQ(late.body, "\"late\"");
+  auto dropped = client.Get("/dropped");
+  EXPECT_EQ(dropped.status, 500);
+  EXPECT_NE(dropped.body.find("not answered"), std::string::npos);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400AndClosed) {
+  StartServer({});
+  const std::string reply = RawExchange("GET /x HTTP/1.1\r\nBad Header Line\r\n\r\n", true);
+  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("malformed HTTP request"), std::string::npos);
+}
+
+TEST_F(ServerTest, UnknownPathAndMethodAreJsonErrors) {
+  StartServer({});
+  HttpClient client(server_->port());
+  auto nf = client.Get("/nope");
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_EQ(nf.headers["content-type"], "application/json");
+  EXPECT_NE(nf.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(client.Get("/echo").status, 405);
+}
+
+}  // namespace
+}  // namespace iotstream::http

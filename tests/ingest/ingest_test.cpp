@@ -1,0 +1,165 @@
+#include "ingest/ingest.h"
+
+#include <gtest/gtest.h>
+
+#include "support/test_support.h"
+
+namespace iotstream::ingest {
+namespace {
+
+using iotstream::testing::FaceJpeg;
+using iotstream::testing::MultipartBody;
+
+TEST(ResolveDeviceId, HeaderThenQueryThenFormThenPeer) {
+  Upload u;
+  u.remote_address = "10.0.0.7";
+  EXPECT_EQ(ResolveDeviceId(u, "").value(), "10.0.0.7");
+  EXPECT_EQ(ResolveDeviceId(u, "form-cam").value(), "form-cam");
+  u.query_device_id = "query-cam";
+  EXPECT_EQ(ResolveDeviceId(u, "form-cam").value(), "query-cam");
+  u.header_device_id = "header-cam";
+  EXPECT_EQ(ResolveDeviceId(u, "form-cam").value(), "header-cam");
+  u.header_device_id = "../etc";
+  EXPECT_TRUE(ResolveDeviceId(u, "").status().IsInvalidArgument());
+}
+
+TEST(IsValidDeviceId, Charset) {
+  EXPECT_TRUE(IsValidDeviceId("esp32-cam_01.front:1"));
+  EXPECT_FALSE(IsValidDeviceId(""));
+  EXPECT_FALSE(IsValidDeviceId(".."));
+  EXPECT_FALSE(IsValidDeviceId("a/b"));
+  EXPECT_FALSE(IsValidDeviceId("a b"));
+  EXPECT_FALSE(IsValidDeviceId(std::string(65, 'a')));
+}
+
+TEST(DeviceRegistry, CountsOnlineFpsAndSuccessRate) {
+  DeviceRegistry reg({.offline_after_ms = 10'000, .fps_window_ms = 5'000});
+  reg.RecordRejected("cam");  // unknown: not registered by a bad frame
+  EXPECT_EQ(reg.size(), 0u);
+  const int64_t t0 = 1'000'000;
+  for (int i = 0; i < 50; ++i) reg.RecordAccepted("cam", 1000, 640, 480, t0 + i * 100);  // 10 fps for 5 s
+  reg.RecordRejected("cam");
+  auto v = reg.Get("cam", t0 + 4900);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->online);
+  EXPECT_NEAR(v->fps, 10.0, 0.5);
+  EXPECT_EQ(v->record.frames_received, 50u);
+  EXPECT_EQ(v->record.frames_rejected, 1u);
+  EXPECT_EQ(v->record.bytes_received, 50'000u);
+  EXPECT_NEAR(v->success_rate, 50.0 / 51.0, 1e-9);
+  auto later = reg.Get("cam", t0 + 4900 + 10'001);
+  EXPECT_FALSE(later->online);
+  EXPECT_EQ(later->fps, 0);
+  EXPECT_EQ(reg.online(t0 + 4900), 1u);
+}
+
+TEST(DeviceRegistry, HighFrameRateUsesTheRingSpan) {
+  DeviceRegistry reg({});
+  for (int i = 0; i < 200; ++i) reg.RecordAccepted("fast", 10, 1, 1, 1000 + i * 10);  // 100 fps
+  EXPECT_NEAR(reg.Get("fast", 1000 + 1990)->fps, 100.0, 3.0);
+}
+
+TEST(DeviceRegistry, UpdateRemoveAndDirtyTracking) {
+  DeviceRegistry reg({});
+  reg.RecordAccepted("a", 1, 1, 1, 1);
+  reg.RecordAccepted("b", 1, 1, 1, 1);
+  EXPECT_EQ(reg.TakeDirty().size(), 2u);
+  EXPECT_TRUE(reg.TakeDirty().empty());
+  EXPECT_TRUE(reg.Update("a", std::string("Front door"), std::nullopt).ok());
+  EXPECT_TRUE(reg.Update("zz", std::string("x"), std::nullopt).IsNotFound());
+  auto dirty = reg.TakeDirty();
+  ASSERT_EQ(dirty.size(), 1u);
+  EXPECT_EQ(dirty[0].name, "Front door");
+  EXPECT_TRUE(reg.Remove("b").ok());
+  EXPECT_TRUE(reg.Remove("b").IsNotFound());
+  EXPECT_EQ(reg.List(1).size(), 1u);
+}
+
+class CollectingSink : public FrameSink {
+ public:
+  void Offer(const FramePtr& frame, DoneCallback done) override {
+    frames.push_back(frame);
+    if (done) done(result);
+  }
+  std::vector<FramePtr> frames;
+  Status result;
+};
+
+class IngestorTest : public ::testing::Test {
+ protected:
+  IngestorTest() : registry_({}), ingestor_({}, registry_, metrics_, 100) {
+    ingestor_.AddSink(&sink_, true);
+  }
+  Upload Raw(std::string body, std::string type = "image/jpeg") {
+    Upload u;
+    u.body = std::move(body);
+    u.content_type = std::move(type);
+    u.header_device_id = "cam";
+    return u;
+  }
+  Metrics metrics_;
+  DeviceRegistry registry_;
+  Ingestor ingestor_;
+  CollectingSink sink_;
+};
+
+TEST_F(IngestorTest, RawJpegBecomesAFrameWithoutCopy) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  Upload u = Raw(jpeg);
+  u.header_timestamp = "1700000000123";
+  auto f = ingestor_.Accept(std::move(u), 1700000000500);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f.value()->id(), 100u);
+  EXPECT_EQ(f.value()->device_id(), "cam");
+  EXPECT_EQ(f.value()->meta().capture_ts_ms, 1700000000123);
+  EXPECT_EQ(f.value()->jpeg(), jpeg);
+  EXPECT_EQ(registry_.Get("cam", 1700000000500)->record.frames_received, 1u);
+  ingestor_.Publish(f.value());
+  EXPECT_EQ(sink_.frames.size(), 1u);
+}
+
+TEST_F(IngestorTest, MultipartImageFileOrFrameFieldAndFormDeviceId) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  for (const char* field : {"image", "file", "frame"}) {
+    Upload u;
+    u.content_type = "multipart/form-data; boundary=BND";
+    u.body = MultipartBody("BND", {{"device_id", "yard", "", ""}, {field, jpeg, "x.jpg", "image/jpeg"}});
+    auto f = ingestor_.Accept(std::move(u), 1);
+    ASSERT_TRUE(f.ok()) << field << ": " << f.status().ToString();
+    EXPECT_EQ(f.value()->device_id(), "yard");
+    EXPECT_EQ(f.value()->jpeg(), jpeg);
+  }
+}
+
+TEST_F(IngestorTest, BadInputIsRejectedAndCounted) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  ASSERT_TRUE(ingestor_.Accept(Raw(jpeg), 1).ok());  // registers "cam"
+  EXPECT_TRUE(ingestor_.Accept(Raw(jpeg, "text/plain"), 1).status().IsUnsupported());
+  EXPECT_TRUE(ingestor_.Accept(Raw(""), 1).status().IsInvalidArgument());
+  EXPECT_TRUE(ingestor_.Accept(Raw(jpeg.substr(0, 500)), 1).status().IsInvalidArgument());
+  Upload no_image;
+  no_image.content_type = "multipart/form-data; boundary=B";
+  no_image.header_device_id = "cam";
+  no_image.body = MultipartBody("B", {{"photo", jpeg, "x.jpg", ""}});
+  EXPECT_NE(ingestor_.Accept(std::move(no_image), 1).status().message().find("'image'"), std::string::npos);
+  EXPECT_EQ(registry_.Get("cam", 1)->record.frames_rejected, 4u);
+  EXPECT_EQ(metrics_.counter("ingest_frames_rejected_total", "").value(), 4u);
+  EXPECT_TRUE(sink_.frames.empty());
+}
+
+TEST_F(IngestorTest, PublishAndWaitReportsTheSinkResult) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  auto f = ingestor_.Accept(Raw(jpeg), 1);
+  ASSERT_TRUE(f.ok());
+  Status got = Status::Internal("not called");
+  sink_.result = Status::Unavailable("full");
+  ingestor_.PublishAndWait(f.value(), [&](Status s) { got = s; });
+  EXPECT_TRUE(got.IsUnavailable());
+}
+
+}  // namespace
+}  // namespace iotstream::ingest

@@ -1,0 +1,233 @@
+// The real iotstream binary on a free port, driven over real HTTP with photos from the shared face set.
+#include <signal.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace iotstream {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::FaceJpeg;
+using testing::HttpClient;
+using testing::MultipartBody;
+using testing::ServerProcess;
+using testing::TempDir;
+
+constexpr const char* kObama = "ageitgey_face_recognition/examples/obama-480p.jpg";
+constexpr const char* kBiden = "ageitgey_face_recognition/examples/biden.jpg";
+
+class IngestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::FacesDir().empty()) GTEST_SKIP() << "IOTSTREAM_FACES_DIR not set";
+    obama_ = FaceJpeg(kObama);
+    biden_ = FaceJpeg(kBiden);
+    ASSERT_FALSE(obama_.empty());
+  }
+  fs::path data() const { return dir_.path() / "data"; }
+  size_t FrameFiles() const {
+    size_t n = 0;
+    if (!fs::exists(data() / "frames")) return 0;
+    for (auto& e : fs::recursive_directory_iterator(data() / "frames")) n += e.is_regular_file() ? 1 : 0;
+    return n;
+  }
+  static json Json(const testing::HttpResult& r) { return json::parse(r.body, nullptr, false); }
+  static json Perf(HttpClient& c) { return Json(c.Get("/api/v1/system/performance")); }
+
+  TempDir dir_;
+  std::string obama_, biden_;
+};
+
+TEST_F(IngestApiTest, RawAndMultipartFramesAreStoredAndListed) {
+  ServerProcess server(data());
+  HttpClient c(server.port());
+
+  auto raw = c.PostJpeg("/api/v1/stream/fast", obama_, "cam-raw");
+  ASSERT_EQ(raw.status, 200) << raw.body;
+  json r = Json(raw);
+  EXPECT_EQ(r["success"], true);
+  EXPECT_EQ(r["device_id"], "cam-raw");
+  EXPECT_EQ(r["width"], 853);
+  EXPECT_EQ(r["height"], 480);
+  const uint64_t raw_id = r["frame_id"];
+
+  // multipart, device id from the form field; octet-stream raw with the id in the query.
+  auto mp = c.Request("POST", "/api/v1/stream/fast",
+                      MultipartBody("----esp32", {{"device_id", "cam-form", "", ""},
+                                                  {"image", biden_, "frame.jpg", "image/jpeg"}}),
+                      {{"Content-Type", "multipart/form-data; boundary=----esp32"}});
+  ASSERT_EQ(mp.status, 200) << mp.body;
+  EXPECT_EQ(Json(mp)["device_id"], "cam-form");
+  auto oct = c.Request("POST", "/api/v1/stream/fast?device_id=cam-query", obama_,
+                       {{"Content-Type", "application/octet-stream"}});
+  ASSERT_EQ(oct.status, 200) << oct.body;
+  EXPECT_EQ(Json(oct)["device_id"], "cam-query");
+
+  // The fast path does not wait for the disk: wait for the storage thread.
+  ASSERT_TRUE(testing::WaitFor([&] { return Perf(c)["frames"]["stored"] == 3; }));
+  auto frames = Json(c.Get("/api/v1/devices/cam-raw/frames"));
+  ASSERT_EQ(frames["frames"].size(), 1u);
+  EXPECT_EQ(frames["frames"][0]["frame_id"], raw_id);
+  auto jpeg = c.Get("/api/v1/frames/" + std::to_string(raw_id));
+  EXPECT_EQ(jpeg.status, 200);
+  EXPECT_EQ(jpeg.headers["content-type"], "image/jpeg");
+  EXPECT_EQ(jpeg.body, obama_);
+
+  auto devices = Json(c.Get("/api/v1/devices"));
+  EXPECT_EQ(devices["total"], 3);
+  EXPECT_EQ(devices["online"], 3);
+  auto dev = Json(c.Get("/api/v1/devices/cam-form"));
+  EXPECT_EQ(dev["frames_received"], 1);
+  EXPECT_EQ(dev["bytes_received"], biden_.size());
+  EXPECT_EQ(dev["online"], true);
+  EXPECT_EQ(FrameFiles(), 3u);
+}
+
+TEST_F(IngestApiTest, DeviceIdFallsBackToThePeerAddress) {
+  ServerProcess server(data());
+  HttpClient c(server.port());
+  auto r = c.Request("POST", "/api/v1/stream/fast", obama_, {{"Content-Type", "image/jpeg"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Json(r)["device_id"], "127.0.0.1");
+}
+
+TEST_F(IngestApiTest, BadInputGetsStatusAndJsonErrorAndNothingIsStored) {
+  ServerProcess server(data(), {"--max-body-bytes", "200000"});
+  HttpClient c(server.port());
+  ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "cam").status, 200);  // registers cam, stored
+
+  struct Case {
+    std::string what;
+    testing::HttpResult result;
+    int status;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"not a jpeg", c.PostJpeg("/api/v1/stream/fast", "hello, I am text", "cam"), 400});
+  cases.push_back({"empty", c.PostJpeg("/api/v1/stream/fast", "", "cam"), 400});
+  cases.push_back({"truncated", c.PostJpeg("/api/v1/stream/fast", obama_.substr(0, obama_.size() - 100), "cam"), 400});
+  cases.push_back({"png", c.PostJpeg("/api/v1/stream/stream", FaceJpeg("ageitgey_face_recognition/examples/alex-lacamoire.png"), "cam"), 400});
+  cases.push_back({"wrong type", c.Request("POST", "/api/v1/stream/fast", obama_, {{"Content-Type", "text/plain"}, {"X-Device-ID", "cam"}}), 415});
+  cases.push_back({"bad device id", c.PostJpeg("/api/v1/stream/fast", obama_, "../../etc"), 400});
+  cases.push_back({"multipart without image",
+                   c.Request("POST", "/api/v1/stream/fast", MultipartBody("b", {{"photo", obama_, "a.jpg", ""}}),
+                             {{"Content-Type", "multipart/form-data; boundary=b"}, {"X-Device-ID", "cam"}}),
+                   400});
+  cases.push_back({"multipart without boundary",
+                   c.Request("POST", "/api/v1/stream/fast", "x", {{"Content-Type", "multipart/form-data"}, {"X-Device-ID", "cam"}}), 400});
+  cases.push_back({"too large", c.PostJpeg("/api/v1/stream/fast", std::string(300000, 'x'), "cam"), 413});
+  for (const auto& k : cases) {
+    EXPECT_EQ(k.result.status, k.status) << k.what << ": " << k.result.body;
+    json body = Json(k.result);
+    EXPECT_TRUE(body.is_object() && body["error"].is_string()) << k.what << ": " << k.result.body;
+  }
+  HttpClient fresh(server.port());
+  auto perf = Perf(fresh);
+  EXPECT_EQ(perf["frames"]["stored"], 1);
+  EXPECT_EQ(perf["frames"]["accepted"], 1);
+  // Every case but "too large" (refused by the HTTP layer) reaches ingest; all but the bad id count against cam.
+  EXPECT_EQ(perf["frames"]["rejected"], 8);
+  auto dev = Json(fresh.Get("/api/v1/devices/cam"));
+  EXPECT_EQ(dev["frames_received"], 1);
+  EXPECT_EQ(dev["frames_rejected"], 7);
+  EXPECT_LT(dev["success_rate"].get<double>(), 0.2);
+  EXPECT_EQ(Json(fresh.Get("/api/v1/devices"))["total"], 1);
+  EXPECT_EQ(FrameFiles(), 1u);
+  EXPECT_EQ(fresh.Get("/api/v1/devices/nope").status, 404);
+  EXPECT_EQ(fresh.Get("/api/v1/frames/abc").status, 400);
+  EXPECT_EQ(fresh.Get("/api/v1/frames/999999").status, 404);
+  EXPECT_EQ(fresh.Get("/api/v1/devices/cam/frames?limit=-3").status, 400);
+  EXPECT_EQ(fresh.Request("PATCH", "/api/v1/devices/cam", "{not json").status, 400);
+  EXPECT_EQ(fresh.Request("PATCH", "/api/v1/devices/cam", "{\"name\": 5}").status, 400);
+  EXPECT_EQ(fresh.Get("/api/v1/stream/fast").status, 405);
+}
+
+TEST_F(IngestApiTest, StreamPathAnswersAfterTheFrameIsDurable) {
+  ServerProcess server(data());
+  HttpClient c(server.port());
+  auto r = c.PostJpeg("/api/v1/stream/stream", obama_, "cam");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const uint64_t id = Json(r)["frame_id"];
+  // Acknowledged means on disk and indexed: even kill -9 right now keeps it.
+  EXPECT_EQ(server.Stop(SIGKILL), 128 + SIGKILL);
+  ServerProcess again(data());
+  HttpClient c2(again.port());
+  auto jpeg = c2.Get("/api/v1/frames/" + std::to_string(id));
+  EXPECT_EQ(jpeg.status, 200);
+  EXPECT_EQ(jpeg.body, obama_);
+}
+
+TEST_F(IngestApiTest, StreamPathGets503WhenTheStorageQueueIsFull) {
+  ServerProcess server(data(), {"--store-queue-bytes", "1000"});  // smaller than any frame
+  HttpClient c(server.port());
+  auto stream = c.PostJpeg("/api/v1/stream/stream", obama_, "cam");
+  EXPECT_EQ(stream.status, 503);
+  EXPECT_EQ(stream.headers["retry-after"], "1");
+  auto fast = c.PostJpeg("/api/v1/stream/fast", obama_, "cam");
+  EXPECT_EQ(fast.status, 200);  // the camera is never made to wait
+  auto perf = Perf(c);
+  EXPECT_EQ(perf["frames"]["dropped"], 2);
+  EXPECT_EQ(perf["frames"]["stored"], 0);
+}
+
+TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
+  uint64_t last_id = 0;
+  {
+    ServerProcess server(data());
+    HttpClient c(server.port());
+    for (int i = 0; i < 3; ++i) last_id = Json(c.PostJpeg("/api/v1/stream/stream", obama_, "porch"))["frame_id"];
+    ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", biden_, "garage").status, 200);
+    auto patched = c.Request("PATCH", "/api/v1/devices/porch", R"({"name":"Porch","location":"front"})");
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    EXPECT_EQ(Json(patched)["name"], "Porch");
+    EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
+  }
+  ServerProcess server(data());
+  HttpClient c(server.port());
+  auto porch = Json(c.Get("/api/v1/devices/porch"));
+  EXPECT_EQ(porch["name"], "Porch");
+  EXPECT_EQ(porch["location"], "front");
+  EXPECT_EQ(porch["frames_received"], 3);
+  EXPECT_EQ(Json(c.Get("/api/v1/devices"))["total"], 2);
+  EXPECT_EQ(Json(c.Get("/api/v1/devices/porch/frames"))["frames"].size(), 3u);
+  auto next = Json(c.PostJpeg("/api/v1/stream/fast", obama_, "porch"));
+  EXPECT_GT(next["frame_id"].get<uint64_t>(), last_id + 1);  // ids continue, never reused
+}
+
+TEST_F(IngestApiTest, DeleteForgetsTheDeviceAndItsFrames) {
+  ServerProcess server(data());
+  HttpClient c(server.port());
+  ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "old").status, 200);
+  ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "new").status, 200);
+  auto del = c.Request("DELETE", "/api/v1/devices/old");
+  EXPECT_EQ(del.status, 200) << del.body;
+  EXPECT_EQ(c.Get("/api/v1/devices/old").status, 404);
+  EXPECT_EQ(c.Request("DELETE", "/api/v1/devices/old").status, 404);
+  EXPECT_EQ(FrameFiles(), 1u);
+  EXPECT_FALSE(fs::exists(data() / "frames" / "old"));
+}
+
+TEST_F(IngestApiTest, HealthPerformanceAndHelp) {
+  ServerProcess server(data());
+  HttpClient c(server.port());
+  auto health = Json(c.Get("/health"));
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_TRUE(health["version"].is_string());
+  ASSERT_EQ(c.PostJpeg("/api/v1/stream/fast", obama_, "cam").status, 200);
+  auto perf = Perf(c);
+  EXPECT_GT(perf["process"]["rss_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(perf["devices"]["total"], 1);
+  EXPECT_EQ(perf["latency_ms"]["fast_count"], 1);
+  EXPECT_GT(perf["latency_ms"]["fast_p99"].get<double>(), 0);
+  EXPECT_GE(perf["connections"]["open"].get<int>(), 1);
+  auto metrics = c.Get("/metrics");
+  EXPECT_NE(metrics.body.find("ingest_frames_accepted_total 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iotstream

@@ -1,0 +1,209 @@
+#include "support/test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace iotstream::testing {
+namespace fs = std::filesystem;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("iotstream-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+fs::path FacesDir() {
+  const char* dir = std::getenv("IOTSTREAM_FACES_DIR");
+  return dir ? fs::path(dir) : fs::path();
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string FaceJpeg(const std::string& relative) {
+  const fs::path dir = FacesDir();
+  if (dir.empty()) return {};
+  return ReadFile(dir / relative);
+}
+
+struct HttpClient::Impl {
+  explicit Impl(unsigned short p) : port(p) {}
+  unsigned short port;
+  boost::asio::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+  bool connected = false;
+  beast::flat_buffer buffer;
+};
+
+HttpClient::HttpClient(unsigned short port) : impl_(new Impl(port)) {}
+HttpClient::~HttpClient() { delete impl_; }
+
+HttpResult HttpClient::Request(const std::string& method, const std::string& target, const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& headers) {
+  HttpResult out;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    beast::error_code ec;
+    if (!impl_->connected) {
+      impl_->stream.emplace(impl_->ioc);
+      impl_->stream->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), impl_->port), ec);
+      if (ec) return out;
+      impl_->connected = true;
+      impl_->buffer.clear();
+    }
+    bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
+    req.set(bhttp::field::host, "127.0.0.1");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT") req.prepare_payload();
+    bhttp::write(*impl_->stream, req, ec);
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    if (method == "HEAD") parser.skip(true);
+    if (!ec) bhttp::read(*impl_->stream, impl_->buffer, parser, ec);
+    if (ec) {
+      impl_->connected = false;
+      beast::error_code ignored;
+      impl_->stream->socket().close(ignored);
+      // A keep-alive connection the server closed meanwhile: retry once on a fresh one.
+      if (attempt == 0 && (ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+                           ec == boost::asio::error::broken_pipe)) {
+        continue;
+      }
+      return out;
+    }
+    auto res = parser.release();
+    out.status = res.result_int();
+    out.body = std::move(res.body());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    if (!res.keep_alive()) {
+      impl_->connected = false;
+      beast::error_code ignored;
+      impl_->stream->socket().close(ignored);
+    }
+    return out;
+  }
+  return out;
+}
+
+HttpResult HttpClient::PostJpeg(const std::string& target, const std::string& jpeg, const std::string& device_id) {
+  return Request("POST", target, jpeg, {{"Content-Type", "image/jpeg"}, {"X-Device-ID", device_id}});
+}
+
+std::string MultipartBody(const std::string& boundary, const std::vector<FormField>& fields) {
+  std::string body;
+  for (const auto& f : fields) {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.name + "\"";
+    if (!f.filename.empty()) body += "; filename=\"" + f.filename + "\"";
+    body += "\r\n";
+    if (!f.content_type.empty()) body += "Content-Type: " + f.content_type + "\r\n";
+    body += "\r\n" + f.value + "\r\n";
+  }
+  body += "--" + boundary + "--\r\n";
+  return body;
+}
+
+ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> args) {
+  const char* bin = std::getenv("IOTSTREAM_BIN");
+  if (bin == nullptr) {
+    ADD_FAILURE() << "IOTSTREAM_BIN is not set";
+    return;
+  }
+  std::vector<std::string> argv_s{bin, "--port", "0", "--bind", "127.0.0.1", "--data-dir", data_dir.string()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  fs::create_directories(data_dir);
+  log_path_ = data_dir.parent_path() / (data_dir.filename().string() + ".log");
+  int out_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int rc = posix_spawn(&pid_, bin, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
+    pid_ = -1;
+    ADD_FAILURE() << "cannot start " << bin;
+    return;
+  }
+  // Read stdout until "listening on ADDR:PORT\n" (at most 20 s).
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{out_pipe[0], POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char buf[256];
+    const ssize_t n = read(out_pipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+    const size_t at = seen.find("listening on ");
+    const size_t nl = at == std::string::npos ? std::string::npos : seen.find('\n', at);
+    if (nl != std::string::npos) {
+      const std::string line = seen.substr(at, nl - at);
+      port_ = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
+      break;
+    }
+  }
+  close(out_pipe[0]);
+  if (port_ == 0) ADD_FAILURE() << "iotstream did not start; its log:\n" << Log();
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Stop(SIGKILL);
+}
+
+int ServerProcess::Stop(int sig) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+std::string ServerProcess::Log() const { return ReadFile(log_path_); }
+
+}  // namespace iotstream::testing

@@ -1,0 +1,92 @@
+// Test helpers shared by the suites: temporary folders, the face photo set, a real iotstream process,
+// and a small synchronous HTTP client (Beast). Not thread-safe; one per test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace iotstream::testing {
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// $IOTSTREAM_FACES_DIR (set by test.sh / CTest); tests skip when it is not set.
+std::filesystem::path FacesDir();
+std::string ReadFile(const std::filesystem::path& p);
+// A JPEG from the face set, e.g. "ageitgey_face_recognition/examples/obama-480p.jpg".
+std::string FaceJpeg(const std::string& relative);
+
+struct HttpResult {
+  int status = 0;  // 0: no answer (connection failed or closed)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// One keep-alive connection to 127.0.0.1:port, reconnecting when the server closed it.
+class HttpClient {
+ public:
+  explicit HttpClient(unsigned short port);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  HttpResult Request(const std::string& method, const std::string& target, const std::string& body = "",
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+  HttpResult Get(const std::string& target) { return Request("GET", target); }
+  HttpResult PostJpeg(const std::string& target, const std::string& jpeg, const std::string& device_id);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// A multipart/form-data body; fields are (name, value, filename, content type).
+struct FormField {
+  std::string name, value, filename, content_type;
+};
+std::string MultipartBody(const std::string& boundary, const std::vector<FormField>& fields);
+
+// The real iotstream binary ($IOTSTREAM_BIN) on a free port with its own data folder.
+class ServerProcess {
+ public:
+  // Starts it with `args` plus --port 0 --bind 127.0.0.1 --data-dir `data_dir`, and waits for its
+  // "listening on" line. Fails the current test (and leaves port()==0) when it does not come up.
+  ServerProcess(const std::filesystem::path& data_dir, std::vector<std::string> args = {});
+  ~ServerProcess();  // SIGKILL if still running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  unsigned short port() const { return port_; }
+  // Sends `sig` and waits for exit; returns the exit status (128+signal when killed by one).
+  int Stop(int sig);
+  // The process's stderr so far (its log).
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+  std::filesystem::path log_path_;
+};
+
+// Polls `pred` every 10 ms until true or `timeout`; returns its last value.
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace iotstream::testing
+
+#include "support/test_support_inl.h"
