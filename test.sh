@@ -5,7 +5,7 @@
 # FACES_DIR (default ../shared/faces) holds the labelled photos the tests read.
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/setup.sh build
+WITH_TEST_TOOLS=1 scripts/setup.sh build
 export IOTSTREAM_FACES_DIR=${FACES_DIR:-$(cd .. && pwd)/shared/faces}
 if [ ! -f "$IOTSTREAM_FACES_DIR/MANIFEST.tsv" ]; then
   echo "test.sh: no face photos at $IOTSTREAM_FACES_DIR (set FACES_DIR)" >&2

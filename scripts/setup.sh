@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
-# Only Debian packages here; npm packages come in with the features that need them.
+#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, Node + playwright-core
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev)
+if [ "${WITH_TEST_TOOLS:-0}" = 1 ]; then
+  pkgs+=(ffmpeg chromium)
+  command -v node >/dev/null || pkgs+=(nodejs npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,6 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${WITH_TEST_TOOLS:-0}" = 1 ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules ]; }; then
+  echo "[setup] npm ci (browser test tools)"
+  npm ci --no-audit --no-fund
+  touch node_modules
 fi
 
 build_dir=${1:-build}

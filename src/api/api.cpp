@@ -179,17 +179,7 @@ class Routes {
     });
   }
 
-  void ListDevices(Request&&, const Responder& s) {
-    const int64_t now = NowMs();
-    json list = json::array();
-    size_t online = 0;
-    for (const auto& v : ctx_.registry.List(now)) {
-      online += v.online ? 1 : 0;
-      list.push_back(DeviceJson(v));
-    }
-    const size_t total = list.size();
-    s.Send(Response::Json(200, json{{"devices", std::move(list)}, {"total", total}, {"online", online}}.dump()));
-  }
+  void ListDevices(Request&&, const Responder& s) { s.Send(Response::Json(200, DevicesJson(ctx_.registry, NowMs()))); }
 
   void GetDevice(Request&& req, const Responder& s) {
     auto v = ctx_.registry.Get(std::string(req.param("id")), NowMs());
@@ -217,12 +207,16 @@ class Routes {
     ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
     auto v = ctx_.registry.Get(id, NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    s.Send(Response::Json(200, DeviceJson(*v).dump()));
+    json device = DeviceJson(*v);
+    ctx_.live.PublishEvent(json{{"type", "device_updated"}, {"device", device}}.dump());
+    s.Send(Response::Json(200, device.dump()));
   }
 
   void DeleteDevice(Request&& req, const Responder& s) {
     const std::string id(req.param("id"));
     if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
+    ctx_.live.ForgetDevice(id);
+    ctx_.live.PublishEvent(json{{"type", "device_removed"}, {"device_id", id}, {"ts", NowMs()}}.dump());
     ctx_.store.DeleteDevice(id, [s, id](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));
       s.Send(Response::Json(200, json{{"success", true}, {"device_id", id}}.dump()));
@@ -312,6 +306,17 @@ class Routes {
 };
 
 }  // namespace
+
+std::string DevicesJson(const ingest::DeviceRegistry& registry, int64_t now_ms) {
+  json list = json::array();
+  size_t online = 0;
+  for (const auto& v : registry.List(now_ms)) {
+    online += v.online ? 1 : 0;
+    list.push_back(DeviceJson(v));
+  }
+  const size_t total = list.size();
+  return json{{"devices", std::move(list)}, {"total", total}, {"online", online}}.dump();
+}
 
 void AddRoutes(http::Router& router, ApiContext& ctx) { Routes::Add(std::make_shared<Routes>(ctx), router); }
 

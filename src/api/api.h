@@ -11,6 +11,7 @@
 #include "core/work_pool.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "live/live.h"
 #include "store/store.h"
 
 namespace iotstream::api {
@@ -21,11 +22,19 @@ struct ApiContext {
   store::Store& store;
   Metrics& metrics;
   WorkPool& disk_pool;      // for store queries and frame reads
+  live::LiveHub& live;      // told about renamed and deleted devices
   std::string version;
   int64_t started_ms = 0;   // wall clock at start, for uptime
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.
 void AddRoutes(http::Router& router, ApiContext& ctx);
+
+// The device list as the API shows it: {"devices":[...],"total":n,"online":m}. Thread-safe.
+std::string DevicesJson(const ingest::DeviceRegistry& registry, int64_t now_ms);
+
+// Serves every file under `web_dir` (read once, now) at "/" + its relative path, and index.html at "/".
+// IOError when the folder cannot be read.
+Status AddStaticRoutes(http::Router& router, const std::string& web_dir);
 
 }  // namespace iotstream::api

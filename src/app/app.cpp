@@ -55,12 +55,21 @@ int Run(const Config& config) {
   StoreSink store_sink(*store);
   ingestor.AddSink(&store_sink, /*wait_on_stream=*/true);
 
+  live::LiveHub hub(
+      config.live, metrics, [&registry] { return R"({"type":"hello",)" + api::DevicesJson(registry, NowMs()).substr(1); },
+      [&registry](const std::string& id) { return registry.Get(id, 0).has_value(); });
+  ingestor.AddSink(&hub, /*wait_on_stream=*/false);
+
   int exit_code = 0;
   {
     WorkPool disk_pool("api_disk_pool", config.disk_threads, 256, metrics);
-    api::ApiContext ctx{ingestor, registry, *store, metrics, disk_pool, kVersion, NowMs()};
+    api::ApiContext ctx{ingestor, registry, *store, metrics, disk_pool, hub, kVersion, NowMs()};
     http::Router router;
     api::AddRoutes(router, ctx);
+    hub.AddRoutes(router);
+    if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
+      IOT_LOG(kWarn) << "no dashboard: " << st.ToString();
+    }
     auto started = http::Server::Start(config.main_server, std::move(router), metrics);
     if (!started.ok()) {
       IOT_LOG(kError) << started.status().ToString();
@@ -83,7 +92,9 @@ int Run(const Config& config) {
         break;
       }
       store->SaveDevices(registry.TakeDirty());
+      hub.CheckOffline(NowMs());
     }
+    hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));
   }  // disk pool drains and joins here, after the last request is answered
   store->SaveDevices(registry.TakeDirty());

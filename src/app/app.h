@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "live/live.h"
 #include "store/store.h"
 
 namespace iotstream::app {
@@ -18,6 +19,8 @@ struct Config {
   http::ServerOptions main_server;            // port 9003
   store::StoreOptions store;
   ingest::DeviceRegistry::Options devices;
+  live::LiveOptions live;
+  std::string web_dir;                        // the dashboard's files; default: the source tree's web/
   int disk_threads = 2;                       // threads for store queries and frame reads off the I/O threads
   LogLevel log_level = LogLevel::kInfo;
 };

@@ -30,6 +30,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t retention_age_s = st.retention_max_age_ms / 1000;
   int64_t offline_s = cfg->devices.offline_after_ms / 1000;
   std::string log_level = "info";
+  cfg->web_dir = kDefaultWebDir;
 
   po::options_description desc(
       "iotstream: camera ingest server.\nEvery flag can also be set as an IOTSTREAM_* environment variable "
@@ -60,6 +61,9 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "frames older than this are removed (0: keep)")
       ("device-offline-s", po::value(&offline_s)->default_value(offline_s),
        "a device with no frame for this long is offline")
+      ("web-dir", po::value(&cfg->web_dir)->default_value(cfg->web_dir), "folder with the dashboard's files")
+      ("max-viewers", po::value(&cfg->live.max_viewers)->default_value(cfg->live.max_viewers),
+       "WebSocket and MJPEG viewers beyond this get 503")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off");
@@ -98,6 +102,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   st.retention_max_age_ms = retention_age_s * 1000;
   cfg->devices.offline_after_ms = offline_s * 1000;
+  cfg->live.offline_after_ms = cfg->devices.offline_after_ms;
   s.name = "main";
   return cfg;
 }

@@ -78,21 +78,34 @@ class Responder {
 // Runs on an I/O thread: it must not block. Hand slow work to another thread and Send() from there.
 using Handler = std::function<void(Request&&, Responder)>;
 
+// A connection taken over by a route (WebSocket upgrade, MJPEG stream): defined in http/connection.h, which
+// exposes the Beast stream; only subsystems that speak a protocol over the socket include it.
+class Connection;
+// Runs on the connection's I/O thread, which then owns the socket; the HTTP session ends. Must not block.
+using TakeoverHandler = std::function<void(Request&&, std::unique_ptr<Connection>)>;
+
 // Maps (method, path pattern) to handlers. Patterns are literal segments and "{name}" captures of one
 // segment each, e.g. "/api/v1/devices/{id}/frames". Not thread-safe while routes are added; immutable
 // and shareable once handed to a Server.
 class Router {
  public:
   void Add(Method method, std::string_view pattern, Handler handler);
-  // Fills req->params and returns the handler. On no match returns nullptr and sets *status to 404
-  // (no pattern matches the path) or 405 (a pattern matches, with another method).
-  const Handler* Match(Request* req, int* status) const;
+  void AddTakeover(Method method, std::string_view pattern, TakeoverHandler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;        // exactly one of these is set on a match
+    const TakeoverHandler* takeover = nullptr;
+    int status = 0;                          // on no match: 404 (no such path) or 405 (other method)
+  };
+  // Fills req->params on a match.
+  Match Find(Request* req) const;
 
  private:
   struct Route {
     Method method;
     std::vector<std::string> segments;  // "{name}" for a capture
     Handler handler;
+    TakeoverHandler takeover;
   };
   std::vector<Route> routes_;
 };

@@ -99,12 +99,18 @@ Response Response::Error(int status, std::string_view message) {
 }
 
 void Router::Add(Method method, std::string_view pattern, Handler handler) {
-  Route route{method, {}, std::move(handler)};
+  Route route{method, {}, std::move(handler), nullptr};
   for (auto seg : SplitPath(pattern)) route.segments.emplace_back(seg);
   routes_.push_back(std::move(route));
 }
 
-const Handler* Router::Match(Request* req, int* status) const {
+void Router::AddTakeover(Method method, std::string_view pattern, TakeoverHandler handler) {
+  Route route{method, {}, nullptr, std::move(handler)};
+  for (auto seg : SplitPath(pattern)) route.segments.emplace_back(seg);
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::Find(Request* req) const {
   const auto segs = SplitPath(req->path);
   bool path_matched = false;
   for (const auto& route : routes_) {
@@ -124,10 +130,17 @@ const Handler* Router::Match(Request* req, int* status) const {
     const bool head_as_get = req->method == Method::kHead && route.method == Method::kGet;
     if (route.method != req->method && !head_as_get) continue;
     req->params = std::move(captures);
-    return &route.handler;
+    Match m;
+    if (route.takeover) {
+      m.takeover = &route.takeover;
+    } else {
+      m.handler = &route.handler;
+    }
+    return m;
   }
-  *status = path_matched ? 405 : 404;
-  return nullptr;
+  Match none;
+  none.status = path_matched ? 405 : 404;
+  return none;
 }
 
 }  // namespace iotstream::http

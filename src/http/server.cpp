@@ -21,7 +21,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "http/http.h"
+#include "http/connection.h"
 
 namespace iotstream::http {
 
@@ -96,9 +96,8 @@ const char* MethodName(Method m) {
 
 class Session;
 
-using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
-using Stream = beast::basic_stream<tcp, Executor>;
+using Stream = TcpStream;
 
 }  // namespace
 
@@ -205,15 +204,23 @@ class Session : public std::enable_shared_from_this<Session> {
     method_ = req.method;
     target_ = req.target;
 
-    int status = 404;
-    const Handler* handler = state_->router.Match(&req, &status);
-    if (handler == nullptr) {
-      return OnResponse(Response::Error(status, status == 404 ? "no such path: " + req.path
-                                                              : std::string("method not allowed on ") + req.path));
+    const Router::Match match = state_->router.Find(&req);
+    if (match.takeover != nullptr) {
+      state_->requests.Add();
+      IOT_LOG(kDebug) << state_->options.name << ": " << MethodName(method_) << ' ' << target_ << " -> taken over";
+      stream_.expires_never();
+      auto conn = std::make_unique<Connection>(std::move(stream_), std::move(buffer_), std::move(msg));
+      (*match.takeover)(std::move(req), std::move(conn));
+      return;  // this session is done; the connection lives on in the handler's session
+    }
+    if (match.handler == nullptr) {
+      return OnResponse(Response::Error(match.status, match.status == 404
+                                                          ? "no such path: " + req.path
+                                                          : std::string("method not allowed on ") + req.path));
     }
     // Waiting on the handler is not the client's fault: no read deadline while it works.
     stream_.expires_never();
-    (*handler)(std::move(req), Responder(std::make_shared<detail::Exchange>(shared_from_this())));
+    (*match.handler)(std::move(req), Responder(std::make_shared<detail::Exchange>(shared_from_this())));
   }
 
   // The peer's IP as text, IPv4-mapped IPv6 shown as IPv4; asked once per connection (a syscall).

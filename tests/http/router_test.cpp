@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "http/connection.h"
 #include "http/http.h"
 
 namespace iotstream::http {
@@ -21,34 +22,43 @@ TEST(Router, MatchesLiteralsAndCaptures) {
   router.Add(Method::kGet, "/api/v1/devices", [&](Request&&, Responder) { hit = 1; });
   router.Add(Method::kGet, "/api/v1/devices/{id}", [&](Request&&, Responder) { hit = 2; });
   router.Add(Method::kGet, "/api/v1/devices/{id}/frames", [&](Request&&, Responder) { hit = 3; });
-  int status = 0;
   Request r = Make(Method::kGet, "/api/v1/devices/cam%201/frames?limit=5");
-  const Handler* h = router.Match(&r, &status);
-  ASSERT_NE(h, nullptr);
+  auto m = router.Find(&r);
+  ASSERT_NE(m.handler, nullptr);
+  (*m.handler)(Request{}, Responder(nullptr));
+  EXPECT_EQ(hit, 3);
   EXPECT_EQ(r.param("id"), "cam 1");
   EXPECT_EQ(r.query_param("limit"), "5");
   Request list = Make(Method::kGet, "/api/v1/devices/");
-  EXPECT_NE(router.Match(&list, &status), nullptr);
+  EXPECT_NE(router.Find(&list).handler, nullptr);
 }
 
 TEST(Router, UnknownPathIs404WrongMethodIs405) {
   Router router;
   router.Add(Method::kPost, "/api/v1/stream/fast", [](Request&&, Responder) {});
-  int status = 0;
   Request get = Make(Method::kGet, "/api/v1/stream/fast");
-  EXPECT_EQ(router.Match(&get, &status), nullptr);
-  EXPECT_EQ(status, 405);
+  auto m = router.Find(&get);
+  EXPECT_EQ(m.handler, nullptr);
+  EXPECT_EQ(m.status, 405);
   Request other = Make(Method::kPost, "/api/v1/stream/slow");
-  EXPECT_EQ(router.Match(&other, &status), nullptr);
-  EXPECT_EQ(status, 404);
+  EXPECT_EQ(router.Find(&other).status, 404);
 }
 
 TEST(Router, HeadIsServedByGet) {
   Router router;
   router.Add(Method::kGet, "/health", [](Request&&, Responder) {});
-  int status = 0;
   Request head = Make(Method::kHead, "/health");
-  EXPECT_NE(router.Match(&head, &status), nullptr);
+  EXPECT_NE(router.Find(&head).handler, nullptr);
+}
+
+TEST(Router, TakeoverRoutesAreReportedApart) {
+  Router router;
+  router.AddTakeover(Method::kGet, "/ws/devices/{id}", [](Request&&, std::unique_ptr<Connection>) {});
+  Request ws = Make(Method::kGet, "/ws/devices/cam1");
+  auto m = router.Find(&ws);
+  EXPECT_EQ(m.handler, nullptr);
+  ASSERT_NE(m.takeover, nullptr);
+  EXPECT_EQ(ws.param("id"), "cam1");
 }
 
 TEST(Request, HeadersAreCaseInsensitiveAndQueryIsDecoded) {

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
 
 extern char** environ;
@@ -121,6 +122,85 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
 
 HttpResult HttpClient::PostJpeg(const std::string& target, const std::string& jpeg, const std::string& device_id) {
   return Request("POST", target, jpeg, {{"Content-Type", "image/jpeg"}, {"X-Device-ID", device_id}});
+}
+
+struct WsClient::Impl {
+  boost::asio::io_context ioc;
+  beast::websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+};
+
+WsClient::WsClient(unsigned short port, const std::string& path, int receive_buffer) : impl_(new Impl) {
+  beast::error_code ec;
+  if (receive_buffer > 0) {
+    auto& sock = beast::get_lowest_layer(impl_->ws).socket();
+    sock.open(tcp::v4(), ec);
+    sock.set_option(boost::asio::socket_base::receive_buffer_size(receive_buffer), ec);
+  }
+  beast::get_lowest_layer(impl_->ws).connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return;
+  impl_->ws.handshake("127.0.0.1", path, ec);
+  impl_->connected = !ec;
+}
+
+WsClient::~WsClient() { delete impl_; }
+bool WsClient::connected() const { return impl_->connected; }
+
+WsClient::Message WsClient::Read(std::chrono::milliseconds timeout) {
+  Message m;
+  if (!impl_->connected) return m;
+  bool done = false;
+  beast::error_code result;
+  impl_->ws.async_read(impl_->buffer, [&](beast::error_code ec, size_t) {
+    done = true;
+    result = ec;
+  });
+  impl_->ioc.restart();
+  impl_->ioc.run_for(timeout);
+  if (!done) {
+    // Give up on this read: the connection is no longer usable for ordered reads.
+    beast::get_lowest_layer(impl_->ws).close();
+    impl_->ioc.restart();
+    impl_->ioc.run_for(std::chrono::seconds(1));
+    impl_->connected = false;
+    return m;
+  }
+  if (result) {
+    impl_->connected = false;
+    return m;
+  }
+  m.ok = true;
+  m.binary = impl_->ws.got_binary();
+  m.data = beast::buffers_to_string(impl_->buffer.data());
+  impl_->buffer.consume(impl_->buffer.size());
+  return m;
+}
+
+bool WsClient::SendText(const std::string& text) {
+  beast::error_code ec;
+  impl_->ws.text(true);
+  impl_->ws.write(boost::asio::buffer(text), ec);
+  return !ec;
+}
+
+WsFrame ParseWsFrame(const std::string& m) {
+  WsFrame f;
+  if (m.size() < 20) return f;
+  auto u = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(m[at + i]);
+    return v;
+  };
+  const size_t header = u(0, 2);
+  const size_t id_len = static_cast<unsigned char>(m[3]);
+  if (m[2] != 1 || header != 20 + id_len || m.size() < header) return f;
+  f.frame_id = u(4, 8);
+  f.capture_ts_ms = static_cast<int64_t>(u(12, 8));
+  f.device_id = m.substr(20, id_len);
+  f.jpeg = m.substr(header);
+  f.ok = true;
+  return f;
 }
 
 std::string MultipartBody(const std::string& boundary, const std::vector<FormField>& fields) {

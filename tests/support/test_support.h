@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -54,6 +55,39 @@ class HttpClient {
   struct Impl;
   Impl* impl_;
 };
+
+// A WebSocket client on 127.0.0.1:port. Blocking calls with timeouts.
+class WsClient {
+ public:
+  struct Message {
+    bool ok = false;      // false: timeout, error or closed
+    bool binary = false;
+    std::string data;
+  };
+  // Connects and handshakes; see connected(). `receive_buffer` > 0 shrinks the socket's receive buffer
+  // (SO_RCVBUF), to play a viewer on a slow link that stops reading.
+  WsClient(unsigned short port, const std::string& path, int receive_buffer = 0);
+  ~WsClient();
+  WsClient(const WsClient&) = delete;
+  WsClient& operator=(const WsClient&) = delete;
+  bool connected() const;
+  Message Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool SendText(const std::string& text);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// A /ws binary frame message, split.
+struct WsFrame {
+  bool ok = false;
+  std::string device_id;
+  uint64_t frame_id = 0;
+  int64_t capture_ts_ms = 0;
+  std::string jpeg;
+};
+WsFrame ParseWsFrame(const std::string& message);
 
 // A multipart/form-data body; fields are (name, value, filename, content type).
 struct FormField {

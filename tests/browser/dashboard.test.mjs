@@ -1,0 +1,256 @@
+// Browser test of the live dashboard: real iotstream binary, real headless Chromium (Debian's), driven
+// by playwright-core. Run from the repo root:  node --test tests/browser/
+//   IOTSTREAM_BIN        server binary            (default build/src/iotstream)
+//   IOTSTREAM_FACES_DIR  folder of sample photos  (default ../shared/faces)
+//   CHROMIUM             browser binary           (default /usr/bin/chromium)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
+const FACES = path.resolve(REPO, process.env.IOTSTREAM_FACES_DIR ?? '../shared/faces');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO, 'test-artifacts');
+const OFFLINE_S = 2;
+const FRAME_MS = 200;
+
+const photos = {
+  'cam-a': fs.readFileSync(path.join(FACES, 'ageitgey_face_recognition/examples/obama-480p.jpg')),
+  'cam-b': fs.readFileSync(path.join(FACES, 'ageitgey_face_recognition/examples/biden.jpg')),
+};
+
+let server;        // child process
+const serverLog = []; // its last output lines, saved to test-artifacts/server.log
+let base;          // http://127.0.0.1:PORT
+let dataDir;
+let browser;
+let page;
+const pageErrors = [];
+const cameras = {}; // id -> { running, lastOk, errors }
+
+/** Width and height from a JPEG's first SOFn marker. */
+function jpegSize(buf) {
+  for (let i = 2; i + 9 < buf.length;) {
+    if (buf[i] !== 0xff) { i++; continue; }
+    const marker = buf[i + 1];
+    const len = buf.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+      return { width: buf.readUInt16BE(i + 7), height: buf.readUInt16BE(i + 5) };
+    }
+    i += 2 + len;
+  }
+  throw new Error('no SOF marker');
+}
+
+function startServer() {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-browser-'));
+  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir,
+    '--device-offline-s', String(OFFLINE_S), '--web-dir', path.join(REPO, 'web')];
+  server = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const remember = (line) => { serverLog.push(line); if (serverLog.length > 200) serverLog.shift(); };
+  readline.createInterface({ input: server.stderr }).on('line', remember);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 15 s:\n${serverLog.join('\n')}`)), 15000);
+    server.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${err.message}`)); });
+    server.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`${BIN} exited early (${code ?? sig}):\n${serverLog.join('\n')}`));
+    });
+    readline.createInterface({ input: server.stdout }).on('line', (line) => {
+      remember(line);
+      const m = line.match(/listening on (127\.0\.0\.1:\d+)/);
+      if (m && !base) { clearTimeout(timer); base = `http://${m[1]}`; resolve(); }
+    });
+  });
+}
+
+/** Posts the camera's photo every FRAME_MS until stopCamera(id). */
+function startCamera(id, delayMs = 0) {
+  const cam = { running: true, lastOk: 0, sent: 0, errors: [] };
+  cameras[id] = cam;
+  cam.done = (async () => {
+    await sleep(delayMs);
+    while (cam.running) {
+      const t = Date.now();
+      try {
+        const res = await fetch(`${base}/api/v1/stream/fast`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'image/jpeg', 'X-Device-ID': id },
+          body: photos[id],
+        });
+        const body = await res.text();
+        if (res.ok) { cam.lastOk = Date.now(); cam.sent++; } else cam.errors.push(`${res.status} ${body}`);
+      } catch (err) {
+        cam.errors.push(err.message);
+      }
+      await sleep(Math.max(0, FRAME_MS - (Date.now() - t))); // pacing, not an assertion
+    }
+  })();
+}
+
+async function stopCamera(id) {
+  cameras[id].running = false;
+  await cameras[id].done;
+  return cameras[id].lastOk;
+}
+
+const tile = (id) => `[data-testid="camera-tile"][data-device-id="${id}"]`;
+
+/** The tile's <img>: its src and decoded size (0 until a frame decodes). */
+const tileImage = (id) => page.$eval(`${tile(id)} [data-testid="camera-image"]`, (img) => ({
+  src: img.getAttribute('src'), width: img.naturalWidth, height: img.naturalHeight,
+}));
+
+before(async () => {
+  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
+  assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
+  await startServer();
+  startCamera('cam-a');
+  startCamera('cam-b', FRAME_MS / 2);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(base + '/');
+});
+
+after(async () => {
+  for (const id of Object.keys(cameras)) cameras[id].running = false;
+  await Promise.all(Object.values(cameras).map((c) => c.done));
+  if (page) {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png') }).catch(() => {});
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(path.join(ARTIFACTS, 'server.log'), serverLog.join('\n') + '\n');
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('dashboard: live tiles, offline flip, rename', { timeout: 90000 }, async (t) => {
+  await t.test('the page is served from /', async () => {
+    assert.equal(await page.title(), 'iotstream · live');
+    const css = await fetch(`${base}/style.css`);
+    assert.equal(css.status, 200);
+  });
+
+  await t.test('the WebSocket greets with {"type":"hello","devices":[...]}', async () => {
+    const hello = await page.evaluate(() => new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      ws.onmessage = (e) => {
+        if (typeof e.data !== 'string') return;
+        ws.close();
+        resolve(JSON.parse(e.data));
+      };
+      ws.onerror = () => reject(new Error('WebSocket /ws failed'));
+      setTimeout(() => reject(new Error('no text message on /ws within 5 s')), 5000);
+    }));
+    assert.equal(hello.type, 'hello');
+    assert.ok(Array.isArray(hello.devices), `hello.devices should be an array, got ${JSON.stringify(hello.devices).slice(0, 200)}`);
+    for (const d of hello.devices) assert.equal(typeof d.id, 'string');
+  });
+
+  await t.test('both cameras get a tile showing decoded frames', async () => {
+    for (const id of ['cam-a', 'cam-b']) {
+      await page.waitForFunction((sel) => {
+        const img = document.querySelector(`${sel} [data-testid="camera-image"]`);
+        return img && img.getAttribute('src') && img.complete && img.naturalWidth > 0;
+      }, tile(id), { timeout: 15000 });
+      const img = await tileImage(id);
+      assert.match(img.src, /^blob:/, `${id} frames should arrive over the WebSocket`);
+      assert.deepEqual({ width: img.width, height: img.height }, jpegSize(photos[id]), `${id} decodes to the posted photo`);
+      assert.equal(await page.getAttribute(tile(id), 'data-online'), 'true');
+      assert.equal(await page.textContent(`${tile(id)} [data-testid="camera-state"]`), 'online');
+    }
+  });
+
+  await t.test('the images keep changing (new frames replace old ones)', async () => {
+    for (const id of ['cam-a', 'cam-b']) {
+      const seen = new Set();
+      for (let i = 0; i < 3; i++) {
+        const prev = (await tileImage(id)).src;
+        seen.add(prev);
+        await page.waitForFunction(([sel, old]) => {
+          const img = document.querySelector(`${sel} [data-testid="camera-image"]`);
+          return img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0;
+        }, [tile(id), prev], { timeout: 5000 });
+      }
+      seen.add((await tileImage(id)).src);
+      assert.ok(seen.size >= 4, `${id}: expected 4 distinct frame URLs, saw ${seen.size}`);
+    }
+  });
+
+  await t.test('fps and last seen come from the device API', async () => {
+    await page.waitForFunction((sel) => /[1-9]/.test(document.querySelector(`${sel} [data-testid="camera-fps"]`).textContent),
+      tile('cam-a'), { timeout: 8000 });
+    assert.match(await page.textContent(`${tile('cam-a')} [data-testid="camera-last-seen"]`), /just now|\d+ s ago/);
+  });
+
+  await t.test('a tile opens a large live view with stored thumbnails', async () => {
+    await page.click(tile('cam-a'));
+    const view = '[data-testid="camera-view"]';
+    await page.waitForSelector(`${view}[open]`, { timeout: 5000 });
+    assert.equal(await page.getAttribute(view, 'data-device-id'), 'cam-a');
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="view-image"]');
+      return img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 5000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="thumbnail"] img')]
+      .some((img) => img.complete && img.naturalWidth > 0), null, { timeout: 10000 });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-view.png') });
+    await page.click('[data-testid="view-close"]');
+    await page.waitForSelector(`${view}:not([open])`, { timeout: 5000, state: 'attached' });
+  });
+
+  await t.test('renaming cam-a in the device list renames its tile and the device', async () => {
+    const row = `[data-testid="device-row"][data-device-id="cam-a"]`;
+    await page.fill(`${row} [data-testid="rename-input"]`, 'Front door');
+    await page.click(`${row} [data-testid="rename-save"]`);
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="camera-name"]`).textContent === 'Front door',
+      tile('cam-a'), { timeout: 5000 });
+    const res = await fetch(`${base}/api/v1/devices/cam-a`);
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).name, 'Front door');
+    assert.equal(await page.textContent(`${row} [data-testid="rename-msg"]`), 'saved');
+  });
+
+  await t.test('cam-b flips to offline soon after it stops posting', async () => {
+    const lastFrame = await stopCamera('cam-b');
+    const budgetMs = 6000; // server: offline after 2 s; dashboard: event, or the 2 s poll
+    await page.waitForFunction((sel) => document.querySelector(sel).dataset.online === 'false',
+      tile('cam-b'), { timeout: Math.max(1000, lastFrame + budgetMs - Date.now()) });
+    const flippedAfter = Date.now() - lastFrame;
+    t.diagnostic(`cam-b shown offline ${flippedAfter} ms after its last frame`);
+    assert.ok(flippedAfter >= OFFLINE_S * 1000 - 250, `offline too early (${flippedAfter} ms)`);
+    assert.equal(await page.textContent(`${tile('cam-b')} [data-testid="camera-state"]`), 'offline');
+    assert.equal(await page.getAttribute(tile('cam-a'), 'data-online'), 'true', 'cam-a still online');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="event"][data-type="device_offline"]')]
+      .some((li) => li.textContent.includes('cam-b')), null, { timeout: 3000 });
+  });
+
+  await t.test('no uncaught errors in the page, cameras were accepted', () => {
+    assert.deepEqual(pageErrors, []);
+    for (const [id, cam] of Object.entries(cameras)) {
+      assert.deepEqual(cam.errors, [], `${id} upload errors`);
+      assert.ok(cam.sent > 5, `${id} sent ${cam.sent} frames`);
+    }
+  });
+});
