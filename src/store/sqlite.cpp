@@ -26,6 +26,26 @@ Stmt& Stmt::Bind(int i, std::string_view v) {
   return *this;
 }
 
+Stmt& Stmt::BindBlob(int i, const void* data, size_t size) {
+  sqlite3_bind_blob(stmt_, i, data, static_cast<int>(size), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::BindReal(int i, double v) {
+  sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
+
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+std::string Stmt::Blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
 bool Stmt::Step(Status* st) {
   if (stmt_ == nullptr) {
     if (st) *st = Status::IOError(std::string("bad statement: ") + sqlite3_errmsg(db_));

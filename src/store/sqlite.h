@@ -24,6 +24,9 @@ class Stmt {
   bool valid() const { return stmt_ != nullptr; }
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, std::string_view v);
+  Stmt& BindBlob(int i, const void* data, size_t size);
+  Stmt& BindNull(int i);
+  Stmt& BindReal(int i, double v);
   // Steps once: true when a row is ready, false when done. On error sets *st (if given) and returns false.
   bool Step(Status* st = nullptr);
   // Runs to completion; IOError with SQLite's message on failure.
@@ -31,6 +34,9 @@ class Stmt {
   void Reset();
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string Text(int col) const;
+  std::string Blob(int col) const;
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
@@ -46,6 +52,7 @@ class Db {
   Status Open(const std::string& path);
   Status Exec(std::string_view sql);
   sqlite3* get() const { return db_; }
+  int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 
  private:
   sqlite3* db_ = nullptr;

@@ -1,0 +1,361 @@
+#include "store/records.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <unordered_set>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/sqlite.h"
+
+namespace iotstream::store {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr size_t kDescriptorSize = 128;
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS people (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS faces (
+  id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people(id), negative INTEGER NOT NULL,
+  descriptor BLOB NOT NULL, has_thumbnail INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS faces_by_person ON faces(person_id);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, type TEXT NOT NULL, ts_ms INTEGER NOT NULL, device_id TEXT NOT NULL,
+  frame_id INTEGER NOT NULL, person_id INTEGER, name TEXT NOT NULL, distance REAL NOT NULL,
+  box_x INTEGER NOT NULL, box_y INTEGER NOT NULL, box_w INTEGER NOT NULL, box_h INTEGER NOT NULL,
+  has_thumbnail INTEGER NOT NULL, feedback INTEGER, descriptor BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);
+)sql";
+
+std::string DescriptorBlob(const std::vector<float>& d) {
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size() * sizeof(float));
+}
+
+std::vector<float> DescriptorOf(const std::string& blob) {
+  std::vector<float> d(blob.size() / sizeof(float));
+  std::memcpy(d.data(), blob.data(), d.size() * sizeof(float));
+  return d;
+}
+
+Status WriteWhole(const fs::path& path, std::string_view data) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return Status::IOError("write " + path.string() + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  // Enrolment thumbnails are few: make them as durable as their row.
+  ::fsync(fd);
+  ::close(fd);
+  return Status::Ok();
+}
+
+Result<std::string> ReadWhole(const fs::path& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("no thumbnail for " + what);
+  std::string out;
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+class RecordsImpl final : public Records {
+ public:
+  explicit RecordsImpl(const std::string& data_dir) : root_(data_dir) {}
+
+  Status Init() {
+    std::error_code ec;
+    fs::create_directories(root_ / "faces", ec);
+    fs::create_directories(root_ / "events", ec);
+    if (ec) return Status::IOError("cannot create folders in " + root_.string() + ": " + ec.message());
+    if (Status s = db_.Open((root_ / "iotstream.db").string()); !s.ok()) return s;
+    if (Status s = db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
+    if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+    RemoveOrphans(root_ / "faces", "SELECT id FROM faces WHERE has_thumbnail = 1");
+    RemoveOrphans(root_ / "events", "SELECT id FROM events WHERE has_thumbnail = 1");
+    return Status::Ok();
+  }
+
+  Result<GalleryEntry> AddFace(const std::string& name, const std::vector<float>& descriptor,
+                               std::string_view thumbnail_jpeg) override {
+    if (name.empty() || name.size() > 128) return Status::InvalidArgument("name must be 1-128 characters");
+    if (descriptor.size() != kDescriptorSize) return Status::InvalidArgument("descriptor must have 128 values");
+    std::lock_guard lock(mu_);
+    Status st = db_.Exec("BEGIN IMMEDIATE");
+    if (!st.ok()) return st;
+    GalleryEntry e;
+    e.name = name;
+    e.descriptor = descriptor;
+    {
+      Stmt find(db_.get(), "SELECT id FROM people WHERE name = ?");
+      find.Bind(1, name);
+      if (find.Step(&st)) {
+        e.person_id = find.Int(0);
+      } else if (st.ok()) {
+        Stmt add(db_.get(), "INSERT INTO people (name, created_ms) VALUES (?, ?)");
+        st = add.Bind(1, name).Bind(2, NowMs()).Run();
+        e.person_id = db_.last_insert_id();
+      }
+    }
+    if (st.ok()) st = InsertFace(&e, !thumbnail_jpeg.empty());
+    // The file goes first: a crash before COMMIT leaves a file no row names, removed at the next Open.
+    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteWhole(FacePath(e.face_id), thumbnail_jpeg);
+    if (st.ok()) st = db_.Exec("COMMIT");
+    if (!st.ok()) {
+      (void)db_.Exec("ROLLBACK");
+      return st;
+    }
+    return e;
+  }
+
+  Result<GalleryEntry> AddNegative(int64_t person_id, const std::vector<float>& descriptor) override {
+    if (descriptor.size() != kDescriptorSize) return Status::InvalidArgument("descriptor must have 128 values");
+    std::lock_guard lock(mu_);
+    GalleryEntry e;
+    {
+      Stmt find(db_.get(), "SELECT name FROM people WHERE id = ?");
+      find.Bind(1, person_id);
+      Status st;
+      if (!find.Step(&st)) return st.ok() ? Status::NotFound("no person " + std::to_string(person_id)) : st;
+      e.name = find.Text(0);
+    }
+    e.person_id = person_id;
+    e.negative = true;
+    e.descriptor = descriptor;
+    if (Status st = InsertFace(&e, false); !st.ok()) return st;
+    return e;
+  }
+
+  Result<std::vector<GalleryEntry>> LoadGallery() override {
+    std::lock_guard lock(mu_);
+    Stmt q(db_.get(),
+           "SELECT f.person_id, p.name, f.id, f.negative, f.descriptor FROM faces f JOIN people p ON p.id = f.person_id "
+           "ORDER BY f.id");
+    std::vector<GalleryEntry> out;
+    Status st;
+    while (q.Step(&st)) {
+      GalleryEntry e;
+      e.person_id = q.Int(0);
+      e.name = q.Text(1);
+      e.face_id = q.Int(2);
+      e.negative = q.Int(3) != 0;
+      e.descriptor = DescriptorOf(q.Blob(4));
+      out.push_back(std::move(e));
+    }
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::vector<PersonSummary>> ListPeople() override {
+    std::lock_guard lock(mu_);
+    Stmt q(db_.get(),
+           "SELECT p.id, p.name, p.created_ms, f.id FROM people p LEFT JOIN faces f ON f.person_id = p.id AND "
+           "f.negative = 0 ORDER BY p.name, f.id");
+    std::vector<PersonSummary> out;
+    Status st;
+    while (q.Step(&st)) {
+      if (out.empty() || out.back().person_id != q.Int(0)) {
+        out.push_back({q.Int(0), q.Text(1), q.Int(2), {}});
+      }
+      if (!q.IsNull(3)) out.back().face_ids.push_back(q.Int(3));
+    }
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Status DeletePerson(int64_t person_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<int64_t> faces;
+    {
+      Stmt q(db_.get(), "SELECT id FROM faces WHERE person_id = ?");
+      q.Bind(1, person_id);
+      while (q.Step()) faces.push_back(q.Int(0));
+    }
+    Status st = db_.Exec("BEGIN IMMEDIATE");
+    Stmt del_faces(db_.get(), "DELETE FROM faces WHERE person_id = ?");
+    if (st.ok()) st = del_faces.Bind(1, person_id).Run();
+    Stmt del_person(db_.get(), "DELETE FROM people WHERE id = ?");
+    if (st.ok()) st = del_person.Bind(1, person_id).Run();
+    const bool existed = sqlite3_changes(db_.get()) > 0;
+    if (st.ok()) st = db_.Exec("COMMIT");
+    if (!st.ok()) {
+      (void)db_.Exec("ROLLBACK");
+      return st;
+    }
+    if (!existed) return Status::NotFound("no person " + std::to_string(person_id));
+    std::error_code ec;
+    for (int64_t id : faces) fs::remove(FacePath(id), ec);
+    return Status::Ok();
+  }
+
+  Status DeleteFace(int64_t face_id) override {
+    std::lock_guard lock(mu_);
+    Stmt del(db_.get(), "DELETE FROM faces WHERE id = ?");
+    if (Status st = del.Bind(1, face_id).Run(); !st.ok()) return st;
+    if (sqlite3_changes(db_.get()) == 0) return Status::NotFound("no face " + std::to_string(face_id));
+    std::error_code ec;
+    fs::remove(FacePath(face_id), ec);
+    return Status::Ok();
+  }
+
+  Result<std::string> ReadFaceThumbnail(int64_t face_id) override {
+    return ReadWhole(FacePath(face_id), "face " + std::to_string(face_id));
+  }
+
+  Status AppendEvent(EventRecord* e, std::string_view thumbnail_jpeg) override {
+    std::lock_guard lock(mu_);
+    Status st = db_.Exec("BEGIN IMMEDIATE");
+    if (!st.ok()) return st;
+    Stmt ins(db_.get(),
+             "INSERT INTO events (type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, "
+             "box_h, has_thumbnail, feedback, descriptor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)");
+    ins.Bind(1, e->type).Bind(2, e->ts_ms).Bind(3, e->device_id).Bind(4, static_cast<int64_t>(e->frame_id));
+    if (e->person_id) {
+      ins.Bind(5, *e->person_id);
+    } else {
+      ins.BindNull(5);
+    }
+    ins.Bind(6, e->name);
+    ins.Bind(8, int64_t{e->box_x}).Bind(9, int64_t{e->box_y}).Bind(10, int64_t{e->box_w}).Bind(11, int64_t{e->box_h});
+    ins.Bind(12, int64_t{thumbnail_jpeg.empty() ? 0 : 1});
+    const std::string blob = DescriptorBlob(e->descriptor);
+    ins.BindBlob(13, blob.data(), blob.size());
+    ins.BindReal(7, e->distance);
+    st = ins.Run();
+    if (st.ok()) {
+      e->id = db_.last_insert_id();
+      e->has_thumbnail = !thumbnail_jpeg.empty();
+      if (e->has_thumbnail) st = WriteWhole(EventPath(e->id), thumbnail_jpeg);
+    }
+    if (st.ok()) st = db_.Exec("COMMIT");
+    if (!st.ok()) (void)db_.Exec("ROLLBACK");
+    return st;
+  }
+
+  Result<std::vector<EventRecord>> ListEvents(const EventQuery& q) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_.get(), std::string(kEventColumns) +
+                          " WHERE ts_ms BETWEEN ? AND ? AND (? = '' OR device_id = ?) AND (? = '' OR type = ?) "
+                          "ORDER BY id DESC LIMIT ?");
+    s.Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.device_id).Bind(4, q.device_id).Bind(5, q.type).Bind(6, q.type);
+    s.Bind(7, static_cast<int64_t>(q.limit));
+    std::vector<EventRecord> out;
+    Status st;
+    while (s.Step(&st)) out.push_back(EventOf(s));
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<EventRecord> GetEvent(int64_t id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_.get(), std::string(kEventColumns) + " WHERE id = ?");
+    s.Bind(1, id);
+    Status st;
+    if (!s.Step(&st)) return st.ok() ? Status::NotFound("no event " + std::to_string(id)) : st;
+    return EventOf(s);
+  }
+
+  Status SetFeedback(int64_t event_id, bool correct) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_.get(), "UPDATE events SET feedback = ? WHERE id = ?");
+    if (Status st = s.Bind(1, int64_t{correct ? 1 : 0}).Bind(2, event_id).Run(); !st.ok()) return st;
+    if (sqlite3_changes(db_.get()) == 0) return Status::NotFound("no event " + std::to_string(event_id));
+    return Status::Ok();
+  }
+
+  Result<std::string> ReadEventThumbnail(int64_t event_id) override {
+    return ReadWhole(EventPath(event_id), "event " + std::to_string(event_id));
+  }
+
+ private:
+  static constexpr std::string_view kEventColumns =
+      "SELECT id, type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, box_h, "
+      "has_thumbnail, feedback, descriptor FROM events";
+
+  static EventRecord EventOf(const Stmt& s) {
+    EventRecord e;
+    e.id = s.Int(0);
+    e.type = s.Text(1);
+    e.ts_ms = s.Int(2);
+    e.device_id = s.Text(3);
+    e.frame_id = static_cast<uint64_t>(s.Int(4));
+    if (!s.IsNull(5)) e.person_id = s.Int(5);
+    e.name = s.Text(6);
+    e.distance = s.Real(7);
+    e.box_x = static_cast<int>(s.Int(8));
+    e.box_y = static_cast<int>(s.Int(9));
+    e.box_w = static_cast<int>(s.Int(10));
+    e.box_h = static_cast<int>(s.Int(11));
+    e.has_thumbnail = s.Int(12) != 0;
+    if (!s.IsNull(13)) e.feedback_correct = s.Int(13) != 0;
+    e.descriptor = DescriptorOf(s.Blob(14));
+    return e;
+  }
+
+  Status InsertFace(GalleryEntry* e, bool has_thumbnail) {
+    Stmt ins(db_.get(),
+             "INSERT INTO faces (person_id, negative, descriptor, has_thumbnail, created_ms) VALUES (?,?,?,?,?)");
+    const std::string blob = DescriptorBlob(e->descriptor);
+    Status st = ins.Bind(1, e->person_id).Bind(2, int64_t{e->negative ? 1 : 0}).BindBlob(3, blob.data(), blob.size())
+                    .Bind(4, int64_t{has_thumbnail ? 1 : 0}).Bind(5, NowMs()).Run();
+    if (st.ok()) e->face_id = db_.last_insert_id();
+    return st;
+  }
+
+  fs::path FacePath(int64_t id) const { return root_ / "faces" / (std::to_string(id) + ".jpg"); }
+  fs::path EventPath(int64_t id) const {
+    return root_ / "events" / (std::to_string(id / 1000)) / (std::to_string(id) + ".jpg");
+  }
+
+  // Removes files under `dir` named <id>.jpg whose id `select` does not return.
+  void RemoveOrphans(const fs::path& dir, const char* select) {
+    std::unordered_set<int64_t> known;
+    Stmt q(db_.get(), select);
+    while (q.Step()) known.insert(q.Int(0));
+    size_t removed = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      const std::string stem = it->path().stem().string();
+      int64_t id = 0;
+      auto [p, perr] = std::from_chars(stem.data(), stem.data() + stem.size(), id);
+      if (perr == std::errc() && p == stem.data() + stem.size() && known.count(id) != 0) continue;
+      fs::remove(it->path(), ec);
+      ++removed;
+    }
+    if (removed > 0) IOT_LOG(kWarn) << "store: removed " << removed << " unindexed file(s) in " << dir.string();
+  }
+
+  const fs::path root_;
+  std::mutex mu_;
+  Db db_;  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Records>> Records::Open(const std::string& data_dir) {
+  auto r = std::make_unique<RecordsImpl>(data_dir);
+  if (Status s = r->Init(); !s.ok()) return s;
+  return std::unique_ptr<Records>(std::move(r));
+}
+
+}  // namespace iotstream::store

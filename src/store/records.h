@@ -1,0 +1,94 @@
+// Records: the permitted-faces gallery (people, their enrolled face descriptors, negative examples) and the
+// recognition event log, in the same SQLite database as the frame index (its own connection), with face and
+// event thumbnails as JPEG files under <data_dir>/faces and <data_dir>/events.
+//
+// Thread-safe: one mutex serialises this object's SQLite connection. Every method blocks on the disk, so
+// call it from a worker or disk thread, never from an HTTP I/O thread. A method that returns OK has
+// committed: an acknowledged enrolment survives kill -9.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace iotstream::store {
+
+// A row of the gallery: an enrolled face of a person, or (negative) a face that was wrongly matched to them.
+struct GalleryEntry {
+  int64_t person_id = 0;
+  std::string name;
+  int64_t face_id = 0;  // faces and negatives share one id space
+  bool negative = false;
+  std::vector<float> descriptor;
+};
+
+struct PersonSummary {
+  int64_t person_id = 0;
+  std::string name;
+  int64_t created_ms = 0;
+  std::vector<int64_t> face_ids;  // oldest first
+};
+
+struct EventRecord {
+  int64_t id = 0;                   // assigned by AppendEvent
+  std::string type;                 // "person_recognised", "unknown_face"
+  int64_t ts_ms = 0;
+  std::string device_id;
+  uint64_t frame_id = 0;
+  std::optional<int64_t> person_id;  // the match (person_recognised) or nearest person (unknown_face)
+  std::string name;
+  double distance = 0;
+  int box_x = 0, box_y = 0, box_w = 0, box_h = 0;
+  bool has_thumbnail = false;
+  std::optional<bool> feedback_correct;
+  std::vector<float> descriptor;    // kept for feedback (a wrong match becomes a negative example)
+};
+
+struct EventQuery {
+  int64_t from_ms = 0;
+  int64_t to_ms = INT64_MAX;
+  std::string device_id;  // empty: any
+  std::string type;       // empty: any
+  size_t limit = 100;
+};
+
+class Records {
+ public:
+  // Opens (creating the tables) and removes thumbnail files that no row names (an interrupted write).
+  static Result<std::unique_ptr<Records>> Open(const std::string& data_dir);
+  virtual ~Records() = default;
+  Records(const Records&) = delete;
+  Records& operator=(const Records&) = delete;
+
+  // ---- gallery ----
+  // Adds a face to the person called `name` (created if new), with its thumbnail (may be empty).
+  // InvalidArgument for an empty name or a descriptor of the wrong size.
+  virtual Result<GalleryEntry> AddFace(const std::string& name, const std::vector<float>& descriptor,
+                                       std::string_view thumbnail_jpeg) = 0;
+  // Records a negative example for `person_id`. NotFound if no such person.
+  virtual Result<GalleryEntry> AddNegative(int64_t person_id, const std::vector<float>& descriptor) = 0;
+  virtual Result<std::vector<GalleryEntry>> LoadGallery() = 0;
+  virtual Result<std::vector<PersonSummary>> ListPeople() = 0;
+  // NotFound if absent. Removes the rows and thumbnails.
+  virtual Status DeletePerson(int64_t person_id) = 0;
+  virtual Status DeleteFace(int64_t face_id) = 0;
+  virtual Result<std::string> ReadFaceThumbnail(int64_t face_id) = 0;
+
+  // ---- events ----
+  // Stores the event (assigning event->id) with an optional thumbnail.
+  virtual Status AppendEvent(EventRecord* event, std::string_view thumbnail_jpeg) = 0;
+  virtual Result<std::vector<EventRecord>> ListEvents(const EventQuery& query) = 0;  // newest first
+  virtual Result<EventRecord> GetEvent(int64_t id) = 0;                              // NotFound if absent
+  virtual Status SetFeedback(int64_t event_id, bool correct) = 0;                    // NotFound if absent
+  virtual Result<std::string> ReadEventThumbnail(int64_t event_id) = 0;
+
+ protected:
+  Records() = default;
+};
+
+}  // namespace iotstream::store
