@@ -7,10 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
 port=${IOTSTREAM_PORT:-9003}
+recognition_port=${IOTSTREAM_RECOGNITION_PORT:-9001}
 for ((i = 1; i <= $#; i++)); do
-  [ "${!i}" = "--port" ] && { j=$((i + 1)); port=${!j}; }
+  j=$((i + 1))
+  [ "${!i}" = "--port" ] && port=${!j}
+  [ "${!i}" = "--recognition-port" ] && recognition_port=${!j}
 done
 host=$(hostname -I 2>/dev/null | awk '{print $1}')
-echo "iotstream: dashboard/API  http://${host:-localhost}:${port}/   (health: /health, metrics: /metrics)"
+echo "iotstream: dashboard/API   http://${host:-localhost}:${port}/   (health: /health, metrics: /metrics)"
 echo "iotstream: cameras POST JPEG frames to http://${host:-localhost}:${port}/api/v1/stream/fast"
+echo "iotstream: recognition API http://${host:-localhost}:${recognition_port}/api/v1/recognize"
 exec build/src/iotstream "$@"

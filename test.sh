@@ -11,4 +11,5 @@ if [ ! -f "$IOTSTREAM_FACES_DIR/MANIFEST.tsv" ]; then
   echo "test.sh: no face photos at $IOTSTREAM_FACES_DIR (set FACES_DIR)" >&2
   exit 1
 fi
+export IOTSTREAM_MODELS_DIR=${IOTSTREAM_MODELS_DIR:-$PWD/.cache/models}
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 "$@"

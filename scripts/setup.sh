@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
-#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, Node + playwright-core
+#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev
-  googletest libgtest-dev libgmock-dev libbenchmark-dev)
-if [ "${WITH_TEST_TOOLS:-0}" = 1 ]; then
-  pkgs+=(ffmpeg chromium)
-  command -v node >/dev/null || pkgs+=(nodejs npm)
-fi
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev)
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium)
+# npm fetches the model weights. Node.js may come from elsewhere with its npm bundled: ask apt only when
+# node itself is missing.
+command -v node >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,6 +29,9 @@ if [ "${WITH_TEST_TOOLS:-0}" = 1 ] && { [ ! -d node_modules/playwright-core ] ||
   npm ci --no-audit --no-fund
   touch node_modules
 fi
+
+# dlib's ResNet descriptor weights (npm: @vladmandic/face-api), checked and cached in .cache/models.
+scripts/fetch-models.sh > /dev/null
 
 build_dir=${1:-build}
 shift || true

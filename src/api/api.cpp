@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/recognition_api.h"
 #include "core/clock.h"
 
 namespace iotstream::api {
@@ -172,10 +173,29 @@ class Routes {
     FramePtr f = frame.value();
     ctx_.ingestor.PublishAndWait(f, [this, f, s, started](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));
-      json body = AcceptedJson(*f);
-      body["stored"] = true;
-      stream_latency_.Record(MonotonicUs() - started);
-      s.Send(Response::Json(200, body.dump()));
+      RecognitionContext* rc = ctx_.recognition;
+      if (rc == nullptr || rc->pool == nullptr) {
+        json body = AcceptedJson(*f);
+        body["stored"] = true;
+        body["recognition"] = nullptr;
+        stream_latency_.Record(MonotonicUs() - started);
+        return s.Send(Response::Json(200, body.dump()));
+      }
+      // Stored; now this frame's own recognition (not sampled), within the recognition timeout.
+      rc->pool->Submit(f, f->jpeg(), [this, rc, f, s, started](vision::PoolResult r) {
+        if (!r.recognition.ok()) {
+          const Status& why = r.recognition.status();
+          Response res = ErrorOf(why);
+          res.body = json{{"error", "recognition: " + why.message()}, {"frame_id", f->id()}, {"stored", true}}.dump();
+          return s.Send(std::move(res));
+        }
+        rc->events.OnRecognition(f, r.recognition.value());
+        json body = AcceptedJson(*f);
+        body["stored"] = true;
+        body["recognition"] = json::parse(RecognitionJson(r.recognition.value()));
+        stream_latency_.Record(MonotonicUs() - started);
+        s.Send(Response::Json(200, body.dump()));
+      });
     });
   }
 

@@ -16,6 +16,8 @@
 
 namespace iotstream::api {
 
+struct RecognitionContext;
+
 struct ApiContext {
   ingest::Ingestor& ingestor;
   ingest::DeviceRegistry& registry;
@@ -23,6 +25,7 @@ struct ApiContext {
   Metrics& metrics;
   WorkPool& disk_pool;      // for store queries and frame reads
   live::LiveHub& live;      // told about renamed and deleted devices
+  RecognitionContext* recognition;  // the stream path answers with its frame's recognition
   std::string version;
   int64_t started_ms = 0;   // wall clock at start, for uptime
 };

@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -7,9 +8,13 @@
 #include <ctime>
 
 #include "api/api.h"
+#include "api/recognition_api.h"
 #include "app/version.h"
 #include "core/clock.h"
 #include "core/work_pool.h"
+#include "events/events.h"
+#include "store/records.h"
+#include "vision/pool.h"
 
 namespace iotstream::app {
 namespace {
@@ -23,6 +28,31 @@ class StoreSink final : public ingest::FrameSink {
  private:
   store::Store& store_;
 };
+
+// Offers fast-path frames to background recognition (sampled). A stream-path frame (one with `done`) is
+// left out here: the stream handler asks the pool for that frame's own result.
+class RecognitionSink final : public ingest::FrameSink {
+ public:
+  explicit RecognitionSink(vision::RecognitionPool& pool) : pool_(pool) {}
+  void Offer(const FramePtr& frame, ingest::DoneCallback done) override {
+    if (done) return done(Status::Ok());
+    (void)pool_.OfferFrame(frame);
+  }
+
+ private:
+  vision::RecognitionPool& pool_;
+};
+
+// One BLAS thread per recognition worker: the pool already keeps the cores busy, and OpenBLAS's own threads
+// would fight it. Looked up at run time because libblas.so.3 may be another implementation.
+void LimitBlasThreads() {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
+
+void Announce(const char* what, const std::string& address, unsigned port) {
+  std::printf("%s %s:%u\n", what, address.c_str(), port);
+}
 
 }  // namespace
 
@@ -43,6 +73,12 @@ int Run(const Config& config) {
     return 1;
   }
   std::unique_ptr<store::Store> store = std::move(opened).value();
+  auto records_opened = store::Records::Open(config.store.data_dir);
+  if (!records_opened.ok()) {
+    IOT_LOG(kError) << "cannot open the records: " << records_opened.status().ToString();
+    return 1;
+  }
+  std::unique_ptr<store::Records> records = std::move(records_opened).value();
   ingest::DeviceRegistry registry(config.devices);
   auto devices = store->LoadDevices();
   if (!devices.ok()) {
@@ -50,6 +86,19 @@ int Run(const Config& config) {
     return 1;
   }
   registry.Restore(std::move(devices).value());
+
+  vision::Gallery gallery;
+  auto entries = records->LoadGallery();
+  if (!entries.ok()) {
+    IOT_LOG(kError) << "cannot load the gallery: " << entries.status().ToString();
+    return 1;
+  }
+  for (const auto& e : entries.value()) {
+    vision::Descriptor d{};
+    std::copy_n(e.descriptor.begin(), std::min(e.descriptor.size(), d.size()), d.begin());
+    Status st = e.negative ? gallery.AddNegative(e.person_id, e.face_id, d) : gallery.AddFace(e.person_id, e.name, e.face_id, d);
+    if (!st.ok()) IOT_LOG(kWarn) << "gallery: face " << e.face_id << ": " << st.ToString();
+  }
 
   ingest::Ingestor ingestor({}, registry, metrics, store->next_frame_id());
   StoreSink store_sink(*store);
@@ -60,12 +109,43 @@ int Run(const Config& config) {
       [&registry](const std::string& id) { return registry.Get(id, 0).has_value(); });
   ingestor.AddSink(&hub, /*wait_on_stream=*/false);
 
+  events::EventHub event_hub(config.events, *records, gallery, hub, metrics);
+
+  std::unique_ptr<vision::RecognitionPool> pool;
+  std::unique_ptr<RecognitionSink> recognition_sink;
+  std::string unavailable = "turned off (--recognition=false)";
+  if (config.recognition) {
+    LimitBlasThreads();
+    const int64_t t0 = MonotonicUs();
+    auto engine = vision::FaceEngine::Open(config.engine);
+    if (engine.ok()) {
+      IOT_LOG(kInfo) << "recognition: models loaded in " << (MonotonicUs() - t0) / 1000 << " ms; "
+                     << gallery.person_count() << " people, " << gallery.face_count() << " faces; "
+                     << config.pool.workers << " worker(s)";
+      pool = std::make_unique<vision::RecognitionPool>(
+          config.pool, std::move(engine).value(), gallery, metrics,
+          [&event_hub](const FramePtr& frame, vision::PoolResult r) {
+            if (r.recognition.ok()) event_hub.OnRecognition(frame, r.recognition.value());
+          });
+      recognition_sink = std::make_unique<RecognitionSink>(*pool);
+      ingestor.AddSink(recognition_sink.get(), /*wait_on_stream=*/true);
+    } else {
+      unavailable = engine.status().ToString();
+      IOT_LOG(kError) << "recognition is off: " << unavailable
+                      << " (scripts/fetch-models.sh fetches the descriptor weights)";
+    }
+  }
+
   int exit_code = 0;
   {
-    WorkPool disk_pool("api_disk_pool", config.disk_threads, 256, metrics);
-    api::ApiContext ctx{ingestor, registry, *store, metrics, disk_pool, hub, kVersion, NowMs()};
+    auto disk_pool = std::make_unique<WorkPool>("api_disk_pool", config.disk_threads, 256, metrics);
+    api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
+                                        NowMs()};
+    api::ApiContext ctx{ingestor, registry, *store, metrics, *disk_pool, hub, &recognition, kVersion, NowMs()};
     http::Router router;
     api::AddRoutes(router, ctx);
+    api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
+    api::AddEventRoutes(router, recognition);
     hub.AddRoutes(router);
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
       IOT_LOG(kWarn) << "no dashboard: " << st.ToString();
@@ -77,8 +157,25 @@ int Run(const Config& config) {
       return 1;
     }
     std::unique_ptr<http::Server> server = std::move(started).value();
-    // Tests and scripts wait for this exact line on stdout.
-    std::printf("listening on %s:%u\n", config.main_server.bind_address.c_str(), server->port());
+    std::unique_ptr<http::Server> recognition_server;
+    if (config.recognition_port_enabled) {
+      http::Router recognition_router;
+      api::AddRecognitionRoutes(recognition_router, recognition, /*with_health=*/true);
+      auto r = http::Server::Start(config.recognition_server, std::move(recognition_router), metrics);
+      if (!r.ok()) {
+        IOT_LOG(kError) << r.status().ToString();
+        server->Stop(std::chrono::milliseconds(0));
+        store->Close();
+        return 1;
+      }
+      recognition_server = std::move(r).value();
+    }
+    // Tests and scripts wait for these exact lines on stdout; "ready" comes last.
+    Announce("listening on", config.main_server.bind_address, server->port());
+    if (recognition_server) {
+      Announce("recognition listening on", config.recognition_server.bind_address, recognition_server->port());
+    }
+    std::printf("ready\n");
     std::fflush(stdout);
     IOT_LOG(kInfo) << "iotstream " << kVersion << " serving on http://" << config.main_server.bind_address << ':'
                    << server->port() << " (data in " << config.store.data_dir << ")";
@@ -96,7 +193,12 @@ int Run(const Config& config) {
     }
     hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));
-  }  // disk pool drains and joins here, after the last request is answered
+    if (recognition_server) recognition_server->Stop(std::chrono::milliseconds(500));
+    // Work that still holds answers for those connections finishes before the connections go.
+    recognition_sink.reset();
+    pool.reset();
+    disk_pool.reset();
+  }
   store->SaveDevices(registry.TakeDirty());
   store->Close();
   IOT_LOG(kInfo) << "stopped cleanly";

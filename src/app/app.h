@@ -11,12 +11,21 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "live/live.h"
+#include "events/events.h"
+#include "vision/pool.h"
+#include "vision/vision.h"
 #include "store/store.h"
 
 namespace iotstream::app {
 
 struct Config {
   http::ServerOptions main_server;            // port 9003
+  http::ServerOptions recognition_server;     // port 9001: the seed's recognition API
+  bool recognition_port_enabled = true;
+  bool recognition = true;                    // load the models and recognise faces
+  vision::EngineOptions engine;
+  vision::PoolOptions pool;
+  events::EventOptions events;
   store::StoreOptions store;
   ingest::DeviceRegistry::Options devices;
   live::LiveOptions live;

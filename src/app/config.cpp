@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <thread>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -31,6 +34,20 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t offline_s = cfg->devices.offline_after_ms / 1000;
   std::string log_level = "info";
   cfg->web_dir = kDefaultWebDir;
+  cfg->engine.models_dir = kDefaultModelsDir;
+  auto& rs = cfg->recognition_server;
+  rs.port = 9001;
+  rs.name = "recognition";
+  rs.io_threads = 1;
+  rs.max_body_bytes = 8 * 1024 * 1024;  // enrolment photos may be larger than camera frames
+  auto& pool = cfg->pool;
+  pool.workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  int64_t recognition_timeout_ms = pool.job_timeout.count();
+  int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
+  // The seed's variable names still work (flags and IOTSTREAM_* win).
+  if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
+  if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
+  if (const char* v = std::getenv("FACE_RECOGNITION_TIMEOUT")) recognition_timeout_ms = static_cast<int64_t>(std::atof(v) * 1000);
 
   po::options_description desc(
       "iotstream: camera ingest server.\nEvery flag can also be set as an IOTSTREAM_* environment variable "
@@ -64,6 +81,36 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ("web-dir", po::value(&cfg->web_dir)->default_value(cfg->web_dir), "folder with the dashboard's files")
       ("max-viewers", po::value(&cfg->live.max_viewers)->default_value(cfg->live.max_viewers),
        "WebSocket and MJPEG viewers beyond this get 503")
+      ("recognition", po::value(&cfg->recognition)->default_value(cfg->recognition),
+       "recognise faces (needs the models: scripts/fetch-models.sh)")
+      ("recognition-port", po::value(&rs.port)->default_value(rs.port),
+       "port of the seed's recognition API (0: pick a free one)")
+      ("recognition-api", po::value(&cfg->recognition_port_enabled)->default_value(cfg->recognition_port_enabled),
+       "serve the recognition API on its own port too")
+      ("models-dir", po::value(&cfg->engine.models_dir)->default_value(cfg->engine.models_dir),
+       "folder with face_recognition_model-weights_manifest.json and face_recognition_model.bin")
+      ("shape-predictor", po::value(&cfg->engine.shape_predictor_path)->default_value(cfg->engine.shape_predictor_path),
+       "dlib's 68-point landmark model")
+      ("recognition-sample-rate", po::value(&pool.sample_rate)->default_value(pool.sample_rate),
+       "share of camera frames offered to recognition (also RECOGNITION_SAMPLE_RATE)")
+      ("recognition-fps", po::value(&pool.max_fps_per_camera)->default_value(pool.max_fps_per_camera),
+       "> 0: instead of the sample rate, at most this many frames per camera per second")
+      ("max-workers", po::value(&pool.workers)->default_value(pool.workers),
+       "recognition threads (also MAX_WORKERS)")
+      ("recognition-timeout-ms", po::value(&recognition_timeout_ms)->default_value(recognition_timeout_ms),
+       "jobs waiting longer are dropped; the stream path answers 504 (also FACE_RECOGNITION_TIMEOUT, in s)")
+      ("match-threshold", po::value(&pool.match_threshold)->default_value(pool.match_threshold),
+       "largest descriptor distance that still names a person")
+      ("detection-width", po::value(&cfg->engine.detection_width)->default_value(cfg->engine.detection_width),
+       "wider frames are decoded at a reduced size (DCT scaling) for detection")
+      ("hog-upsample", po::value(&cfg->engine.upsample)->default_value(cfg->engine.upsample),
+       "image doublings before HOG detection (1 finds faces under ~80 px, ~4x slower)")
+      ("hog-threshold", po::value(&cfg->engine.adjust_threshold)->default_value(cfg->engine.adjust_threshold),
+       "added to the HOG detection threshold (negative finds more faces)")
+      ("max-faces", po::value(&cfg->engine.max_faces)->default_value(cfg->engine.max_faces),
+       "faces described per image at most")
+      ("event-dedup-s", po::value(&dedup_s)->default_value(dedup_s),
+       "one event per person per camera within this window")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off");
@@ -99,6 +146,14 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (st.queue_max_frames == 0) return fail("--store-queue-frames must be positive");
   if (retention_age_s < 0 || offline_s <= 0) return fail("--retention-age-s and --device-offline-s must be positive");
   if (cfg->disk_threads <= 0) return fail("--disk-threads must be positive");
+  if (pool.sample_rate < 0 || pool.sample_rate > 1) return fail("--recognition-sample-rate must be within 0..1");
+  if (pool.workers <= 0 || recognition_timeout_ms <= 0 || dedup_s < 0) {
+    return fail("--max-workers and --recognition-timeout-ms must be positive");
+  }
+  pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);
+  cfg->events.dedup_window_ms = dedup_s * 1000;
+  rs.bind_address = s.bind_address;
+  rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   st.retention_max_age_ms = retention_age_s * 1000;
   cfg->devices.offline_after_ms = offline_s * 1000;

@@ -21,9 +21,8 @@ using TcpStream = boost::beast::basic_stream<boost::asio::ip::tcp, Executor>;
 
 class Connection {
  public:
-  Connection(TcpStream stream, boost::beast::flat_buffer buffer,
-             boost::beast::http::request<boost::beast::http::string_body> request)
-      : stream(std::move(stream)), buffer(std::move(buffer)), request(std::move(request)) {}
+  Connection(TcpStream s, boost::beast::flat_buffer b, boost::beast::http::request<boost::beast::http::string_body> r)
+      : stream(std::move(s)), buffer(std::move(b)), request(std::move(r)) {}
 
   TcpStream stream;
   boost::beast::flat_buffer buffer;  // bytes read past the request (e.g. an early WebSocket frame)

@@ -222,7 +222,8 @@ ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> 
     ADD_FAILURE() << "IOTSTREAM_BIN is not set";
     return;
   }
-  std::vector<std::string> argv_s{bin, "--port", "0", "--bind", "127.0.0.1", "--data-dir", data_dir.string()};
+  std::vector<std::string> argv_s{bin,         "--port",     "0", "--recognition-port", "0", "--bind",
+                                  "127.0.0.1", "--data-dir", data_dir.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -248,23 +249,28 @@ ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> 
     ADD_FAILURE() << "cannot start " << bin;
     return;
   }
-  // Read stdout until "listening on ADDR:PORT\n" (at most 20 s).
+  // Read stdout until "ready\n" (at most 30 s), taking the ports from the "listening on" lines before it.
   std::string seen;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto port_after = [&seen](const std::string& prefix) -> unsigned short {
+    const size_t at = seen.find("\n" + prefix);
+    if (at == std::string::npos) return 0;
+    const size_t nl = seen.find('\n', at + 1);
+    const std::string line = seen.substr(at + 1, nl - at - 1);
+    return static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
+  };
+  seen = "\n";
+  while (std::chrono::steady_clock::now() < deadline && seen.find("\nready\n") == std::string::npos) {
     pollfd pfd{out_pipe[0], POLLIN, 0};
     if (poll(&pfd, 1, 100) <= 0) continue;
     char buf[256];
     const ssize_t n = read(out_pipe[0], buf, sizeof buf);
     if (n <= 0) break;
     seen.append(buf, static_cast<size_t>(n));
-    const size_t at = seen.find("listening on ");
-    const size_t nl = at == std::string::npos ? std::string::npos : seen.find('\n', at);
-    if (nl != std::string::npos) {
-      const std::string line = seen.substr(at, nl - at);
-      port_ = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
-      break;
-    }
+  }
+  if (seen.find("\nready\n") != std::string::npos) {
+    port_ = port_after("listening on ");
+    recognition_port_ = port_after("recognition listening on ");
   }
   close(out_pipe[0]);
   if (port_ == 0) ADD_FAILURE() << "iotstream did not start; its log:\n" << Log();

@@ -98,14 +98,16 @@ std::string MultipartBody(const std::string& boundary, const std::vector<FormFie
 // The real iotstream binary ($IOTSTREAM_BIN) on a free port with its own data folder.
 class ServerProcess {
  public:
-  // Starts it with `args` plus --port 0 --bind 127.0.0.1 --data-dir `data_dir`, and waits for its
-  // "listening on" line. Fails the current test (and leaves port()==0) when it does not come up.
+  // Starts it with `args` plus --port 0 --recognition-port 0 --bind 127.0.0.1 --data-dir `data_dir`, and
+  // waits for its "ready" line. Fails the current test (and leaves port()==0) when it does not come up.
   ServerProcess(const std::filesystem::path& data_dir, std::vector<std::string> args = {});
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned short port() const { return port_; }
+  // The recognition API's port (0 when the server runs without it).
+  unsigned short recognition_port() const { return recognition_port_; }
   // Sends `sig` and waits for exit; returns the exit status (128+signal when killed by one).
   int Stop(int sig);
   // The process's stderr so far (its log).
@@ -114,6 +116,7 @@ class ServerProcess {
  private:
   pid_t pid_ = -1;
   unsigned short port_ = 0;
+  unsigned short recognition_port_ = 0;
   std::filesystem::path log_path_;
 };
 

@@ -1,0 +1,314 @@
+#include "api/recognition_api.h"
+
+#include <charconv>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "ingest/multipart.h"
+
+namespace iotstream::api {
+namespace {
+
+using http::Method;
+using http::Request;
+using http::Responder;
+using http::Response;
+using nlohmann::json;
+
+std::optional<int64_t> ParseId(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+int HttpStatusOf(const Status& st) {
+  if (st.IsInvalidArgument()) return 400;
+  if (st.IsNotFound()) return 404;
+  if (st.IsUnavailable()) return 503;
+  if (st.IsTimeout()) return 504;
+  if (st.IsUnsupported()) return 415;
+  return 500;
+}
+
+Response ErrorOf(const Status& st) {
+  Response r = Response::Error(HttpStatusOf(st), st.message());
+  if (st.IsUnavailable()) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+double Round2(double v) { return std::round(v * 100) / 100; }
+
+// An uploaded image: the request body, or one multipart field of it. The body is moved into a shared string
+// that keeps the bytes alive for the pool; `image` views into it.
+struct Upload {
+  std::shared_ptr<const std::string> body;
+  std::string_view image;
+  std::string name;  // multipart "name" / "person_name", or ?name=
+};
+
+Result<Upload> UploadOf(Request& req) {
+  Upload u;
+  u.name = req.query_param("name").value_or(req.query_param("person_name").value_or(""));
+  auto body = std::make_shared<std::string>(std::move(req.body));
+  const std::string type(req.header("Content-Type"));
+  std::string lower = type;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("multipart/form-data", 0) == 0) {
+    auto boundary = ingest::MultipartBoundary(type);
+    if (!boundary.ok()) return boundary.status();
+    auto parts = ingest::ParseMultipart(*body, boundary.value());
+    if (!parts.ok()) return parts.status();
+    for (const auto& p : parts.value()) {
+      if ((p.name == "image" || p.name == "file") && u.image.empty()) u.image = p.data;
+      if ((p.name == "name" || p.name == "person_name") && u.name.empty()) u.name = std::string(p.data);
+    }
+    if (u.image.empty()) return Status::InvalidArgument("multipart upload has no 'image' (or 'file') field");
+  } else if (lower.rfind("image/", 0) == 0 || lower.rfind("application/octet-stream", 0) == 0 || lower.empty()) {
+    u.image = *body;
+  } else {
+    return Status::Unsupported("content type '" + type + "' not accepted: send an image or multipart/form-data");
+  }
+  if (u.image.empty()) return Status::InvalidArgument("empty image");
+  u.body = std::move(body);
+  return u;
+}
+
+json FaceJson(const vision::RecognizedFace& f) {
+  const auto& m = f.match;
+  return json{{"box", {{"x", f.face.box.x}, {"y", f.face.box.y}, {"w", f.face.box.w}, {"h", f.face.box.h}}},
+              {"name", m.person_id ? json(m.name) : json(nullptr)},
+              {"person_id", m.person_id ? json(*m.person_id) : json(nullptr)},
+              {"distance", std::isfinite(m.distance) ? json(std::round(static_cast<double>(m.distance) * 1e4) / 1e4) : json(nullptr)},
+              {"permitted", m.person_id.has_value()},
+              {"detection_score", Round2(f.face.detection_score)}};
+}
+
+}  // namespace
+
+std::string RecognitionJson(const vision::Recognition& r) {
+  json faces = json::array();
+  for (const auto& f : r.faces) faces.push_back(FaceJson(f));
+  const auto& t = r.timing;
+  return json{{"faces", std::move(faces)},
+              {"width", r.width},
+              {"height", r.height},
+              {"timing_ms",
+               {{"decode", Round2(t.decode_ms)},
+                {"detect", Round2(t.detect_ms)},
+                {"align", Round2(t.align_ms)},
+                {"describe", Round2(t.describe_ms)},
+                {"match", Round2(t.match_ms)}}}}
+      .dump();
+}
+
+void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool with_health) {
+  RecognitionContext* c = &ctx;
+  auto unavailable = [c]() { return Response::Error(503, "recognition is not available: " + c->unavailable_reason); };
+
+  router.Add(Method::kPost, "/api/v1/recognize", [c, unavailable](Request&& req, Responder s) {
+    if (c->pool == nullptr) return s.Send(unavailable());
+    auto up = UploadOf(req);
+    if (!up.ok()) return s.Send(ErrorOf(up.status()));
+    c->pool->Submit(up.value().body, up.value().image, [s](vision::PoolResult r) {
+      if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
+      s.Send(Response::Json(200, RecognitionJson(r.recognition.value())));
+    });
+  });
+
+  router.Add(Method::kPost, "/api/v1/recognition/add-permitted-face", [c, unavailable](Request&& req, Responder s) {
+    if (c->pool == nullptr) return s.Send(unavailable());
+    auto up = UploadOf(req);
+    if (!up.ok()) return s.Send(ErrorOf(up.status()));
+    std::string name = up.value().name;
+    if (name.empty() || name.size() > 128) {
+      return s.Send(Response::Error(400, "give the person's name (field 'name' or 'person_name', 1-128 characters)"));
+    }
+    c->pool->Submit(up.value().body, up.value().image, [c, s, name](vision::PoolResult r) {
+      if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
+      auto rec = std::make_shared<vision::Recognition>(std::move(r.recognition).value());
+      if (rec->faces.size() != 1) {
+        return s.Send(Response::Error(
+            422, rec->faces.empty() ? "no face found" : std::to_string(rec->faces.size()) + " faces found"));
+      }
+      const bool queued = c->disk_pool.Submit([c, s, name, rec] {
+        const vision::Face& face = rec->faces[0].face;
+        auto thumb = vision::EncodeJpeg(face.chip, vision::kChipSize, vision::kChipSize);
+        std::vector<float> d(face.descriptor.begin(), face.descriptor.end());
+        auto added = c->records.AddFace(name, d, thumb.ok() ? std::string_view(thumb.value()) : std::string_view());
+        if (!added.ok()) return s.Send(ErrorOf(added.status()));
+        const auto& e = added.value();
+        if (Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor); !st.ok()) {
+          return s.Send(ErrorOf(st));
+        }
+        s.Send(Response::Json(200, json{{"success", true},
+                                        {"person_id", e.person_id},
+                                        {"face_id", e.face_id},
+                                        {"name", e.name},
+                                        {"box",
+                                         {{"x", face.box.x}, {"y", face.box.y}, {"w", face.box.w}, {"h", face.box.h}}}}
+                                       .dump()));
+      });
+      if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+    });
+  });
+
+  router.Add(Method::kGet, "/api/v1/recognition/permitted-faces", [c](Request&&, Responder s) {
+    const bool queued = c->disk_pool.Submit([c, s] {
+      auto people = c->records.ListPeople();
+      if (!people.ok()) return s.Send(ErrorOf(people.status()));
+      json list = json::array();
+      for (const auto& p : people.value()) {
+        list.push_back({{"person_id", p.person_id},
+                        {"name", p.name},
+                        {"faces", p.face_ids.size()},
+                        {"face_ids", p.face_ids},
+                        {"created_at", p.created_ms},
+                        {"thumbnail_url", p.face_ids.empty() ? json(nullptr)
+                                                             : json("/api/v1/recognition/faces/" +
+                                                                    std::to_string(p.face_ids.front()) +
+                                                                    "/thumbnail.jpg")}});
+      }
+      const size_t total = list.size();
+      s.Send(Response::Json(200, json{{"people", std::move(list)}, {"total", total}}.dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+
+  router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}", [c](Request&& req, Responder s) {
+    auto id = ParseId(req.param("person_id"));
+    if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
+    const bool queued = c->disk_pool.Submit([c, s, pid = *id] {
+      if (Status st = c->records.DeletePerson(pid); !st.ok()) return s.Send(ErrorOf(st));
+      (void)c->gallery.RemovePerson(pid);  // NotFound only if it had no face in memory either
+      s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}}.dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+
+  router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}/faces/{face_id}",
+             [c](Request&& req, Responder s) {
+               auto pid = ParseId(req.param("person_id"));
+               auto fid = ParseId(req.param("face_id"));
+               if (!pid || !fid) return s.Send(Response::Error(400, "ids must be positive integers"));
+               const bool queued = c->disk_pool.Submit([c, s, fid = *fid] {
+                 if (Status st = c->records.DeleteFace(fid); !st.ok()) return s.Send(ErrorOf(st));
+                 (void)c->gallery.RemoveFace(fid);
+                 s.Send(Response::Json(200, json{{"success", true}, {"face_id", fid}}.dump()));
+               });
+               if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+             });
+
+  router.Add(Method::kGet, "/api/v1/recognition/faces/{face_id}/thumbnail.jpg", [c](Request&& req, Responder s) {
+    auto fid = ParseId(req.param("face_id"));
+    if (!fid) return s.Send(Response::Error(400, "face id must be a positive integer"));
+    const bool queued = c->disk_pool.Submit([c, s, fid = *fid] {
+      auto jpeg = c->records.ReadFaceThumbnail(fid);
+      if (!jpeg.ok()) return s.Send(ErrorOf(jpeg.status()));
+      Response r;
+      r.content_type = "image/jpeg";
+      r.body = std::move(jpeg).value();
+      s.Send(std::move(r));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+
+  if (!with_health) return;
+  router.Add(Method::kGet, "/health", [c](Request&&, Responder s) {
+    json pool = nullptr;
+    if (c->pool != nullptr) {
+      const auto st = c->pool->stats();
+      pool = {{"workers", st.workers},
+              {"busy", st.busy},
+              {"pending_cameras", st.pending_cameras},
+              {"pending_requests", st.pending_requests}};
+    }
+    s.Send(Response::Json(200, json{{"status", c->pool ? "ok" : "degraded"},
+                                    {"models_loaded", c->pool != nullptr},
+                                    {"error", c->pool ? json(nullptr) : json(c->unavailable_reason)},
+                                    {"gallery",
+                                     {{"people", c->gallery.person_count()},
+                                      {"faces", c->gallery.face_count()},
+                                      {"negatives", c->gallery.negative_count()}}},
+                                    {"pool", pool},
+                                    {"uptime_s", (NowMs() - c->started_ms) / 1000},
+                                    {"version", c->version}}
+                                   .dump()));
+  });
+}
+
+void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
+  RecognitionContext* c = &ctx;
+  router.Add(Method::kGet, "/api/v1/events", [c](Request&& req, Responder s) {
+    store::EventQuery q;
+    for (auto [key, out] : {std::pair{"from", &q.from_ms}, std::pair{"to", &q.to_ms}}) {
+      if (auto v = req.query_param(key)) {
+        int64_t n = 0;
+        auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec != std::errc() || p != v->data() + v->size() || n < 0) {
+          return s.Send(Response::Error(400, std::string("'") + key + "' must be a non-negative integer (ms)"));
+        }
+        *out = n;
+      }
+    }
+    if (auto v = req.query_param("limit")) {
+      auto n = ParseId(*v);
+      if (!n) return s.Send(Response::Error(400, "'limit' must be a positive integer"));
+      q.limit = static_cast<size_t>(std::min<int64_t>(*n, 1000));
+    }
+    q.device_id = req.query_param("device_id").value_or("");
+    q.type = req.query_param("type").value_or("");
+    const bool queued = c->disk_pool.Submit([c, s, q] {
+      auto list = c->records.ListEvents(q);
+      if (!list.ok()) return s.Send(ErrorOf(list.status()));
+      json events = json::array();
+      for (const auto& e : list.value()) events.push_back(events::EventHub::ToJson(e));
+      const size_t count = events.size();
+      s.Send(Response::Json(200, json{{"events", std::move(events)}, {"count", count}}.dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+  router.Add(Method::kGet, "/api/v1/events/{id}", [c](Request&& req, Responder s) {
+    auto id = ParseId(req.param("id"));
+    if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
+    const bool queued = c->disk_pool.Submit([c, s, id = *id] {
+      auto e = c->records.GetEvent(id);
+      if (!e.ok()) return s.Send(ErrorOf(e.status()));
+      s.Send(Response::Json(200, events::EventHub::ToJson(e.value()).dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+  router.Add(Method::kGet, "/api/v1/events/{id}/thumbnail.jpg", [c](Request&& req, Responder s) {
+    auto id = ParseId(req.param("id"));
+    if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
+    const bool queued = c->disk_pool.Submit([c, s, id = *id] {
+      auto jpeg = c->records.ReadEventThumbnail(id);
+      if (!jpeg.ok()) return s.Send(ErrorOf(jpeg.status()));
+      Response r;
+      r.content_type = "image/jpeg";
+      r.body = std::move(jpeg).value();
+      s.Send(std::move(r));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+  router.Add(Method::kPost, "/api/v1/events/{id}/feedback", [c](Request&& req, Responder s) {
+    auto id = ParseId(req.param("id"));
+    if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("correct") || !body["correct"].is_boolean()) {
+      return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
+    }
+    const bool correct = body["correct"].get<bool>();
+    const bool queued = c->disk_pool.Submit([c, s, id = *id, correct] {
+      if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
+      s.Send(Response::Json(200, json{{"success", true}, {"event_id", id}, {"correct", correct}}.dump()));
+    });
+    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
+  });
+}
+
+}  // namespace iotstream::api

@@ -1,0 +1,240 @@
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <string>
+
+#include <dlib/image_processing.h>
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/image_transforms.h>
+
+#include "vision/decode.h"
+#include "vision/face_net.h"
+#include "vision/vision.h"
+#include "vision/weights.h"
+
+namespace iotstream::vision {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// dlib's own RGB -> grey rule ((r + g + b) / 3, as assign_image does), without its per-pixel dispatch.
+void ToGray(const dlib::array2d<dlib::rgb_pixel>& rgb, dlib::array2d<unsigned char>* gray) {
+  gray->set_size(rgb.nr(), rgb.nc());
+  const long n = rgb.nr() * rgb.nc();
+  if (n == 0) return;
+  const dlib::rgb_pixel* src = &rgb[0][0];
+  unsigned char* dst = &(*gray)[0][0];
+  for (long i = 0; i < n; ++i) {
+    dst[i] = static_cast<unsigned char>((static_cast<unsigned>(src[i].red) + src[i].green + src[i].blue) / 3);
+  }
+}
+
+class FaceEngineImpl final : public FaceEngine {
+ public:
+  FaceEngineImpl(EngineOptions options, dlib::frontal_face_detector detector, dlib::shape_predictor predictor,
+                 std::unique_ptr<FaceNet> net)
+      : options_(std::move(options)),
+        detector_(std::move(detector)),
+        predictor_(std::move(predictor)),
+        net_(std::move(net)) {}
+
+  std::unique_ptr<FaceEngine> Clone() const override {
+    return std::make_unique<FaceEngineImpl>(options_, detector_, predictor_, net_->Clone());
+  }
+
+  const EngineOptions& options() const override { return options_; }
+
+  Result<std::vector<Face>> DetectAndAlign(const uint8_t* data, size_t size, StageTiming* timing) override {
+    StageTiming local;
+    StageTiming& t = timing ? *timing : local;
+    std::vector<Face> faces;
+    try {
+      auto t0 = Clock::now();
+      if (Status st = DecodeImage(data, size, options_.detection_width, &image_); !st.ok()) return st;
+      ToGray(image_.rgb, &gray_);  // HOG and landmarks on grey: ~20 % cheaper than on RGB
+      t.decode_ms = MsSince(t0);
+
+      // Detection runs on grey scaled to at most detection_width (decoded pixels * resize_scale), then upsampled.
+      t0 = Clock::now();
+      const dlib::array2d<unsigned char>* det_image = &gray_;
+      double resize_scale = 1.0;
+      if (options_.detection_width > 0 && gray_.nc() > options_.detection_width) {
+        resize_scale = static_cast<double>(options_.detection_width) / gray_.nc();
+        small_.set_size(std::max(1L, std::lround(gray_.nr() * resize_scale)), options_.detection_width);
+        dlib::resize_image(gray_, small_);
+        det_image = &small_;
+      }
+      std::vector<dlib::rect_detection> dets;
+      if (options_.upsample > 0) {
+        dlib::pyramid_up(*det_image, up_, dlib::pyramid_down<2>());
+        for (int i = 1; i < options_.upsample; ++i) {
+          dlib::array2d<unsigned char> next;
+          dlib::pyramid_up(up_, next, dlib::pyramid_down<2>());
+          dlib::swap(up_, next);
+        }
+        detector_(up_, dets, options_.adjust_threshold);
+      } else {
+        detector_(*det_image, dets, options_.adjust_threshold);
+      }
+      std::sort(dets.begin(), dets.end(),
+                [](const auto& a, const auto& b) { return a.detection_confidence > b.detection_confidence; });
+      if (dets.size() > static_cast<size_t>(std::max(0, options_.max_faces))) {
+        dets.resize(static_cast<size_t>(std::max(0, options_.max_faces)));
+      }
+      t.detect_ms = MsSince(t0);
+
+      t0 = Clock::now();
+      const dlib::rectangle bounds = dlib::get_rect(image_.rgb);
+      for (const auto& det : dets) {
+        // Back through the upsampling the way dlib's own tools do (pyramid_down<2>::rect_down), then the resize.
+        dlib::drectangle r = det.rect;
+        for (int i = 0; i < options_.upsample; ++i) r = dlib::pyramid_down<2>().rect_down(r);
+        if (resize_scale != 1.0) {
+          r = dlib::drectangle(r.left() / resize_scale, r.top() / resize_scale, (r.right() + 1) / resize_scale - 1,
+                               (r.bottom() + 1) / resize_scale - 1);
+        }
+        const dlib::full_object_detection shape = predictor_(gray_, dlib::rectangle(r));
+        const dlib::chip_details details = dlib::get_face_chip_details(shape, kChipSize, 0.25);
+        // extract_image_chip builds an anti-aliasing pyramid of its whole input: give it only the face's
+        // neighbourhood (the rotated chip rectangle's bounding circle plus the pyramid filters' reach).
+        const dlib::dpoint c = dlib::center(details.rect);
+        const double radius = 0.5 * std::hypot(details.rect.width(), details.rect.height());
+        const double margin = 4.0 + 8.0 * details.rect.width() / kChipSize;
+        const dlib::rectangle crop =
+            bounds.intersect(dlib::rectangle(std::lround(c.x() - radius - margin), std::lround(c.y() - radius - margin),
+                                             std::lround(c.x() + radius + margin), std::lround(c.y() + radius + margin)));
+        dlib::matrix<dlib::rgb_pixel> chip;
+        if (crop.is_empty()) {
+          chip.set_size(kChipSize, kChipSize);
+          dlib::assign_all_pixels(chip, dlib::rgb_pixel(0, 0, 0));
+        } else {
+          const dlib::chip_details in_crop(dlib::translate_rect(details.rect, -dlib::dpoint(crop.tl_corner())),
+                                         dlib::chip_dims(details.rows, details.cols), details.angle);
+          dlib::extract_image_chip(dlib::sub_image(image_.rgb, crop), in_crop, chip);
+        }
+        Face f;
+        const double to_original = 1.0 / image_.scale;
+        const long x0 = std::max(0L, std::lround(r.left() * to_original));
+        const long y0 = std::max(0L, std::lround(r.top() * to_original));
+        const long x1 = std::min<long>(image_.original_width, std::lround((r.right() + 1) * to_original));
+        const long y1 = std::min<long>(image_.original_height, std::lround((r.bottom() + 1) * to_original));
+        f.box = {static_cast<int>(x0), static_cast<int>(y0), static_cast<int>(std::max(0L, x1 - x0)),
+                 static_cast<int>(std::max(0L, y1 - y0))};
+        f.detection_score = det.detection_confidence;
+        f.chip.resize(kChipSize * kChipSize * 3);
+        uint8_t* out = f.chip.data();
+        for (long y = 0; y < kChipSize; ++y) {
+          for (long x = 0; x < kChipSize; ++x) {
+            const dlib::rgb_pixel& p = chip(y, x);
+            *out++ = p.red;
+            *out++ = p.green;
+            *out++ = p.blue;
+          }
+        }
+        faces.push_back(std::move(f));
+      }
+      t.align_ms = MsSince(t0);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("face detection: ") + e.what());
+    }
+    return faces;
+  }
+
+  Result<std::vector<Face>> Analyze(const uint8_t* data, size_t size, StageTiming* timing) override {
+    StageTiming local;
+    StageTiming& t = timing ? *timing : local;
+    Result<std::vector<Face>> r = DetectAndAlign(data, size, &t);
+    if (!r.ok()) return r;
+    std::vector<Face>& faces = r.value();
+    const auto t0 = Clock::now();
+    std::vector<const std::vector<uint8_t>*> chips;
+    for (const auto& f : faces) chips.push_back(&f.chip);
+    std::vector<Descriptor> descs;
+    if (Status st = net_->Describe(chips, &descs); !st.ok()) return st;
+    for (size_t i = 0; i < faces.size(); ++i) faces[i].descriptor = descs[i];
+    t.describe_ms = MsSince(t0);
+    return r;
+  }
+
+  Result<Descriptor> DescribeChip(const std::vector<uint8_t>& chip) override {
+    if (chip.size() != static_cast<size_t>(kChipSize * kChipSize * 3)) {
+      return Status::InvalidArgument("a face chip must be " + std::to_string(kChipSize) + "x" +
+                                     std::to_string(kChipSize) + " RGB");
+    }
+    std::vector<Descriptor> descs;
+    if (Status st = net_->Describe({&chip}, &descs); !st.ok()) return st;
+    return descs.front();
+  }
+
+  Result<Recognition> Recognize(const uint8_t* data, size_t size, const Gallery* gallery, float threshold) override {
+    Recognition rec;
+    Result<std::vector<Face>> r = Analyze(data, size, &rec.timing);
+    if (!r.ok()) return r.status();
+    rec.width = image_.original_width;
+    rec.height = image_.original_height;
+    const auto t0 = Clock::now();
+    for (auto& f : r.value()) {
+      RecognizedFace rf;
+      if (gallery != nullptr) {
+        rf.match = gallery->Identify(f.descriptor, threshold);
+      } else {
+        rf.match.distance = std::numeric_limits<float>::infinity();
+      }
+      rf.face = std::move(f);
+      rec.faces.push_back(std::move(rf));
+    }
+    rec.timing.match_ms = MsSince(t0);
+    return rec;
+  }
+
+ private:
+  const EngineOptions options_;
+  dlib::frontal_face_detector detector_;
+  dlib::shape_predictor predictor_;
+  std::unique_ptr<FaceNet> net_;
+  // Scratch images, reused between calls (why an engine is not thread-safe).
+  DecodedImage image_;
+  dlib::array2d<unsigned char> gray_;   // image_ in grey, decoded size
+  dlib::array2d<unsigned char> small_;  // gray_ scaled to detection_width
+  dlib::array2d<unsigned char> up_;     // the detection image upsampled
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FaceEngine>> FaceEngine::Open(const EngineOptions& options) {
+  Result<WeightSet> weights = LoadFaceApiWeights(options.models_dir);
+  if (!weights.ok()) return weights.status();
+  Result<std::unique_ptr<FaceNet>> net = FaceNet::Create(weights.value());
+  if (!net.ok()) return net.status();
+
+  dlib::shape_predictor predictor;
+  {
+    std::ifstream in(options.shape_predictor_path, std::ios::binary);
+    if (!in) {
+      return Status::NotFound(options.shape_predictor_path + ": cannot open (apt-get install libdlib-data)");
+    }
+    try {
+      dlib::deserialize(predictor, in);
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(options.shape_predictor_path + ": not a dlib shape predictor: " + e.what());
+    }
+    if (predictor.num_parts() != 68) {
+      return Status::InvalidArgument(options.shape_predictor_path + ": has " + std::to_string(predictor.num_parts()) +
+                                     " landmarks, expected 68");
+    }
+  }
+  try {
+    return std::unique_ptr<FaceEngine>(std::make_unique<FaceEngineImpl>(
+        options, dlib::get_frontal_face_detector(), std::move(predictor), std::move(net).value()));
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("face detector: ") + e.what());
+  }
+}
+
+}  // namespace iotstream::vision

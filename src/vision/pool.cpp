@@ -1,0 +1,169 @@
+#include "vision/pool.h"
+
+#include <turbojpeg.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace iotstream::vision {
+
+RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine> engine, const Gallery& gallery,
+                                 Metrics& metrics, FrameHandler on_frame)
+    : options_(options),
+      gallery_(gallery),
+      on_frame_(std::move(on_frame)),
+      offered_(metrics.counter("recognition_frames_offered_total", "camera frames offered to recognition")),
+      not_sampled_(metrics.counter("recognition_frames_not_sampled_total", "camera frames left out by sampling")),
+      replaced_(metrics.counter("recognition_dropped_replaced_total",
+                                "pending camera frames replaced by a newer one of the same camera")),
+      pending_full_(metrics.counter("recognition_dropped_pending_full_total",
+                                    "camera frames dropped: too many cameras pending")),
+      requests_full_(metrics.counter("recognition_dropped_requests_full_total",
+                                     "requests refused: request queue full")),
+      timed_out_(metrics.counter("recognition_dropped_timeout_total", "jobs older than the timeout when reached")),
+      completed_(metrics.counter("recognition_jobs_completed_total", "jobs a worker ran")),
+      latency_(metrics.histogram("recognition_job_duration_seconds", "pipeline time per job (decode to match)")) {
+  const int n = std::max(1, options_.workers);
+  std::vector<std::unique_ptr<FaceEngine>> engines;
+  for (int i = 1; i < n; ++i) engines.push_back(engine->Clone());
+  engines.insert(engines.begin(), std::move(engine));
+  for (auto& e : engines) threads_.emplace_back([this, eng = std::move(e)]() mutable { Work(std::move(eng)); });
+}
+
+RecognitionPool::~RecognitionPool() {
+  std::deque<Job> dropped;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    dropped.swap(requests_);
+    pending_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  for (auto& j : dropped) {
+    PoolResult r;
+    r.recognition = Status::Unavailable("recognition is shutting down");
+    j.done(std::move(r));
+  }
+}
+
+bool RecognitionPool::Sampled(const std::string& device_id, int64_t now_us) {
+  if (options_.max_fps_per_camera > 0) {
+    const auto interval_us = static_cast<int64_t>(1e6 / options_.max_fps_per_camera);
+    auto [it, inserted] = last_taken_us_.try_emplace(device_id, now_us);
+    if (!inserted && now_us - it->second < interval_us) return false;
+    it->second = now_us;
+    return true;
+  }
+  return std::uniform_real_distribution<double>(0, 1)(rng_) < options_.sample_rate;
+}
+
+bool RecognitionPool::OfferFrame(const FramePtr& frame) {
+  offered_.Add();
+  const int64_t now = MonotonicUs();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    if (!Sampled(frame->device_id(), now)) {
+      not_sampled_.Add();
+      return false;
+    }
+    auto it = pending_.find(frame->device_id());
+    if (it != pending_.end()) {
+      replaced_.Add();
+      it->second = Job{frame, frame->jpeg(), frame, nullptr, now};
+    } else if (pending_.size() >= options_.max_pending_cameras) {
+      pending_full_.Add();
+      return false;
+    } else {
+      pending_.emplace(frame->device_id(), Job{frame, frame->jpeg(), frame, nullptr, now});
+    }
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void RecognitionPool::Submit(std::shared_ptr<const void> owner, std::string_view data, Callback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && requests_.size() < options_.max_requests) {
+      requests_.push_back(Job{std::move(owner), data, nullptr, std::move(done), MonotonicUs()});
+      cv_.notify_one();
+      return;
+    }
+  }
+  requests_full_.Add();
+  PoolResult r;
+  r.recognition = Status::Unavailable("recognition is busy: too many requests waiting");
+  done(std::move(r));
+}
+
+RecognitionPool::Stats RecognitionPool::stats() const {
+  std::lock_guard lock(mu_);
+  return {threads_.size(), pending_.size(), requests_.size(), busy_};
+}
+
+void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !requests_.empty() || !pending_.empty(); });
+      if (stopping_) return;
+      if (!requests_.empty()) {
+        job = std::move(requests_.front());
+        requests_.pop_front();
+      } else {
+        // The camera that has waited longest goes first.
+        auto oldest = pending_.begin();
+        for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+          if (it->second.queued_us < oldest->second.queued_us) oldest = it;
+        }
+        job = std::move(oldest->second);
+        pending_.erase(oldest);
+      }
+      ++busy_;
+    }
+    PoolResult result;
+    const int64_t started = MonotonicUs();
+    result.queued_ms = static_cast<double>(started - job.queued_us) / 1000.0;
+    if (started - job.queued_us > options_.job_timeout.count() * 1000) {
+      timed_out_.Add();
+      result.recognition = Status::Timeout("recognition did not start within " +
+                                           std::to_string(options_.job_timeout.count()) + " ms");
+    } else {
+      result.recognition = engine->Recognize(reinterpret_cast<const uint8_t*>(job.data.data()), job.data.size(),
+                                             &gallery_, options_.match_threshold);
+      latency_.Record(MonotonicUs() - started);
+      completed_.Add();
+    }
+    if (job.done) {
+      job.done(std::move(result));
+    } else if (on_frame_) {
+      on_frame_(job.frame, std::move(result));
+    }
+    std::lock_guard lock(mu_);
+    --busy_;
+  }
+}
+
+Result<std::string> EncodeJpeg(const std::vector<uint8_t>& rgb, int width, int height, int quality) {
+  if (width <= 0 || height <= 0 || rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
+    return Status::InvalidArgument("RGB buffer does not match " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  tjhandle tj = tjInitCompress();
+  if (tj == nullptr) return Status::Internal("cannot create a TurboJPEG compressor");
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  const int rc = tjCompress2(tj, rgb.data(), width, 0, height, TJPF_RGB, &out, &size, TJSAMP_420, quality,
+                             TJFLAG_FASTDCT);
+  std::string jpeg;
+  if (rc == 0) jpeg.assign(reinterpret_cast<const char*>(out), size);
+  const std::string err = rc == 0 ? "" : tjGetErrorStr2(tj);
+  tjFree(out);
+  tjDestroy(tj);
+  if (rc != 0) return Status::Internal("JPEG encode failed: " + err);
+  return jpeg;
+}
+
+}  // namespace iotstream::vision

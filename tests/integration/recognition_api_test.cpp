@@ -1,0 +1,218 @@
+// The recognition API and background recognition against the real binary: enrol on the recognition port,
+// post camera frames on the main port, and watch events arrive on /ws and in /api/v1/events.
+// Skips when the descriptor weights are not fetched (scripts/fetch-models.sh; test.sh runs it).
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace iotstream {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::FaceJpeg;
+using testing::HttpClient;
+using testing::MultipartBody;
+using testing::ServerProcess;
+using testing::TempDir;
+using testing::WsClient;
+
+constexpr const char* kExamples = "ageitgey_face_recognition/examples/";
+
+class RecognitionApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::FacesDir().empty()) GTEST_SKIP() << "IOTSTREAM_FACES_DIR not set";
+    const char* models = std::getenv("IOTSTREAM_MODELS_DIR");
+    if (models == nullptr || !fs::exists(fs::path(models) / "face_recognition_model.bin")) {
+      GTEST_SKIP() << "descriptor weights not fetched (IOTSTREAM_MODELS_DIR)";
+    }
+    models_ = models;
+  }
+  std::vector<std::string> Args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"--models-dir", models_, "--max-workers", "1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  static testing::HttpResult Enrol(HttpClient& c, const std::string& name, const std::string& photo) {
+    return c.Request("POST", "/api/v1/recognition/add-permitted-face",
+                     MultipartBody("enrol", {{"name", name, "", ""}, {"image", FaceJpeg(photo), "p.jpg", "image/jpeg"}}),
+                     {{"Content-Type", "multipart/form-data; boundary=enrol"}});
+  }
+  static json Json(const testing::HttpResult& r) { return json::parse(r.body, nullptr, false); }
+  static json NextEvent(WsClient& ws, const std::string& type) {
+    for (int i = 0; i < 500; ++i) {
+      auto m = ws.Read(std::chrono::seconds(20));
+      if (!m.ok) return {};
+      if (m.binary) continue;
+      json e = json::parse(m.data, nullptr, false);
+      if (e.is_object() && e.value("type", "") == type) return e;
+    }
+    return {};
+  }
+  TempDir dir_;
+  std::string models_;
+};
+
+TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
+  ServerProcess server(dir_.path() / "data", Args({"--recognition-sample-rate", "1", "--event-dedup-s", "60"}));
+  ASSERT_NE(server.recognition_port(), 0);
+  HttpClient recog(server.recognition_port());
+  auto enrolled = Enrol(recog, "Barack Obama", std::string(kExamples) + "obama.jpg");
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  const int64_t person = Json(enrolled)["person_id"];
+
+  WsClient ws(server.port(), "/ws");
+  ASSERT_TRUE(ws.connected());
+  HttpClient cam(server.port());
+  const std::string frame = FaceJpeg(std::string(kExamples) + "obama-480p.jpg");
+  ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
+
+  json event = NextEvent(ws, "person_recognised");
+  ASSERT_FALSE(event.is_null());
+  EXPECT_EQ(event["name"], "Barack Obama");
+  EXPECT_EQ(event["person_id"], person);
+  EXPECT_EQ(event["device_id"], "door");
+  EXPECT_LT(event["distance"].get<double>(), 0.6);
+  EXPECT_GT(event["box"]["w"].get<int>(), 40);
+
+  // More sightings within the window fold into that one event.
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        json h = Json(recog.Get("/health"));
+        return h["pool"]["busy"] == 0 && h["pool"]["pending_cameras"] == 0;
+      },
+      std::chrono::seconds(60)));
+  auto events = Json(cam.Get("/api/v1/events?device_id=door"));
+  ASSERT_EQ(events["events"].size(), 1u) << events.dump();
+  EXPECT_EQ(events["events"][0]["id"], event["id"]);
+  auto thumb = cam.Get(event["thumbnail_url"].get<std::string>());
+  EXPECT_EQ(thumb.status, 200);
+  EXPECT_EQ(thumb.headers["content-type"], "image/jpeg");
+}
+
+TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
+  ServerProcess server(dir_.path() / "data", Args());
+  HttpClient c(server.recognition_port());
+  auto health = Json(c.Get("/health"));
+  EXPECT_EQ(health["models_loaded"], true);
+  EXPECT_EQ(health["gallery"]["faces"], 0);
+
+  ASSERT_EQ(Enrol(c, "Joe Biden", std::string(kExamples) + "biden.jpg").status, 200);
+  ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
+  auto second = Enrol(c, "Barack Obama", std::string(kExamples) + "obama2.jpg");  // several photos per person
+  ASSERT_EQ(second.status, 200);
+
+  auto two = c.Request("POST", "/api/v1/recognize", FaceJpeg(std::string(kExamples) + "two_people.jpg"),
+                       {{"Content-Type", "image/jpeg"}});
+  ASSERT_EQ(two.status, 200) << two.body;
+  json r = Json(two);
+  ASSERT_EQ(r["faces"].size(), 2u);
+  std::set<std::string> names;
+  for (const auto& f : r["faces"]) {
+    EXPECT_EQ(f["permitted"], true);
+    names.insert(f["name"].get<std::string>());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"Barack Obama", "Joe Biden"}));
+  for (const char* stage : {"decode", "detect", "align", "describe", "match"}) {
+    EXPECT_TRUE(r["timing_ms"][stage].is_number()) << stage;
+  }
+
+  auto none = c.Request("POST", "/api/v1/recognize", FaceJpeg("davisking_dlib/dlib/test/ffmpeg_data/giraffe.jpg"),
+                        {{"Content-Type", "image/jpeg"}});
+  ASSERT_EQ(none.status, 200);
+  EXPECT_TRUE(Json(none)["faces"].empty());
+  // A stranger is not named.
+  auto stranger = c.Request("POST", "/api/v1/recognize", FaceJpeg(std::string(kExamples) + "lin-manuel-miranda.png"),
+                            {{"Content-Type", "image/png"}});
+  ASSERT_EQ(stranger.status, 200) << stranger.body;
+  ASSERT_EQ(Json(stranger)["faces"].size(), 1u);
+  EXPECT_TRUE(Json(stranger)["faces"][0]["name"].is_null());
+  EXPECT_EQ(Json(stranger)["faces"][0]["permitted"], false);
+
+  auto not_image = c.Request("POST", "/api/v1/recognize", "this is text", {{"Content-Type", "image/jpeg"}});
+  EXPECT_EQ(not_image.status, 400);
+  EXPECT_TRUE(Json(not_image)["error"].is_string());
+  auto zero = Enrol(c, "Nobody", "davisking_dlib/dlib/test/ffmpeg_data/dog.jpg");
+  EXPECT_EQ(zero.status, 422);
+  EXPECT_EQ(Json(zero)["error"], "no face found");
+  auto many = Enrol(c, "Crowd", std::string(kExamples) + "two_people.jpg");
+  EXPECT_EQ(many.status, 422);
+  EXPECT_EQ(Json(many)["error"], "2 faces found");
+  auto nameless = c.Request("POST", "/api/v1/recognition/add-permitted-face",
+                            MultipartBody("b", {{"image", FaceJpeg(std::string(kExamples) + "biden.jpg"), "b.jpg", ""}}),
+                            {{"Content-Type", "multipart/form-data; boundary=b"}});
+  EXPECT_EQ(nameless.status, 400);
+
+  auto people = Json(c.Get("/api/v1/recognition/permitted-faces"));
+  ASSERT_EQ(people["total"], 2);
+  json obama;
+  for (const auto& p : people["people"]) {
+    if (p["name"] == "Barack Obama") obama = p;
+  }
+  ASSERT_FALSE(obama.is_null());
+  EXPECT_EQ(obama["faces"], 2);
+  EXPECT_EQ(c.Get(obama["thumbnail_url"].get<std::string>()).status, 200);
+  const std::string pid = std::to_string(obama["person_id"].get<int64_t>());
+  const std::string fid = std::to_string(obama["face_ids"][1].get<int64_t>());
+  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid + "/faces/" + fid).status, 200);
+  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid).status, 200);
+  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid).status, 404);
+  EXPECT_EQ(Json(c.Get("/health"))["gallery"]["people"], 1);
+  // The same routes answer on the main port.
+  HttpClient main(server.port());
+  EXPECT_EQ(Json(main.Get("/api/v1/recognition/permitted-faces"))["total"], 1);
+}
+
+TEST_F(RecognitionApiTest, AcknowledgedEnrolmentSurvivesKill9AndStreamPathAnswersWithNames) {
+  {
+    ServerProcess server(dir_.path() / "data", Args());
+    HttpClient c(server.recognition_port());
+    ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
+    EXPECT_EQ(server.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  ServerProcess server(dir_.path() / "data", Args());
+  HttpClient cam(server.port());
+  auto r = cam.PostJpeg("/api/v1/stream/stream", FaceJpeg(std::string(kExamples) + "obama-480p.jpg"), "porch");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json body = Json(r);
+  EXPECT_EQ(body["stored"], true);
+  ASSERT_EQ(body["recognition"]["faces"].size(), 1u);
+  EXPECT_EQ(body["recognition"]["faces"][0]["name"], "Barack Obama");
+}
+
+TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
+  // A loose threshold makes Biden pass for Obama: the kind of mistake feedback exists for.
+  ServerProcess server(dir_.path() / "data", Args({"--match-threshold", "1.5", "--event-dedup-s", "0"}));
+  HttpClient c(server.port());
+  ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
+  const std::string biden = FaceJpeg(std::string(kExamples) + "biden.jpg");
+  auto first = Json(c.PostJpeg("/api/v1/stream/stream", biden, "gate"));
+  ASSERT_EQ(first["recognition"]["faces"][0]["name"], "Barack Obama");
+  auto events = Json(c.Get("/api/v1/events?device_id=gate"));
+  ASSERT_EQ(events["events"].size(), 1u);
+  const std::string id = std::to_string(events["events"][0]["id"].get<int64_t>());
+
+  EXPECT_EQ(c.Request("POST", "/api/v1/events/" + id + "/feedback", "{\"correct\": 3}").status, 400);
+  EXPECT_EQ(c.Request("POST", "/api/v1/events/999999/feedback", "{\"correct\": false}").status, 404);
+  auto fb = c.Request("POST", "/api/v1/events/" + id + "/feedback", "{\"correct\": false}");
+  ASSERT_EQ(fb.status, 200) << fb.body;
+  EXPECT_EQ(Json(c.Get("/api/v1/events/" + id))["feedback"], "wrong");
+
+  auto again = Json(c.PostJpeg("/api/v1/stream/stream", biden, "gate"));
+  ASSERT_EQ(again["recognition"]["faces"].size(), 1u);
+  EXPECT_TRUE(again["recognition"]["faces"][0]["name"].is_null());
+  auto latest = Json(c.Get("/api/v1/events?device_id=gate&limit=1"));
+  EXPECT_EQ(latest["events"][0]["type"], "unknown_face");
+}
+
+}  // namespace
+}  // namespace iotstream
