@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
+. scripts/blas-env.sh
 port=${IOTSTREAM_PORT:-9003}
 recognition_port=${IOTSTREAM_RECOGNITION_PORT:-9001}
 for ((i = 1; i <= $#; i++)); do

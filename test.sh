@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 WITH_TEST_TOOLS=1 scripts/setup.sh build
+. scripts/blas-env.sh
 export IOTSTREAM_FACES_DIR=${FACES_DIR:-$(cd .. && pwd)/shared/faces}
 if [ ! -f "$IOTSTREAM_FACES_DIR/MANIFEST.tsv" ]; then
   echo "test.sh: no face photos at $IOTSTREAM_FACES_DIR (set FACES_DIR)" >&2

@@ -30,8 +30,9 @@ if [ "${WITH_TEST_TOOLS:-0}" = 1 ] && { [ ! -d node_modules/playwright-core ] ||
   touch node_modules
 fi
 
-# dlib's ResNet descriptor weights (npm: @vladmandic/face-api), checked and cached in .cache/models.
-scripts/fetch-models.sh > /dev/null
+# dlib's ResNet descriptor weights (npm: @vladmandic/face-api), checked and cached in .cache/models; for the
+# tests also face-api's own TensorFlow.js network, the reference the port is checked against.
+if [ "${WITH_TEST_TOOLS:-0}" = 1 ]; then scripts/fetch-models.sh --with-reference > /dev/null; else scripts/fetch-models.sh > /dev/null; fi
 
 build_dir=${1:-build}
 shift || true

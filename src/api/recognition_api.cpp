@@ -235,6 +235,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
                                       {"faces", c->gallery.face_count()},
                                       {"negatives", c->gallery.negative_count()}}},
                                     {"pool", pool},
+                                    {"blas", vision::BlasDescription()},
                                     {"uptime_s", (NowMs() - c->started_ms) / 1000},
                                     {"version", c->version}}
                                    .dump()));

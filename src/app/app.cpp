@@ -121,7 +121,7 @@ int Run(const Config& config) {
     if (engine.ok()) {
       IOT_LOG(kInfo) << "recognition: models loaded in " << (MonotonicUs() - t0) / 1000 << " ms; "
                      << gallery.person_count() << " people, " << gallery.face_count() << " faces; "
-                     << config.pool.workers << " worker(s)";
+                     << config.pool.workers << " worker(s); BLAS: " << vision::BlasDescription();
       pool = std::make_unique<vision::RecognitionPool>(
           config.pool, std::move(engine).value(), gallery, metrics,
           [&event_hub](const FramePtr& frame, vision::PoolResult r) {

@@ -31,6 +31,12 @@ inline constexpr int kDescriptorSize = 128;
 inline constexpr int kChipSize = 150;  // aligned face chips are kChipSize x kChipSize RGB
 using Descriptor = std::array<float, kDescriptorSize>;
 
+// Which BLAS the descriptor network runs on, for logs and health pages: "OpenBLAS, kernel Haswell, 1 thread(s)", or
+// a warning text when it is not OpenBLAS. OpenBLAS 0.3.21 does not recognise every virtual CPU and may fall back to
+// its slow "Prescott" kernel (descriptor ~2x slower): set OPENBLAS_CORETYPE=Haswell (or SkylakeX) in the environment
+// before start. Thread-safe.
+std::string BlasDescription();
+
 // Euclidean (L2) distance between two descriptors. The same person is usually below 0.6.
 float Distance(const Descriptor& a, const Descriptor& b);
 
@@ -43,8 +49,10 @@ struct EngineOptions {
   std::string shape_predictor_path = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
 
   // ---- behaviour ----
-  // JPEGs wider than this are decoded with the smallest TurboJPEG DCT scaling factor (n/8) that keeps them at least
-  // this wide. 0 = always decode at full size. PNGs are always decoded at full size.
+  // Width of the image HOG scans. A JPEG at least twice this wide is decoded with the smallest TurboJPEG DCT scale
+  // (1/2, 1/4, 1/8) that keeps it at least this wide; the grey copy is then resized to exactly this width for
+  // detection, while landmarks and chips use the decoded (sharper) image. PNGs decode at full size.
+  // 0 = detect at the decoded size. Boxes are always reported in original-image pixels.
   int detection_width = 640;
   // Times the image is doubled (dlib pyramid_up) before HOG detection: faces under ~80 px need 1 (slow: ~4x).
   int upsample = 0;

@@ -12,7 +12,10 @@ namespace {
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s.push_back(',');
+    s.append(std::to_string(shape[i]));
+  }
   return s + "]";
 }
 
