@@ -15,7 +15,7 @@
 #   iotstream/nginx, and for iotstream the frames accepted/stored/dropped during each run
 #   (GET /api/v1/system/performance before and after).
 #   Phase 2 (fixed rate, iotstream only): 100 cameras x 10 fps = 1000 frames/s for DURATION with
-#   bench/fixed-rate.js (Debian 12 has no wrk2); prints sent/ok/errors, p50/p99 and the frames
+#   bench/fixed-rate.cjs (Debian 12 has no wrk2); prints sent/ok/errors, p50/p99 and the frames
 #   stored and dropped. Expected: dropped == 0 and stored == sent.
 #
 # How to run (from anywhere; it cds to the repo root):
@@ -23,6 +23,7 @@
 #   DURATION=5s CONNS="16" ONLY="peer nginx" bench/ingest.sh
 # Knobs: DURATION (10s), CONNS ("1 16 64"), FACES_DIR (../shared/faces),
 #   IOTSTREAM_BIN (build/src/iotstream; built in Release if missing), ONLY ("iotstream peer nginx"),
+#   IOT_RECOG (1: iotstream with recognition on, as the peer's full system; 0: off),
 #   FIXED_RATE (1; 0 skips phase 2), RATE_CAMS (100), RATE_FPS (10), PEER_RECOG (auto|0: 0 forces
 #   the peer's Node-only mode), FRAME_BYTES (40960), WARMUP (2s of wrk -c16 per server before its
 #   measured runs, not counted; 0 turns it off).
@@ -137,11 +138,11 @@ echo "nginx:   $(nginx -v 2>&1 | sed 's/^nginx version: //')   node: $(node --ve
 if want iotstream; then
   v=$(timeout 5 "$IOTSTREAM_BIN" --version 2>/dev/null | head -1) || v=
   echo "iotstream: $IOTSTREAM_BIN (--version: ${v:-n/a})"
-  # --recognition-port 0 turns recognition off; older builds have no such flag (and no recognition)
-  if timeout 5 "$IOTSTREAM_BIN" --help 2>&1 | grep -q -- '--recognition-port'; then
-    RECOG_FLAG=(--recognition-port 0); IOT_NOTE="recognition off: --recognition-port 0"
+  # The full system, like the peer's: background recognition of 30% of the frames (IOT_RECOG=0: off).
+  if [ "${IOT_RECOG:-1}" = 1 ]; then
+    RECOG_FLAG=(--recognition-port 0); IOT_NOTE="full system: recognition on, 30% of frames sampled"
   else
-    RECOG_FLAG=(); IOT_NOTE="this build has no --recognition-port flag; not passed"
+    RECOG_FLAG=(--recognition=false --recognition-api=false); IOT_NOTE="recognition off (IOT_RECOG=0)"
   fi
 fi
 echo "frame:   $FRAME_INFO (from $(basename "$SRC_IMG")), devices cam-1..cam-16 round-robin"
@@ -325,11 +326,11 @@ fi
 # ------------------------------------------------------------------ phase 2: fixed rate
 if want iotstream && [ "$FIXED_RATE" = 1 ]; then
   echo
-  echo "== phase 2: fixed rate, iotstream only: $RATE_CAMS cameras x $RATE_FPS fps = $(( RATE_CAMS * RATE_FPS )) frames/s for $DURATION (bench/fixed-rate.js, fresh server)"
+  echo "== phase 2: fixed rate, iotstream only: $RATE_CAMS cameras x $RATE_FPS fps = $(( RATE_CAMS * RATE_FPS )) frames/s for $DURATION (bench/fixed-rate.cjs, fresh server)"
   rm -rf "$T/data"
   start_iotstream "$T/data2" || exit 1
   before=$(perf_frames)
-  out=$(node bench/fixed-rate.js "$BASE/api/v1/stream/fast" "$FRAME" "$RATE_CAMS" "$RATE_FPS" "$(dur_s "$DURATION")")
+  out=$(node bench/fixed-rate.cjs "$BASE/api/v1/stream/fast" "$FRAME" "$RATE_CAMS" "$RATE_FPS" "$(dur_s "$DURATION")")
   line=$(grep '^RATE ' <<< "$out" | tail -1)
   after=$(perf_settled "$before"); b=($before); a=($after)
   echo "  ${line#RATE }"
