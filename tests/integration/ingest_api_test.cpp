@@ -1,5 +1,8 @@
 // The real iotstream binary on a free port, driven over real HTTP with photos from the shared face set.
 #include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
 
 #include <filesystem>
 
@@ -212,7 +215,33 @@ TEST_F(IngestApiTest, DeleteForgetsTheDeviceAndItsFrames) {
   EXPECT_FALSE(fs::exists(data() / "frames" / "old"));
 }
 
-TEST_F(IngestApiTest, HealthPerformanceAndHelp) {
+TEST_F(IngestApiTest, EnvironmentConfiguresAndFlagsWin) {
+  setenv("IOTSTREAM_MAX_BODY_BYTES", "1000", 1);
+  setenv("IOTSTREAM_MAX_HEADER_BYTES", "2048", 1);
+  {
+    ServerProcess server(data(), {"--max-body-bytes", "400000"});
+    HttpClient c(server.port());
+    // The flag wins over IOTSTREAM_MAX_BODY_BYTES; IOTSTREAM_MAX_HEADER_BYTES applies.
+    EXPECT_EQ(c.PostJpeg("/api/v1/stream/fast", obama_, "cam").status, 200);
+    EXPECT_EQ(c.Request("POST", "/api/v1/stream/fast", obama_,
+                        {{"Content-Type", "image/jpeg"}, {"X-Pad", std::string(3000, 'p')}})
+                  .status,
+              431);
+  }
+  unsetenv("IOTSTREAM_MAX_BODY_BYTES");
+  unsetenv("IOTSTREAM_MAX_HEADER_BYTES");
+  const std::string cmd = std::string(std::getenv("IOTSTREAM_BIN")) + " --help > " + (dir_.path() / "help.txt").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string text = testing::ReadFile(dir_.path() / "help.txt");
+  for (const char* flag : {"--port", "--data-dir", "--max-body-bytes", "--retention-bytes", "--recognition-port",
+                           "IOTSTREAM_"}) {
+    EXPECT_NE(text.find(flag), std::string::npos) << flag;
+  }
+  const std::string bad = std::string(std::getenv("IOTSTREAM_BIN")) + " --no-such-flag 2> /dev/null";
+  EXPECT_EQ(WEXITSTATUS(std::system(bad.c_str())), 2);
+}
+
+TEST_F(IngestApiTest, HealthAndPerformance) {
   ServerProcess server(data());
   HttpClient c(server.port());
   auto health = Json(c.Get("/health"));
