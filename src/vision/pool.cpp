@@ -120,13 +120,14 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
         job = std::move(requests_.front());
         requests_.pop_front();
       } else {
-        // The camera that has waited longest goes first.
-        auto oldest = pending_.begin();
+        // The newest pending frame goes first: what users feel is the time from a frame to its event, and
+        // under overload an old sample is the one worth least (its camera will offer a newer one).
+        auto newest = pending_.begin();
         for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-          if (it->second.queued_us < oldest->second.queued_us) oldest = it;
+          if (it->second.queued_us > newest->second.queued_us) newest = it;
         }
-        job = std::move(oldest->second);
-        pending_.erase(oldest);
+        job = std::move(newest->second);
+        pending_.erase(newest);
       }
       ++busy_;
     }

@@ -3,7 +3,9 @@
 //
 // Two inputs, both bounded, neither ever blocks its caller:
 //  - OfferFrame (background, from ingest): sampled (a share of frames, or at most N per second per camera);
-//    at most one pending frame per camera, a newer one replaces it (counted), so no backlog can build.
+//    at most one pending frame per camera, a newer one replaces it (counted), so no backlog can build;
+//    workers take the newest pending frame first, which keeps the frame-to-event time of the frames that
+//    do run short when there are more cameras than the workers can serve.
 //  - Submit (a caller waits for the answer: /api/v1/recognize, enrolment, the stream path): a FIFO of at
 //    most max_requests; refused with Unavailable when full. Requests go before background frames.
 // A job older than job_timeout when a worker reaches it is dropped (Timeout; counted). Drops are counted per

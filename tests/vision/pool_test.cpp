@@ -125,6 +125,22 @@ TEST_F(PoolTest, NewerFrameOfACameraReplacesThePendingOne) {
   EXPECT_EQ(shared_->seen, (std::vector<std::string>{"first", "third"}));
 }
 
+TEST_F(PoolTest, TheNewestPendingFrameRunsFirst) {
+  PoolOptions o;
+  o.sample_rate = 1;
+  auto pool = Make(o);
+  Hold(true);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("busy", "busy")));
+  WaitRunning(1);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("a", "older")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));  // distinct queue times (microsecond clock)
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("b", "newer")));
+  Hold(false);
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 3; }));
+  std::lock_guard lock(shared_->mu);
+  EXPECT_EQ(shared_->seen, (std::vector<std::string>{"busy", "newer", "older"}));
+}
+
 TEST_F(PoolTest, RequestsGoFirstAndAreBounded) {
   PoolOptions o;
   o.sample_rate = 1;
