@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# bench/fanout.sh: live-view fan-out benchmark (issue 4), all on 127.0.0.1.
+#
+# What it measures, for iotstream and then the reference peer (../shared/peers/seed-express, Node
+# only: RECOG=0, recognition is irrelevant to fan-out), one server at a time, each started fresh:
+#   scenarios (cameras x 10 fps -> WebSocket viewers of /ws), each WARMUP (1 s) + DURATION:
+#     1 -> 0 (upload baseline), 1 -> 1, 1 -> 10, 1 -> 100, 1 -> 500, 1 -> 0 again (the lower of the
+#     two 0-viewer upload p99s is the baseline), 10 -> 0 (baseline), 10 -> 10
+#   - delivered/expected frames (expected = frames posted in the window x viewers; every viewer
+#     receives every camera's frames; deliveries later than GRACE (1.5 s) after the last post miss)
+#   - ingest-to-viewer latency p50/p99: viewer receive time minus the camera's POST start, matched
+#     exactly per frame by a sequence number in a JPEG COM segment of each posted frame (works for
+#     both servers; the peer sends bare JPEGs). iotstream's binary header frame id is also checked
+#     against the POST answer's frame_id.
+#   - server CPU per delivered frame (/proc/<pid>/task/*/schedstat, ns; /proc/<pid>/stat utime+stime
+#     in clock ticks is printed beside it as a check), and the fan-out share
+#     (minus the 0-viewer ingest CPU per posted frame)
+#   - camera upload round trip p50/p99 and its rise over the 0-viewer baseline
+#   - frames the server itself counted as skipped (iotstream /api/v1/live/viewers, peer
+#     /api/v1/system/performance websocket.frames_dropped)
+# Cameras (main thread) and viewers (VIEWER_THREADS worker threads) run in ONE Node process on the
+# same cores as the server under test.
+#
+#   bench/fanout.sh
+#   DURATION=5 ONLY=iotstream SCENARIOS="1x0 1x100" bench/fanout.sh
+# Knobs: DURATION (10, seconds), WARMUP (1), GRACE (1.5), FPS (10), SCENARIOS ("CAMSxVIEWERS ..."),
+#   VIEWER_THREADS (2), ONLY ("iotstream peer"), IOTSTREAM_BIN (build/src/iotstream),
+#   FRAME_BYTES (40960), FACES_DIR (../shared/faces), KEEP (a folder to copy the result JSON into).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export DURATION=${DURATION:-10} WARMUP=${WARMUP:-1} GRACE=${GRACE:-1.5} FPS=${FPS:-10}
+export SCENARIOS=${SCENARIOS:-"1x0 1x1 1x10 1x100 1x500 1x0 10x0 10x10"} VIEWER_THREADS=${VIEWER_THREADS:-2}
+ONLY=${ONLY:-"iotstream peer"}
+IOTSTREAM_BIN=${IOTSTREAM_BIN:-build/src/iotstream}
+FRAME_BYTES=${FRAME_BYTES:-40960}
+FACES_DIR=${FACES_DIR:-../shared/faces}
+PEER_SRC=${PEER_SRC:-../shared/peers/seed-express}
+PEER_DIR=$ROOT/.cache/peer-seed-express
+PY=/usr/bin/python3
+HOST=127.0.0.1
+export CLK_TCK; CLK_TCK=$(getconf CLK_TCK)
+
+log() { echo "[fanout] $*" >&2; }
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+command -v node >/dev/null || { log "node is required (Node 20)"; exit 1; }
+command -v curl >/dev/null || { log "curl is required"; exit 1; }
+"$PY" -c 'import PIL' 2>/dev/null || { log "python3-pil is required (apt-get install python3-pil)"; exit 1; }
+[ -f node_modules/ws/package.json ] || { log "npm ci (for ws)"; npm ci --no-audit --no-fund >/dev/null; }
+[ -x "$IOTSTREAM_BIN" ] || ! want iotstream || { log "$IOTSTREAM_BIN missing (build it first)"; exit 1; }
+
+# ------------------------------------------------------------------ temp dir + cleanup
+T=$(mktemp -d "${TMPDIR:-/tmp}/iotstream-fanout.XXXXXX")
+SRV_PID=; SRV_KIND=; CPU_PID=
+stop_server() {
+  [ -n "$SRV_PID" ] || return 0
+  if [ "$SRV_KIND" = peer ]; then
+    RUN_DIR=$T/peer-run "$PEER_DIR/stop.sh" >/dev/null 2>&1 || true
+    kill -TERM -- "-$SRV_PID" 2>/dev/null || true     # run.sh's process group (setsid)
+  else
+    kill -TERM "$SRV_PID" 2>/dev/null || true
+  fi
+  for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$SRV_PID" 2>/dev/null; then
+    log "$SRV_KIND ($SRV_PID) did not stop in 10 s: SIGKILL"
+    if [ "$SRV_KIND" = peer ]; then kill -KILL -- "-$SRV_PID" 2>/dev/null || true
+    else kill -KILL "$SRV_PID" 2>/dev/null || true; fi
+  fi
+  wait "$SRV_PID" 2>/dev/null || true
+  SRV_PID=; SRV_KIND=; CPU_PID=
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_server
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+wait_http() { # url seconds [pid]
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    curl -fs -o /dev/null --max-time 1 "$1" && return 0
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# ------------------------------------------------------------------ the frame (as bench/ingest.sh)
+SRC_IMG=$FACES_DIR/ageitgey_face_recognition/examples/obama-480p.jpg
+[ -f "$SRC_IMG" ] || { log "missing $SRC_IMG (set FACES_DIR)"; exit 1; }
+FRAME=$T/frame.jpg
+"$PY" "$PEER_SRC/bench/make-frame.py" "$SRC_IMG" "$FRAME" "$FRAME_BYTES" >/dev/null
+FRAME_INFO=$("$PY" -c 'import sys,os; from PIL import Image; im=Image.open(sys.argv[1]); print(f"{os.path.getsize(sys.argv[1])} bytes, {im.width}x{im.height}")' "$FRAME")
+
+# ------------------------------------------------------------------ servers
+start_iotstream() {
+  local port; port=$(free_port)
+  mkdir -p "$T/data"
+  "$IOTSTREAM_BIN" --port "$port" --bind "$HOST" --data-dir "$T/data" --log-level warn \
+    > "$T/iotstream.out" 2> "$T/iotstream.err" &
+  SRV_PID=$!; SRV_KIND=iotstream; CPU_PID=$SRV_PID
+  for _ in $(seq 150); do
+    grep -q "listening on $HOST:$port" "$T/iotstream.out" 2>/dev/null && break
+    kill -0 "$SRV_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait_http "http://$HOST:$port/health" 5 "$SRV_PID" ||
+    { log "iotstream did not come up:"; tail -20 "$T/iotstream.err" >&2; return 1; }
+  BASE=http://$HOST:$port
+}
+start_peer() { # Node only (RECOG=0); a copy in .cache keeps node_modules between runs
+  mkdir -p "$PEER_DIR"
+  (cd "$PEER_SRC" && tar --exclude=./node_modules --exclude=./data --exclude=./run \
+     --exclude='./recognition/*.so' --exclude=./recognition/__pycache__ -cf - .) |
+    (cd "$PEER_DIR" && tar -xf - --no-same-owner)
+  chmod -R u+w "$PEER_DIR"
+  (cd "$PEER_DIR" && WITH_RECOG=0 ./setup.sh) > "$T/peer-setup.log" 2>&1 ||
+    { log "peer setup failed:"; tail -20 "$T/peer-setup.log" >&2; return 1; }
+  local port rport
+  port=$(free_port); rport=$(free_port)
+  mkdir -p "$T/peer-run" "$T/peer-data"
+  PORT=$port HOST=$HOST RECOG_PORT=$rport RECOG_HOST=$HOST RECOG=0 RUN_DIR=$T/peer-run \
+    DATA_DIR=$T/peer-data setsid "$PEER_DIR/run.sh" > "$T/peer-run.out" 2>&1 < /dev/null &
+  SRV_PID=$!; SRV_KIND=peer
+  wait_http "http://$HOST:$port/health" 30 "$SRV_PID" ||
+    { log "peer did not come up:"; tail -20 "$T/peer-run.out" >&2; return 1; }
+  CPU_PID=$(cat "$T/peer-run/server.pid")   # the node process itself, not run.sh
+  BASE=http://$HOST:$port
+}
+
+# ------------------------------------------------------------------ header
+echo "== iotstream live-view fan-out benchmark"
+echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine:   $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -sr), load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions:  node $(node --version), ws $(node -p 'require("./node_modules/ws/package.json").version')," \
+     "iotstream $(timeout 5 "$IOTSTREAM_BIN" --version 2>/dev/null | head -1 || echo n/a)," \
+     "peer ws $(node -p "require('$PEER_SRC/package.json').dependencies.ws" 2>/dev/null || echo n/a)"
+echo "frame:     $FRAME_INFO (bench/ingest.sh's frame) + a 10-byte JPEG COM tag per post (sequence number)"
+echo "load:      cameras POST /api/v1/stream/fast (raw image/jpeg, keep-alive, one connection each, open-loop $FPS fps);"
+echo "           viewers: ws clients of /ws, no compression, in $VIEWER_THREADS worker threads; cameras and viewers run in ONE"
+echo "           Node process on the same $(nproc) cores as the server under test (client CPU% below is that process)"
+echo "window:    ${WARMUP}s warm-up (not counted) + ${DURATION}s measured + ${GRACE}s grace for deliveries; scenarios: $SCENARIOS"
+echo "peer:      $PEER_SRC, Node only (RECOG=0: recognition off; irrelevant to fan-out), WS_MAX_BUFFERED_BYTES default 1 MiB;"
+echo "           its /ws sends bare JPEGs (no header): latency is matched by the JPEG tag, the same way as for iotstream"
+echo "servers:   one at a time, each started fresh and stopped before the next"
+echo
+
+for srv in iotstream peer; do
+  want "$srv" || continue
+  case $srv in
+    iotstream) start_iotstream || exit 1 ;;
+    peer)      start_peer || exit 1 ;;
+  esac
+  log "$srv up at $BASE (cpu pid $CPU_PID)"
+  node bench/fanout.js run --impl "$srv" --base "$BASE" --pid "$CPU_PID" --frame "$FRAME" \
+    --out "$T/result-$srv.json" || { log "$srv run failed"; exit 1; }
+  if [ "$srv" = iotstream ]; then
+    grep -v '^listening on' "$T/iotstream.err" | tail -5 | sed 's/^/  iotstream stderr: /' || true
+  fi
+  stop_server
+  sleep 1
+done
+
+echo "== results (DURATION=${DURATION}s per scenario)"
+files=(); for f in "$T"/result-*.json; do [ -f "$f" ] && files+=("$f"); done
+# iotstream first
+[ -f "$T/result-iotstream.json" ] && [ -f "$T/result-peer.json" ] && files=("$T/result-iotstream.json" "$T/result-peer.json")
+node bench/fanout.js report "${files[@]}"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "${files[@]}" "$KEEP/"; log "results JSON copied to $KEEP"; fi
