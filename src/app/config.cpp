@@ -43,6 +43,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   auto& pool = cfg->pool;
   pool.workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   int64_t recognition_timeout_ms = pool.job_timeout.count();
+  int64_t max_frame_age_ms = pool.max_frame_age.count();
   int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
@@ -99,6 +100,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "recognition threads (also MAX_WORKERS)")
       ("recognition-timeout-ms", po::value(&recognition_timeout_ms)->default_value(recognition_timeout_ms),
        "jobs waiting longer are dropped; the stream path answers 504 (also FACE_RECOGNITION_TIMEOUT, in s)")
+      ("recognition-max-age-ms", po::value(&max_frame_age_ms)->default_value(max_frame_age_ms),
+       "camera frames waiting longer for a worker are dropped unrun (0: only the timeout)")
       ("match-threshold", po::value(&pool.match_threshold)->default_value(pool.match_threshold),
        "largest descriptor distance that still names a person")
       ("detection-width", po::value(&cfg->engine.detection_width)->default_value(cfg->engine.detection_width),
@@ -151,6 +154,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");
   }
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);
+  if (max_frame_age_ms < 0) return fail("--recognition-max-age-ms must not be negative");
+  pool.max_frame_age = std::chrono::milliseconds(max_frame_age_ms);
   cfg->events.dedup_window_ms = dedup_s * 1000;
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);

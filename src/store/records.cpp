@@ -45,7 +45,8 @@ std::vector<float> DescriptorOf(const std::string& blob) {
   return d;
 }
 
-Status WriteWhole(const fs::path& path, std::string_view data) {
+// `sync`: fsync before returning, for files whose row promises durability (enrolment thumbnails).
+Status WriteWhole(const fs::path& path, std::string_view data, bool sync) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -60,8 +61,7 @@ Status WriteWhole(const fs::path& path, std::string_view data) {
     }
     done += static_cast<size_t>(n);
   }
-  // Enrolment thumbnails are few: make them as durable as their row.
-  ::fsync(fd);
+  if (sync) ::fsync(fd);
   ::close(fd);
   return Status::Ok();
 }
@@ -117,7 +117,7 @@ class RecordsImpl final : public Records {
     }
     if (st.ok()) st = InsertFace(&e, !thumbnail_jpeg.empty());
     // The file goes first: a crash before COMMIT leaves a file no row names, removed at the next Open.
-    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteWhole(FacePath(e.face_id), thumbnail_jpeg);
+    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteWhole(FacePath(e.face_id), thumbnail_jpeg, /*sync=*/true);
     if (st.ok()) st = db_.Exec("COMMIT");
     if (!st.ok()) {
       (void)db_.Exec("ROLLBACK");
@@ -243,7 +243,8 @@ class RecordsImpl final : public Records {
     if (st.ok()) {
       e->id = db_.last_insert_id();
       e->has_thumbnail = !thumbnail_jpeg.empty();
-      if (e->has_thumbnail) st = WriteWhole(EventPath(e->id), thumbnail_jpeg);
+      // An event's thumbnail is not acknowledged to anyone: no fsync on the way to the viewers.
+      if (e->has_thumbnail) st = WriteWhole(EventPath(e->id), thumbnail_jpeg, /*sync=*/false);
     }
     if (st.ok()) st = db_.Exec("COMMIT");
     if (!st.ok()) (void)db_.Exec("ROLLBACK");

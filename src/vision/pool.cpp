@@ -24,6 +24,8 @@ RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine
       requests_full_(metrics.counter("recognition_dropped_requests_full_total",
                                      "requests refused: request queue full")),
       timed_out_(metrics.counter("recognition_dropped_timeout_total", "jobs older than the timeout when reached")),
+      stale_(metrics.counter("recognition_dropped_stale_total",
+                             "camera frames older than max_frame_age when a worker was free")),
       completed_(metrics.counter("recognition_jobs_completed_total", "jobs a worker ran")),
       latency_(metrics.histogram("recognition_job_duration_seconds", "pipeline time per job (decode to match)")) {
   const int n = std::max(1, options_.workers);
@@ -116,6 +118,18 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !requests_.empty() || !pending_.empty(); });
       if (stopping_) return;
+      if (requests_.empty() && options_.max_frame_age.count() > 0) {
+        const int64_t too_old = MonotonicUs() - options_.max_frame_age.count() * 1000;
+        for (auto it = pending_.begin(); it != pending_.end();) {
+          if (it->second.queued_us < too_old) {
+            stale_.Add();
+            it = pending_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        if (pending_.empty()) continue;
+      }
       if (!requests_.empty()) {
         job = std::move(requests_.front());
         requests_.pop_front();

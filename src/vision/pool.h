@@ -39,6 +39,9 @@ struct PoolOptions {
   double sample_rate = 0.3;                       // share of camera frames offered to recognition
   double max_fps_per_camera = 0;                  // > 0: instead of sample_rate, at most this many per camera per second
   std::chrono::milliseconds job_timeout{5000};    // older jobs are dropped when a worker reaches them
+  // Camera frames older than this when a worker is free are dropped unrun (stale): an event that late is worth
+  // less than the camera's next sample. Bounds the frame-to-event time under overload. 0: only job_timeout.
+  std::chrono::milliseconds max_frame_age{100};
   size_t max_pending_cameras = 1024;              // cameras with a pending background frame
   size_t max_requests = 64;                       // waiting Submit() jobs
   float match_threshold = 0.6f;
@@ -97,6 +100,7 @@ class RecognitionPool {
   Counter& pending_full_;
   Counter& requests_full_;
   Counter& timed_out_;
+  Counter& stale_;
   Counter& completed_;
   Histogram& latency_;
 

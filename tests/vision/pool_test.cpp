@@ -57,6 +57,12 @@ FramePtr MakeFrame(const std::string& device, const std::string& bytes) {
 
 class PoolTest : public ::testing::Test {
  protected:
+  // No staleness limit unless a test is about it: a slow machine must not turn held workers into drops.
+  static PoolOptions Options() {
+    PoolOptions o;
+    o.max_frame_age = std::chrono::milliseconds(0);
+    return o;
+  }
   std::unique_ptr<RecognitionPool> Make(PoolOptions o) {
     return std::make_unique<RecognitionPool>(o, std::make_unique<FakeEngine>(shared_), gallery_, metrics_,
                                              [this](const FramePtr& f, PoolResult r) {
@@ -87,7 +93,7 @@ class PoolTest : public ::testing::Test {
 };
 
 TEST_F(PoolTest, SampleRateZeroTakesNothingAndOneTakesAll) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.sample_rate = 0;
   auto none = Make(o);
   for (int i = 0; i < 20; ++i) EXPECT_FALSE(none->OfferFrame(MakeFrame("cam", "x")));
@@ -100,7 +106,7 @@ TEST_F(PoolTest, SampleRateZeroTakesNothingAndOneTakesAll) {
 }
 
 TEST_F(PoolTest, PerCameraFpsCapTakesOneFramePerInterval) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.max_fps_per_camera = 0.5;  // one frame per 2 s per camera
   auto pool = Make(o);
   EXPECT_TRUE(pool->OfferFrame(MakeFrame("a", "1")));
@@ -109,7 +115,7 @@ TEST_F(PoolTest, PerCameraFpsCapTakesOneFramePerInterval) {
 }
 
 TEST_F(PoolTest, NewerFrameOfACameraReplacesThePendingOne) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.sample_rate = 1;
   auto pool = Make(o);
   Hold(true);
@@ -126,7 +132,7 @@ TEST_F(PoolTest, NewerFrameOfACameraReplacesThePendingOne) {
 }
 
 TEST_F(PoolTest, TheNewestPendingFrameRunsFirst) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.sample_rate = 1;
   auto pool = Make(o);
   Hold(true);
@@ -141,8 +147,27 @@ TEST_F(PoolTest, TheNewestPendingFrameRunsFirst) {
   EXPECT_EQ(shared_->seen, (std::vector<std::string>{"busy", "newer", "older"}));
 }
 
+TEST_F(PoolTest, StaleCameraFramesAreDroppedUnrun) {
+  PoolOptions o = Options();
+  o.sample_rate = 1;
+  o.max_frame_age = std::chrono::milliseconds(30);
+  auto pool = Make(o);
+  Hold(true);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("busy", "busy")));
+  WaitRunning(1);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("a", "stale")));
+  // The frame must age past max_frame_age while the worker is held: that is the behaviour under test.
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("b", "fresh")));
+  Hold(false);
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 2; }));
+  EXPECT_EQ(Count("recognition_dropped_stale_total"), 1u);
+  std::lock_guard lock(shared_->mu);
+  EXPECT_EQ(shared_->seen, (std::vector<std::string>{"busy", "fresh"}));
+}
+
 TEST_F(PoolTest, RequestsGoFirstAndAreBounded) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.sample_rate = 1;
   o.max_requests = 1;
   auto pool = Make(o);
@@ -165,7 +190,7 @@ TEST_F(PoolTest, RequestsGoFirstAndAreBounded) {
 }
 
 TEST_F(PoolTest, JobsOlderThanTheTimeoutAreDroppedUnrun) {
-  PoolOptions o;
+  PoolOptions o = Options();
   o.sample_rate = 1;
   o.job_timeout = std::chrono::milliseconds(50);
   auto pool = Make(o);
