@@ -2,7 +2,8 @@
 # bench/fanout.sh: live-view fan-out benchmark (issue 4), all on 127.0.0.1.
 #
 # What it measures, for iotstream and then the reference peer (../shared/peers/seed-express, Node
-# only: RECOG=0, recognition is irrelevant to fan-out), one server at a time, each started fresh:
+# only: RECOG=0, recognition is irrelevant to fan-out; iotstream likewise with --recognition=false), one
+# server at a time, each started fresh:
 #   scenarios (cameras x 10 fps -> WebSocket viewers of /ws), each WARMUP (1 s) + DURATION:
 #     1 -> 0 (upload baseline), 1 -> 1, 1 -> 10, 1 -> 100, 1 -> 500, 1 -> 0 again (the lower of the
 #     two 0-viewer upload p99s is the baseline), 10 -> 0 (baseline), 10 -> 10
@@ -105,7 +106,9 @@ FRAME_INFO=$("$PY" -c 'import sys,os; from PIL import Image; im=Image.open(sys.a
 start_iotstream() {
   local port; port=$(free_port)
   mkdir -p "$T/data"
+  # Recognition off, like the peer's Node-only mode: this measures live view, not face recognition.
   "$IOTSTREAM_BIN" --port "$port" --bind "$HOST" --data-dir "$T/data" --log-level warn \
+    --recognition=false --recognition-api=false \
     > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream; CPU_PID=$SRV_PID
   for _ in $(seq 150); do
