@@ -30,6 +30,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$ROOT/bench/lib.sh"
 
 export DURATION=${DURATION:-10} WARMUP=${WARMUP:-1} GRACE=${GRACE:-1.5} FPS=${FPS:-10}
 export SCENARIOS=${SCENARIOS:-"1x0 1x1 1x10 1x100 1x500 1x0 10x0 10x10"} VIEWER_THREADS=${VIEWER_THREADS:-2}
@@ -43,64 +45,20 @@ PY=/usr/bin/python3
 HOST=127.0.0.1
 export CLK_TCK; CLK_TCK=$(getconf CLK_TCK)
 
-log() { echo "[fanout] $*" >&2; }
-want() { [[ " $ONLY " == *" $1 "* ]]; }
+LOG_TAG=fanout
 
-command -v node >/dev/null || { log "node is required (Node 20)"; exit 1; }
-command -v curl >/dev/null || { log "curl is required"; exit 1; }
+need_cmd node "(Node 20)"
+need_cmd curl
 "$PY" -c 'import PIL' 2>/dev/null || { log "python3-pil is required (apt-get install python3-pil)"; exit 1; }
-[ -f node_modules/ws/package.json ] || { log "npm ci (for ws)"; npm ci --no-audit --no-fund >/dev/null; }
+need_ws ci
 [ -x "$IOTSTREAM_BIN" ] || ! want iotstream || { log "$IOTSTREAM_BIN missing (build it first)"; exit 1; }
 
 # ------------------------------------------------------------------ temp dir + cleanup
-T=$(mktemp -d "${TMPDIR:-/tmp}/iotstream-fanout.XXXXXX")
-SRV_PID=; SRV_KIND=; CPU_PID=
-stop_server() {
-  [ -n "$SRV_PID" ] || return 0
-  if [ "$SRV_KIND" = peer ]; then
-    RUN_DIR=$T/peer-run "$PEER_DIR/stop.sh" >/dev/null 2>&1 || true
-    kill -TERM -- "-$SRV_PID" 2>/dev/null || true     # run.sh's process group (setsid)
-  else
-    kill -TERM "$SRV_PID" 2>/dev/null || true
-  fi
-  for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$SRV_PID" 2>/dev/null; then
-    log "$SRV_KIND ($SRV_PID) did not stop in 10 s: SIGKILL"
-    if [ "$SRV_KIND" = peer ]; then kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-    else kill -KILL "$SRV_PID" 2>/dev/null || true; fi
-  fi
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID=; SRV_KIND=; CPU_PID=
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_server
-  rm -rf "$T"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() { # url seconds [pid]
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
-    curl -fs -o /dev/null --max-time 1 "$1" && return 0
-    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
+bench_tmpdir iotstream-fanout   # T, SRV_PID/SRV_KIND, traps
+CPU_PID=   # the process whose CPU is measured (iotstream, or the peer's node process)
 
 # ------------------------------------------------------------------ the frame (as bench/ingest.sh)
-SRC_IMG=$FACES_DIR/ageitgey_face_recognition/examples/obama-480p.jpg
-[ -f "$SRC_IMG" ] || { log "missing $SRC_IMG (set FACES_DIR)"; exit 1; }
-FRAME=$T/frame.jpg
-"$PY" "$PEER_SRC/bench/make-frame.py" "$SRC_IMG" "$FRAME" "$FRAME_BYTES" >/dev/null
-FRAME_INFO=$("$PY" -c 'import sys,os; from PIL import Image; im=Image.open(sys.argv[1]); print(f"{os.path.getsize(sys.argv[1])} bytes, {im.width}x{im.height}")' "$FRAME")
+make_frame
 
 # ------------------------------------------------------------------ servers
 start_iotstream() {
@@ -111,29 +69,18 @@ start_iotstream() {
     --recognition=false --recognition-api=false \
     > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream; CPU_PID=$SRV_PID
-  for _ in $(seq 150); do
-    grep -q "listening on $HOST:$port" "$T/iotstream.out" 2>/dev/null && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_iotstream_out "listening on $HOST:$port" 150
   wait_http "http://$HOST:$port/health" 5 "$SRV_PID" ||
     { log "iotstream did not come up:"; tail -20 "$T/iotstream.err" >&2; return 1; }
   BASE=http://$HOST:$port
 }
 start_peer() { # Node only (RECOG=0); a copy in .cache keeps node_modules between runs
-  mkdir -p "$PEER_DIR"
-  (cd "$PEER_SRC" && tar --exclude=./node_modules --exclude=./data --exclude=./run \
-     --exclude='./recognition/*.so' --exclude=./recognition/__pycache__ -cf - .) |
-    (cd "$PEER_DIR" && tar -xf - --no-same-owner)
-  chmod -R u+w "$PEER_DIR"
-  (cd "$PEER_DIR" && WITH_RECOG=0 ./setup.sh) > "$T/peer-setup.log" 2>&1 ||
+  peer_copy
+  peer_setup WITH_RECOG=0 ||
     { log "peer setup failed:"; tail -20 "$T/peer-setup.log" >&2; return 1; }
   local port rport
   port=$(free_port); rport=$(free_port)
-  mkdir -p "$T/peer-run" "$T/peer-data"
-  PORT=$port HOST=$HOST RECOG_PORT=$rport RECOG_HOST=$HOST RECOG=0 RUN_DIR=$T/peer-run \
-    DATA_DIR=$T/peer-data setsid "$PEER_DIR/run.sh" > "$T/peer-run.out" 2>&1 < /dev/null &
-  SRV_PID=$!; SRV_KIND=peer
+  peer_launch "$port" "$rport" 0
   wait_http "http://$HOST:$port/health" 30 "$SRV_PID" ||
     { log "peer did not come up:"; tail -20 "$T/peer-run.out" >&2; return 1; }
   CPU_PID=$(cat "$T/peer-run/server.pid")   # the node process itself, not run.sh

@@ -32,6 +32,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$ROOT/bench/lib.sh"
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-"1 16 64"}
@@ -49,78 +51,21 @@ PEER_DIR=$ROOT/.cache/peer-seed-express
 PY=/usr/bin/python3   # Debian's python: python3-pil installs for it
 HOST=127.0.0.1
 
-log() { echo "[bench] $*" >&2; }
-want() { [[ " $ONLY " == *" $1 "* ]]; }
+LOG_TAG=bench
 dur_s() { # "10s" / "1m" / "10" -> seconds
   local d=$1
   case $d in *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $(( ${d%m} * 60 )) ;; *h) echo $(( ${d%h} * 3600 )) ;; *) echo "$d" ;; esac
 }
 
 # ------------------------------------------------------------------ packages (idempotent)
-pkgs=(wrk nginx-light curl jq python3-pil)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v node >/dev/null || { log "node is required (Node 20)"; exit 1; }
+ensure_pkgs wrk nginx-light curl jq python3-pil
+need_cmd node "(Node 20)"
 
 # ------------------------------------------------------------------ temp dir + cleanup
-T=$(mktemp -d "${TMPDIR:-/tmp}/iotstream-bench.XXXXXX")
-SRV_PID=        # the server under test (iotstream pid, nginx master pid or peer run.sh pgid)
-SRV_KIND=
-stop_server() {
-  [ -n "$SRV_PID" ] || return 0
-  case $SRV_KIND in
-    iotstream|nginx)
-      kill -TERM "$SRV_PID" 2>/dev/null || true ;;
-    peer)
-      RUN_DIR=$T/peer-run "$PEER_DIR/stop.sh" >/dev/null 2>&1 || true
-      kill -TERM -- "-$SRV_PID" 2>/dev/null || true ;;   # run.sh's process group, in case
-  esac
-  for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$SRV_PID" 2>/dev/null; then
-    log "$SRV_KIND ($SRV_PID) did not stop in 10 s: SIGKILL"
-    if [ "$SRV_KIND" = peer ]; then kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-    else kill -KILL "$SRV_PID" 2>/dev/null || true; fi
-  fi
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID=; SRV_KIND=
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_server
-  rm -rf "$T"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() { # url seconds [pid]: until the url answers 2xx; fails early if pid died
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
-    curl -fs -o /dev/null --max-time 1 "$1" && return 0
-    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
+bench_tmpdir iotstream-bench   # T, SRV_PID/SRV_KIND (iotstream pid, nginx master pid or peer run.sh pgid), traps
 
 # ------------------------------------------------------------------ the frame
-SRC_IMG=$FACES_DIR/ageitgey_face_recognition/examples/obama-480p.jpg
-[ -f "$SRC_IMG" ] || { log "missing $SRC_IMG (set FACES_DIR)"; exit 1; }
-FRAME=$T/frame.jpg
-"$PY" "$PEER_SRC/bench/make-frame.py" "$SRC_IMG" "$FRAME" "$FRAME_BYTES" >/dev/null
-FRAME_INFO=$("$PY" -c 'import sys,os; from PIL import Image; im=Image.open(sys.argv[1]); print(f"{os.path.getsize(sys.argv[1])} bytes, {im.width}x{im.height}")' "$FRAME")
+make_frame
 export FRAME DEVICES=16
 
 # ------------------------------------------------------------------ build if needed
@@ -158,12 +103,7 @@ start_iotstream() { # data dir
   "$IOTSTREAM_BIN" --port "$port" "${RECOG_FLAG[@]}" --bind "$HOST" --data-dir "$1" \
     --log-level warn > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream
-  local i
-  for i in $(seq 150); do
-    grep -q "listening on $HOST:$port" "$T/iotstream.out" 2>/dev/null && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_iotstream_out "listening on $HOST:$port" 150
   if ! wait_http "http://$HOST:$port/health" 5 "$SRV_PID"; then
     log "iotstream did not come up; stderr:"; tail -20 "$T/iotstream.err" >&2; return 1
   fi
@@ -193,31 +133,23 @@ perf_settled() { # before-triple: polls (up to 5 s) until accepted == stored + d
 }
 
 start_peer() { # sets PEER_MODE
-  # A copy of the read-only peer, kept in .cache so node_modules and the dlib binding survive.
-  mkdir -p "$PEER_DIR"
-  (cd "$PEER_SRC" && tar --exclude=./node_modules --exclude=./data --exclude=./run \
-     --exclude='./recognition/*.so' --exclude=./recognition/__pycache__ -cf - .) |
-    (cd "$PEER_DIR" && tar -xf - --no-same-owner)   # keeps mtimes: setup.sh's -nt checks stay valid
-  chmod -R u+w "$PEER_DIR"
+  peer_copy   # a copy of the read-only peer, kept in .cache
   local recog=0
   if [ "$PEER_RECOG" != 0 ]; then
-    if (cd "$PEER_DIR" && ./setup.sh) > "$T/peer-setup.log" 2>&1; then recog=1
+    if peer_setup; then recog=1
     else log "peer full-system setup failed (tail of log below); falling back to RECOG=0"
          tail -5 "$T/peer-setup.log" >&2
     fi
   fi
   if [ $recog = 0 ]; then
-    (cd "$PEER_DIR" && WITH_RECOG=0 ./setup.sh) > "$T/peer-setup.log" 2>&1 ||
+    peer_setup WITH_RECOG=0 ||
       { log "peer setup failed:"; tail -20 "$T/peer-setup.log" >&2; return 1; }
   fi
   local port rport
   port=$(free_port); rport=$(free_port)
   while [ "$rport" = "$port" ]; do rport=$(free_port); done
   _launch_peer() { # recog
-    mkdir -p "$T/peer-run" "$T/peer-data"
-    PORT=$port HOST=$HOST RECOG_PORT=$rport RECOG_HOST=$HOST RECOG=$1 RUN_DIR=$T/peer-run \
-      DATA_DIR=$T/peer-data setsid "$PEER_DIR/run.sh" > "$T/peer-run.out" 2>&1 < /dev/null &
-    SRV_PID=$!; SRV_KIND=peer
+    peer_launch "$port" "$rport" "$1"
     wait_http "http://$HOST:$port/health" 90 "$SRV_PID"
   }
   if ! _launch_peer $recog; then

@@ -31,6 +31,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$ROOT/bench/lib.sh"
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -49,11 +51,11 @@ PEER_SRC=${PEER_SRC:-../shared/peers/seed-express}
 PEER_DIR=$ROOT/.cache/peer-seed-express
 HOST=127.0.0.1
 
-log() { echo "[recognition] $*" >&2; }
-command -v node >/dev/null || { log "node is required (Node 20)"; exit 1; }
-command -v curl >/dev/null || { log "curl is required"; exit 1; }
-command -v jq >/dev/null || { log "jq is required"; exit 1; }
-[ -f node_modules/ws/package.json ] || { log "npm install (for ws)"; npm install --no-audit --no-fund >/dev/null; }
+LOG_TAG=recognition
+need_cmd node "(Node 20)"
+need_cmd curl
+need_cmd jq
+need_ws install
 
 # ------------------------------------------------------------------ build if needed
 if [ ! -x "$BENCH_BIN" ] || [ bench/micro/recognition_bench.cpp -nt "$BENCH_BIN" ] || [ ! -x "$IOTSTREAM_BIN" ]; then
@@ -65,34 +67,7 @@ fi
 source scripts/blas-env.sh
 
 # ------------------------------------------------------------------ temp dir + cleanup
-T=$(mktemp -d "${TMPDIR:-/tmp}/iotstream-recog.XXXXXX")
-SRV_PID=; SRV_KIND=
-stop_server() {
-  [ -n "$SRV_PID" ] || return 0
-  if [ "$SRV_KIND" = peer ]; then
-    RUN_DIR=$T/peer-run "$PEER_DIR/stop.sh" >/dev/null 2>&1 || true
-    kill -TERM -- "-$SRV_PID" 2>/dev/null || true     # run.sh's process group (setsid)
-  else
-    kill -TERM "$SRV_PID" 2>/dev/null || true
-  fi
-  for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$SRV_PID" 2>/dev/null; then
-    log "$SRV_KIND ($SRV_PID) did not stop in 10 s: SIGKILL"
-    if [ "$SRV_KIND" = peer ]; then kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-    else kill -KILL "$SRV_PID" 2>/dev/null || true; fi
-  fi
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID=; SRV_KIND=
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_server
-  rm -rf "$T"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmpdir iotstream-recog   # T, SRV_PID/SRV_KIND, traps
 
 # ------------------------------------------------------------------ header
 echo "== iotstream recognition benchmark"
@@ -121,12 +96,7 @@ start_iotstream() { # extra args...
   "$IOTSTREAM_BIN" --port 0 --recognition-port 0 --bind "$HOST" --data-dir "$T/data" --log-level warn "$@" \
     > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream
-  local i
-  for i in $(seq 300); do
-    grep -q '^ready' "$T/iotstream.out" 2>/dev/null && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_iotstream_out '^ready' 300
   if ! grep -q '^ready' "$T/iotstream.out"; then
     log "iotstream did not come up ($*); stderr:"; tail -20 "$T/iotstream.err" >&2; return 1
   fi
@@ -245,22 +215,13 @@ stop_server
 
 PEER_RT=n/a; PEER_MODE="not run (PEER=0)"
 start_peer() {
-  mkdir -p "$PEER_DIR"
-  (cd "$PEER_SRC" && tar --exclude=./node_modules --exclude=./data --exclude=./run \
-     --exclude='./recognition/*.so' --exclude=./recognition/__pycache__ -cf - .) |
-    (cd "$PEER_DIR" && tar -xf - --no-same-owner)   # keeps mtimes: setup.sh's -nt checks stay valid
-  chmod -R u+w "$PEER_DIR"
-  if ! (cd "$PEER_DIR" && ./setup.sh) > "$T/peer-setup.log" 2>&1; then
+  peer_copy
+  if ! peer_setup; then
     log "peer full-system setup failed:"; tail -5 "$T/peer-setup.log" >&2; return 1
   fi
   local port rport
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$T/peer-run" "$T/peer-data"
-  PORT=$port HOST=$HOST RECOG_PORT=$rport RECOG_HOST=$HOST RECOG=1 RUN_DIR=$T/peer-run \
-    DATA_DIR=$T/peer-data setsid "$PEER_DIR/run.sh" > "$T/peer-run.out" 2>&1 < /dev/null &
-  SRV_PID=$!; SRV_KIND=peer
-  local i
+  port=$(free_port); rport=$(free_port)
+  peer_launch "$port" "$rport" 1
   for _ in $(seq 900); do
     curl -fs -o /dev/null --max-time 1 "http://$HOST:$port/health" && break
     kill -0 "$SRV_PID" 2>/dev/null || { log "peer exited:"; tail -5 "$T/peer-run.out" >&2; return 1; }

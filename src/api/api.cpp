@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/recognition_api.h"
+#include "api/respond.h"
 #include "core/clock.h"
 
 namespace iotstream::api {
@@ -21,26 +22,6 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
-int HttpStatusOf(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kOk: return 200;
-    case Status::Code::kInvalidArgument: return 400;
-    case Status::Code::kUnsupported: return 415;
-    case Status::Code::kTooLarge: return 413;
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kUnavailable: return 503;
-    case Status::Code::kTimeout: return 504;
-    case Status::Code::kIOError:
-    case Status::Code::kInternal: break;
-  }
-  return 500;
-}
-
-Response ErrorOf(const Status& st) {
-  Response r = Response::Error(HttpStatusOf(st), st.message());
-  if (st.IsUnavailable()) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
 
 std::optional<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
@@ -258,7 +239,7 @@ class Routes {
     }
     limit = std::clamp<int64_t>(limit, 1, 1000);
     if (!ctx_.registry.Get(id, NowMs())) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    const bool queued = ctx_.disk_pool.Submit([this, s, id, from, to, limit] {
+    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit] {
       auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit));
       if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
       json list = json::array();
@@ -266,13 +247,12 @@ class Routes {
       const size_t count = list.size();
       s.Send(Response::Json(200, json{{"device_id", id}, {"frames", std::move(list)}, {"count", count}}.dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   }
 
   void GetFrame(Request&& req, const Responder& s) {
     auto id = ParseInt(req.param("frame_id"));
     if (!id || *id <= 0) return s.Send(Response::Error(400, "frame id must be a positive integer"));
-    const bool queued = ctx_.disk_pool.Submit([this, s, fid = static_cast<uint64_t>(*id)] {
+    OnDiskPool(ctx_.disk_pool, s, [this, s, fid = static_cast<uint64_t>(*id)] {
       store::StoredFrame meta;
       auto data = ctx_.store.ReadFrame(fid, &meta);
       if (!data.ok()) return s.Send(ErrorOf(data.status()));
@@ -284,7 +264,6 @@ class Routes {
       res.headers.emplace_back("X-Frame-Timestamp", std::to_string(meta.capture_ts_ms));
       s.Send(std::move(res));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   }
 
   void Performance(Request&&, const Responder& s) {

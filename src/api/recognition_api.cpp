@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/respond.h"
 #include "core/clock.h"
 #include "ingest/multipart.h"
 
@@ -26,20 +27,6 @@ std::optional<int64_t> ParseId(std::string_view s) {
   return v;
 }
 
-int HttpStatusOf(const Status& st) {
-  if (st.IsInvalidArgument()) return 400;
-  if (st.IsNotFound()) return 404;
-  if (st.IsUnavailable()) return 503;
-  if (st.IsTimeout()) return 504;
-  if (st.IsUnsupported()) return 415;
-  return 500;
-}
-
-Response ErrorOf(const Status& st) {
-  Response r = Response::Error(HttpStatusOf(st), st.message());
-  if (st.IsUnavailable()) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
 
 double Round2(double v) { return std::round(v * 100) / 100; }
 
@@ -135,7 +122,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
         return s.Send(Response::Error(
             422, rec->faces.empty() ? "no face found" : std::to_string(rec->faces.size()) + " faces found"));
       }
-      const bool queued = c->disk_pool.Submit([c, s, name, rec] {
+      OnDiskPool(c->disk_pool, s, [c, s, name, rec] {
         const vision::Face& face = rec->faces[0].face;
         auto thumb = vision::EncodeJpeg(face.chip, vision::kChipSize, vision::kChipSize);
         std::vector<float> d(face.descriptor.begin(), face.descriptor.end());
@@ -153,12 +140,11 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
                                          {{"x", face.box.x}, {"y", face.box.y}, {"w", face.box.w}, {"h", face.box.h}}}}
                                        .dump()));
       });
-      if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
     });
   });
 
   router.Add(Method::kGet, "/api/v1/recognition/permitted-faces", [c](Request&&, Responder s) {
-    const bool queued = c->disk_pool.Submit([c, s] {
+    OnDiskPool(c->disk_pool, s, [c, s] {
       auto people = c->records.ListPeople();
       if (!people.ok()) return s.Send(ErrorOf(people.status()));
       json list = json::array();
@@ -176,18 +162,16 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
       const size_t total = list.size();
       s.Send(Response::Json(200, json{{"people", std::move(list)}, {"total", total}}.dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
 
   router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("person_id"));
     if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
-    const bool queued = c->disk_pool.Submit([c, s, pid = *id] {
+    OnDiskPool(c->disk_pool, s, [c, s, pid = *id] {
       if (Status st = c->records.DeletePerson(pid); !st.ok()) return s.Send(ErrorOf(st));
       (void)c->gallery.RemovePerson(pid);  // NotFound only if it had no face in memory either
       s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}}.dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
 
   router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}/faces/{face_id}",
@@ -195,26 +179,19 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
                auto pid = ParseId(req.param("person_id"));
                auto fid = ParseId(req.param("face_id"));
                if (!pid || !fid) return s.Send(Response::Error(400, "ids must be positive integers"));
-               const bool queued = c->disk_pool.Submit([c, s, fid = *fid] {
+               OnDiskPool(c->disk_pool, s, [c, s, fid = *fid] {
                  if (Status st = c->records.DeleteFace(fid); !st.ok()) return s.Send(ErrorOf(st));
                  (void)c->gallery.RemoveFace(fid);
                  s.Send(Response::Json(200, json{{"success", true}, {"face_id", fid}}.dump()));
                });
-               if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
              });
 
   router.Add(Method::kGet, "/api/v1/recognition/faces/{face_id}/thumbnail.jpg", [c](Request&& req, Responder s) {
     auto fid = ParseId(req.param("face_id"));
     if (!fid) return s.Send(Response::Error(400, "face id must be a positive integer"));
-    const bool queued = c->disk_pool.Submit([c, s, fid = *fid] {
-      auto jpeg = c->records.ReadFaceThumbnail(fid);
-      if (!jpeg.ok()) return s.Send(ErrorOf(jpeg.status()));
-      Response r;
-      r.content_type = "image/jpeg";
-      r.body = std::move(jpeg).value();
-      s.Send(std::move(r));
+    OnDiskPool(c->disk_pool, s, [c, s, fid = *fid] {
+      s.Send(JpegOf(c->records.ReadFaceThumbnail(fid)));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
 
   if (!with_health) return;
@@ -263,7 +240,7 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
     }
     q.device_id = req.query_param("device_id").value_or("");
     q.type = req.query_param("type").value_or("");
-    const bool queued = c->disk_pool.Submit([c, s, q] {
+    OnDiskPool(c->disk_pool, s, [c, s, q] {
       auto list = c->records.ListEvents(q);
       if (!list.ok()) return s.Send(ErrorOf(list.status()));
       json events = json::array();
@@ -271,30 +248,22 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       const size_t count = events.size();
       s.Send(Response::Json(200, json{{"events", std::move(events)}, {"count", count}}.dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
   router.Add(Method::kGet, "/api/v1/events/{id}", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
     if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
-    const bool queued = c->disk_pool.Submit([c, s, id = *id] {
+    OnDiskPool(c->disk_pool, s, [c, s, id = *id] {
       auto e = c->records.GetEvent(id);
       if (!e.ok()) return s.Send(ErrorOf(e.status()));
       s.Send(Response::Json(200, events::EventHub::ToJson(e.value()).dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
   router.Add(Method::kGet, "/api/v1/events/{id}/thumbnail.jpg", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
     if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
-    const bool queued = c->disk_pool.Submit([c, s, id = *id] {
-      auto jpeg = c->records.ReadEventThumbnail(id);
-      if (!jpeg.ok()) return s.Send(ErrorOf(jpeg.status()));
-      Response r;
-      r.content_type = "image/jpeg";
-      r.body = std::move(jpeg).value();
-      s.Send(std::move(r));
+    OnDiskPool(c->disk_pool, s, [c, s, id = *id] {
+      s.Send(JpegOf(c->records.ReadEventThumbnail(id)));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
   router.Add(Method::kPost, "/api/v1/events/{id}/feedback", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
@@ -304,11 +273,10 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
     }
     const bool correct = body["correct"].get<bool>();
-    const bool queued = c->disk_pool.Submit([c, s, id = *id, correct] {
+    OnDiskPool(c->disk_pool, s, [c, s, id = *id, correct] {
       if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
       s.Send(Response::Json(200, json{{"success", true}, {"event_id", id}, {"correct", correct}}.dump()));
     });
-    if (!queued) s.Send(ErrorOf(Status::Unavailable("too many disk requests in flight")));
   });
 }
 
