@@ -1,8 +1,5 @@
 #include "store/records.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -12,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/files.h"
 #include "store/sqlite.h"
 
 namespace iotstream::store {
@@ -43,38 +41,6 @@ std::vector<float> DescriptorOf(const std::string& blob) {
   std::vector<float> d(blob.size() / sizeof(float));
   std::memcpy(d.data(), blob.data(), d.size() * sizeof(float));
   return d;
-}
-
-// `sync`: fsync before returning, for files whose row promises durability (enrolment thumbnails).
-Status WriteWhole(const fs::path& path, std::string_view data, bool sync) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Status::IOError("write " + path.string() + ": " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (sync) ::fsync(fd);
-  ::close(fd);
-  return Status::Ok();
-}
-
-Result<std::string> ReadWhole(const fs::path& path, const std::string& what) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound("no thumbnail for " + what);
-  std::string out;
-  char buf[16384];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 class RecordsImpl final : public Records {
@@ -117,7 +83,7 @@ class RecordsImpl final : public Records {
     }
     if (st.ok()) st = InsertFace(&e, !thumbnail_jpeg.empty());
     // The file goes first: a crash before COMMIT leaves a file no row names, removed at the next Open.
-    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteWhole(FacePath(e.face_id), thumbnail_jpeg, /*sync=*/true);
+    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteThumbnail(FacePath(e.face_id), thumbnail_jpeg, /*sync=*/true);
     if (st.ok()) st = db_.Exec("COMMIT");
     if (!st.ok()) {
       (void)db_.Exec("ROLLBACK");
@@ -217,7 +183,7 @@ class RecordsImpl final : public Records {
   }
 
   Result<std::string> ReadFaceThumbnail(int64_t face_id) override {
-    return ReadWhole(FacePath(face_id), "face " + std::to_string(face_id));
+    return ReadWholeFile(FacePath(face_id), "thumbnail for face " + std::to_string(face_id));
   }
 
   Status AppendEvent(EventRecord* e, std::string_view thumbnail_jpeg) override {
@@ -244,7 +210,7 @@ class RecordsImpl final : public Records {
       e->id = db_.last_insert_id();
       e->has_thumbnail = !thumbnail_jpeg.empty();
       // An event's thumbnail is not acknowledged to anyone: no fsync on the way to the viewers.
-      if (e->has_thumbnail) st = WriteWhole(EventPath(e->id), thumbnail_jpeg, /*sync=*/false);
+      if (e->has_thumbnail) st = WriteThumbnail(EventPath(e->id), thumbnail_jpeg, /*sync=*/false);
     }
     if (st.ok()) st = db_.Exec("COMMIT");
     if (!st.ok()) (void)db_.Exec("ROLLBACK");
@@ -283,7 +249,7 @@ class RecordsImpl final : public Records {
   }
 
   Result<std::string> ReadEventThumbnail(int64_t event_id) override {
-    return ReadWhole(EventPath(event_id), "event " + std::to_string(event_id));
+    return ReadWholeFile(EventPath(event_id), "thumbnail for event " + std::to_string(event_id));
   }
 
  private:
@@ -319,6 +285,12 @@ class RecordsImpl final : public Records {
                     .Bind(4, int64_t{has_thumbnail ? 1 : 0}).Bind(5, NowMs()).Run();
     if (st.ok()) e->face_id = db_.last_insert_id();
     return st;
+  }
+
+  static Status WriteThumbnail(const fs::path& path, std::string_view jpeg, bool sync) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    return WriteWholeFile(path, jpeg, sync);
   }
 
   fs::path FacePath(int64_t id) const { return root_ / "faces" / (std::to_string(id) + ".jpg"); }

@@ -1,6 +1,5 @@
 #include "store/store.h"
 
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/files.h"
 #include "store/sqlite.h"
 
 namespace iotstream::store {
@@ -44,24 +44,6 @@ std::string HourFolder(int64_t ms) {
   char buf[16];
   std::strftime(buf, sizeof buf, "%Y%m%d%H", &tm);
   return buf;
-}
-
-Status WriteFile(const fs::path& path, std::string_view data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const Status st = Status::IOError("write " + path.string() + ": " + std::strerror(errno));
-      ::close(fd);
-      return st;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) return Status::IOError("close " + path.string() + ": " + std::strerror(errno));
-  return Status::Ok();
 }
 
 struct FrameItem {
@@ -201,17 +183,8 @@ class StoreImpl final : public Store {
       if (meta) *meta = RowToFrame(q);
       path = q.Text(7);
     }
-    const fs::path full = root_ / path;
-    const int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
-    // Evicted between the query and the open: the frame is gone, as if the query had come later.
-    if (fd < 0) return Status::NotFound("no stored frame " + std::to_string(frame_id));
-    std::string data;
-    char buf[64 * 1024];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    if (n < 0) return Status::IOError("read " + full.string() + ": " + std::strerror(errno));
-    return data;
+    // Evicted between the query and the read: the frame is gone, as if the query had come later.
+    return ReadWholeFile(root_ / path, "stored frame " + std::to_string(frame_id));
   }
 
   StoreStats stats() const override {
@@ -426,7 +399,7 @@ class StoreImpl final : public Store {
       known_dirs_.insert(dir.string());
     }
     const std::string_view jpeg = frame.jpeg();
-    if (Status st = WriteFile(full, jpeg); !st.ok()) return st;
+    if (Status st = WriteWholeFile(full, jpeg, /*sync=*/false); !st.ok()) return st;
     Status st = insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
                     .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(jpeg.size())).Bind(6, int64_t{m.width})
                     .Bind(7, int64_t{m.height}).Bind(8, rel).Run();

@@ -1,0 +1,47 @@
+#include "store/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace iotstream::store {
+
+Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, bool sync) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const Status st = Status::IOError("write " + path.string() + ": " + std::strerror(errno));
+      ::close(fd);
+      return st;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (sync && ::fsync(fd) != 0) {
+    const Status st = Status::IOError("fsync " + path.string() + ": " + std::strerror(errno));
+    ::close(fd);
+    return st;
+  }
+  if (::close(fd) != 0) return Status::IOError("close " + path.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Result<std::string> ReadWholeFile(const std::filesystem::path& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("no " + what);
+  std::string out;
+  char buf[64 * 1024];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  const int read_errno = errno;
+  ::close(fd);
+  if (n < 0) return Status::IOError("read " + path.string() + ": " + std::strerror(read_errno));
+  return out;
+}
+
+}  // namespace iotstream::store

@@ -1,0 +1,18 @@
+// Private to store/: whole-file reads and writes with POSIX calls and Status errors.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace iotstream::store {
+
+// Creates or truncates `path` and writes `data`; `sync` adds an fsync before closing (for files an
+// acknowledged answer depends on). IOError naming the file on failure. The parent folder must exist.
+Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, bool sync);
+// The file's bytes; NotFound (with `what` in the message) if it does not exist, IOError if a read fails.
+Result<std::string> ReadWholeFile(const std::filesystem::path& path, const std::string& what);
+
+}  // namespace iotstream::store
