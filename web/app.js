@@ -156,12 +156,15 @@ function drawPending() {
 
 function onEvent(msg) {
   switch (msg.type) {
-    case 'hello': {
-      // The contract says an array; also accept the /api/v1/devices body ({devices: [...], total, online}).
-      const list = Array.isArray(msg.devices) ? msg.devices : msg.devices?.devices;
-      if (Array.isArray(list)) for (const d of list) applyDevice(d);
+    case 'hello':
+      if (Array.isArray(msg.devices)) for (const d of msg.devices) applyDevice(d);
       return;
-    }
+    case 'person_recognised':
+      addEvent(msg.type, `${msg.name} at ${nameOf(msg.device_id)} (distance ${Number(msg.distance).toFixed(2)})`, msg.ts);
+      return;
+    case 'unknown_face':
+      addEvent(msg.type, `unknown face at ${nameOf(msg.device_id)}`, msg.ts);
+      return;
     case 'device_online':
     case 'device_offline':
       if (typeof msg.device_id !== 'string') break;
@@ -182,7 +185,7 @@ function onEvent(msg) {
       addEvent('error', msg.error ?? msg.message ?? JSON.stringify(msg), msg.ts);
       return;
   }
-  // Recognition events and anything newer: show generically.
+  // Anything newer: show generically.
   const { type = 'event', device_id: dev, ts, ...rest } = msg;
   const detail = Object.entries(rest)
     .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
