@@ -22,14 +22,6 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 json DeviceJson(const ingest::DeviceView& v) {
   const auto& r = v.record;
   return json{{"id", r.id},

@@ -20,14 +20,6 @@ using http::Responder;
 using http::Response;
 using nlohmann::json;
 
-std::optional<int64_t> ParseId(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
-  return v;
-}
-
-
 double Round2(double v) { return std::round(v * 100) / 100; }
 
 // An uploaded image: the request body, or one multipart field of it. The body is moved into a shared string
@@ -225,12 +217,11 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
     store::EventQuery q;
     for (auto [key, out] : {std::pair{"from", &q.from_ms}, std::pair{"to", &q.to_ms}}) {
       if (auto v = req.query_param(key)) {
-        int64_t n = 0;
-        auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (ec != std::errc() || p != v->data() + v->size() || n < 0) {
+        auto n = ParseInt(*v);
+        if (!n || *n < 0) {
           return s.Send(Response::Error(400, std::string("'") + key + "' must be a non-negative integer (ms)"));
         }
-        *out = n;
+        *out = *n;
       }
     }
     if (auto v = req.query_param("limit")) {

@@ -1,5 +1,7 @@
 #include "api/respond.h"
 
+#include <charconv>
+
 namespace iotstream::api {
 
 int HttpStatusOf(const Status& st) {
@@ -29,6 +31,19 @@ http::Response JpegOf(Result<std::string> jpeg) {
   r.content_type = "image/jpeg";
   r.body = std::move(jpeg).value();
   return r;
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<int64_t> ParseId(std::string_view text) {
+  auto v = ParseInt(text);
+  if (!v || *v <= 0) return std::nullopt;
+  return v;
 }
 
 void OnDiskPool(WorkPool& pool, const http::Responder& s, std::function<void()> work) {

@@ -1,8 +1,11 @@
 // Private to api/: how handlers turn a Status into an answer, and how they leave the I/O thread for disk work.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "core/work_pool.h"
@@ -16,6 +19,10 @@ int HttpStatusOf(const Status& st);
 http::Response ErrorOf(const Status& st);
 // 200 image/jpeg with the bytes, or the error.
 http::Response JpegOf(Result<std::string> jpeg);
+// A whole decimal integer, or nullopt (empty, sign only, trailing characters, out of range).
+std::optional<int64_t> ParseInt(std::string_view text);
+// A positive id (> 0), or nullopt.
+std::optional<int64_t> ParseId(std::string_view text);
 // Runs `work` on `pool` (which answers through `s` itself); answers 503 now when the pool's queue is full.
 void OnDiskPool(WorkPool& pool, const http::Responder& s, std::function<void()> work);
 

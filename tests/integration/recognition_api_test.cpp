@@ -47,16 +47,6 @@ class RecognitionApiTest : public ::testing::Test {
                      {{"Content-Type", "multipart/form-data; boundary=enrol"}});
   }
   static json Json(const testing::HttpResult& r) { return json::parse(r.body, nullptr, false); }
-  static json NextEvent(WsClient& ws, const std::string& type) {
-    for (int i = 0; i < 500; ++i) {
-      auto m = ws.Read(std::chrono::seconds(20));
-      if (!m.ok) return {};
-      if (m.binary) continue;
-      json e = json::parse(m.data, nullptr, false);
-      if (e.is_object() && e.value("type", "") == type) return e;
-    }
-    return {};
-  }
   TempDir dir_;
   std::string models_;
 };
@@ -75,7 +65,7 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   const std::string frame = FaceJpeg(std::string(kExamples) + "obama-480p.jpg");
   ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
 
-  json event = NextEvent(ws, "person_recognised");
+  json event = testing::NextEvent(ws, "person_recognised", std::chrono::seconds(20));
   ASSERT_FALSE(event.is_null());
   EXPECT_EQ(event["name"], "Barack Obama");
   EXPECT_EQ(event["person_id"], person);

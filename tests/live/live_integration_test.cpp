@@ -38,16 +38,6 @@ class LiveTest : public ::testing::Test {
     return json::parse(r.body)["frame_id"].get<uint64_t>();
   }
   // Reads until a text event of `type` arrives (skipping other messages); empty json on timeout.
-  static json NextEvent(WsClient& ws, const std::string& type) {
-    for (int i = 0; i < 200; ++i) {
-      auto m = ws.Read();
-      if (!m.ok) return {};
-      if (m.binary) continue;
-      json e = json::parse(m.data, nullptr, false);
-      if (e.is_object() && e.value("type", "") == type) return e;
-    }
-    return {};
-  }
   TempDir dir_;
   std::string obama_, biden_;
 };
@@ -59,7 +49,7 @@ TEST_F(LiveTest, EveryViewerGetsEveryFrameOfATenFpsCamera) {
   for (int i = 0; i < 3; ++i) {
     viewers.push_back(std::make_unique<WsClient>(server.port(), "/ws"));
     ASSERT_TRUE(viewers.back()->connected());
-    ASSERT_FALSE(NextEvent(*viewers.back(), "hello").is_null());
+    ASSERT_FALSE(testing::NextEvent(*viewers.back(), "hello").is_null());
   }
   constexpr int kFrames = 20;
   // Every viewer reads at once, as browsers do (a viewer that does not read skips frames by design).
@@ -97,13 +87,13 @@ TEST_F(LiveTest, SubscribeFiltersAndBadMessagesGetErrors) {
   WsClient ws(server.port(), "/ws");
   ASSERT_TRUE(ws.connected());
   ASSERT_TRUE(ws.SendText("not json"));
-  json err = NextEvent(ws, "error");
+  json err = testing::NextEvent(ws, "error");
   ASSERT_FALSE(err.is_null());
   EXPECT_TRUE(err["error"].is_string());
   ASSERT_TRUE(ws.SendText(R"({"subscribe": 42})"));
-  EXPECT_FALSE(NextEvent(ws, "error").is_null());
+  EXPECT_FALSE(testing::NextEvent(ws, "error").is_null());
   ASSERT_TRUE(ws.SendText(R"({"subscribe": ["cam-b"]})"));
-  json sub = NextEvent(ws, "subscribed");
+  json sub = testing::NextEvent(ws, "subscribed");
   ASSERT_FALSE(sub.is_null());
   EXPECT_EQ(sub["devices"], json::array({"cam-b"}));
   Post(cam, obama_, "cam-a");
@@ -118,7 +108,7 @@ TEST_F(LiveTest, SubscribeFiltersAndBadMessagesGetErrors) {
     break;
   }
   ASSERT_TRUE(ws.SendText(R"({"subscribe": "*"})"));
-  ASSERT_FALSE(NextEvent(ws, "subscribed").is_null());
+  ASSERT_FALSE(testing::NextEvent(ws, "subscribed").is_null());
 }
 
 TEST_F(LiveTest, OversizedMessageClosesOnlyThatSession) {
@@ -203,10 +193,10 @@ TEST_F(LiveTest, DeviceOnlineAndOfflineEvents) {
   WsClient ws(server.port(), "/ws");
   ASSERT_TRUE(ws.connected());
   Post(cam, obama_, "door");
-  json online = NextEvent(ws, "device_online");
+  json online = testing::NextEvent(ws, "device_online");
   ASSERT_FALSE(online.is_null());
   EXPECT_EQ(online["device_id"], "door");
-  json offline = NextEvent(ws, "device_offline");  // no more frames: offline after ~1-2 s
+  json offline = testing::NextEvent(ws, "device_offline");  // no more frames: offline after ~1-2 s
   ASSERT_FALSE(offline.is_null());
   EXPECT_EQ(offline["device_id"], "door");
 }

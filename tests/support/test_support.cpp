@@ -184,6 +184,16 @@ bool WsClient::SendText(const std::string& text) {
   return !ec;
 }
 
+nlohmann::json NextEvent(WsClient& ws, const std::string& type, std::chrono::milliseconds per_message) {
+  while (true) {
+    auto m = ws.Read(per_message);
+    if (!m.ok) return {};
+    if (m.binary) continue;
+    nlohmann::json e = nlohmann::json::parse(m.data, nullptr, false);
+    if (e.is_object() && e.value("type", "") == type) return e;
+  }
+}
+
 WsFrame ParseWsFrame(const std::string& m) {
   WsFrame f;
   if (m.size() < 20) return f;

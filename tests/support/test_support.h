@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace iotstream::testing {
 
 // A fresh folder under the system temp dir, removed with everything in it on destruction.
@@ -78,6 +80,11 @@ class WsClient {
   struct Impl;
   Impl* impl_;
 };
+
+// Reads messages, skipping binary ones and other text types, until a JSON text message whose "type" is `type`;
+// null json when the connection closes or a read waits longer than `per_message`.
+nlohmann::json NextEvent(WsClient& ws, const std::string& type,
+                         std::chrono::milliseconds per_message = std::chrono::seconds(5));
 
 // A /ws binary frame message, split.
 struct WsFrame {
