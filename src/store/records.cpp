@@ -115,19 +115,15 @@ class RecordsImpl final : public Records {
     Stmt q(db_.get(),
            "SELECT f.person_id, p.name, f.id, f.negative, f.descriptor FROM faces f JOIN people p ON p.id = f.person_id "
            "ORDER BY f.id");
-    std::vector<GalleryEntry> out;
-    Status st;
-    while (q.Step(&st)) {
+    return CollectRows<GalleryEntry>(q, [](const Stmt& row) {
       GalleryEntry e;
-      e.person_id = q.Int(0);
-      e.name = q.Text(1);
-      e.face_id = q.Int(2);
-      e.negative = q.Int(3) != 0;
-      e.descriptor = DescriptorOf(q.Blob(4));
-      out.push_back(std::move(e));
-    }
-    if (!st.ok()) return st;
-    return out;
+      e.person_id = row.Int(0);
+      e.name = row.Text(1);
+      e.face_id = row.Int(2);
+      e.negative = row.Int(3) != 0;
+      e.descriptor = DescriptorOf(row.Blob(4));
+      return e;
+    });
   }
 
   Result<std::vector<PersonSummary>> ListPeople() override {
@@ -224,11 +220,7 @@ class RecordsImpl final : public Records {
                           "ORDER BY id DESC LIMIT ?");
     s.Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.device_id).Bind(4, q.device_id).Bind(5, q.type).Bind(6, q.type);
     s.Bind(7, static_cast<int64_t>(q.limit));
-    std::vector<EventRecord> out;
-    Status st;
-    while (s.Step(&st)) out.push_back(EventOf(s));
-    if (!st.ok()) return st;
-    return out;
+    return CollectRows<EventRecord>(s, EventOf);
   }
 
   Result<EventRecord> GetEvent(int64_t id) override {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -42,6 +43,16 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
 };
+
+// Steps `q` to the end, turning each row into a T with `row_of(q)`; the first SQLite error instead.
+template <typename T, typename RowOf>
+Result<std::vector<T>> CollectRows(Stmt& q, RowOf row_of) {
+  std::vector<T> out;
+  Status st;
+  while (q.Step(&st)) out.push_back(row_of(q));
+  if (!st.ok()) return st;
+  return out;
+}
 
 class Db {
  public:

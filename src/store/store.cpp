@@ -109,25 +109,21 @@ class StoreImpl final : public Store {
     Stmt q(reader_.get(),
            "SELECT id, name, location, first_seen_ms, last_seen_ms, frames_received, bytes_received, "
            "frames_rejected, last_frame_bytes, last_width, last_height FROM devices");
-    std::vector<DeviceRecord> out;
-    Status st;
-    while (q.Step(&st)) {
+    return CollectRows<DeviceRecord>(q, [](const Stmt& row) {
       DeviceRecord r;
-      r.id = q.Text(0);
-      r.name = q.Text(1);
-      r.location = q.Text(2);
-      r.first_seen_ms = q.Int(3);
-      r.last_seen_ms = q.Int(4);
-      r.frames_received = static_cast<uint64_t>(q.Int(5));
-      r.bytes_received = static_cast<uint64_t>(q.Int(6));
-      r.frames_rejected = static_cast<uint64_t>(q.Int(7));
-      r.last_frame_bytes = static_cast<uint64_t>(q.Int(8));
-      r.last_width = static_cast<int>(q.Int(9));
-      r.last_height = static_cast<int>(q.Int(10));
-      out.push_back(std::move(r));
-    }
-    if (!st.ok()) return st;
-    return out;
+      r.id = row.Text(0);
+      r.name = row.Text(1);
+      r.location = row.Text(2);
+      r.first_seen_ms = row.Int(3);
+      r.last_seen_ms = row.Int(4);
+      r.frames_received = static_cast<uint64_t>(row.Int(5));
+      r.bytes_received = static_cast<uint64_t>(row.Int(6));
+      r.frames_rejected = static_cast<uint64_t>(row.Int(7));
+      r.last_frame_bytes = static_cast<uint64_t>(row.Int(8));
+      r.last_width = static_cast<int>(row.Int(9));
+      r.last_height = static_cast<int>(row.Int(10));
+      return r;
+    });
   }
 
   bool Enqueue(const FramePtr& frame, StoreCallback done) override {
@@ -164,11 +160,7 @@ class StoreImpl final : public Store {
            "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
            "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? ORDER BY capture_ts_ms DESC, id DESC LIMIT ?");
     q.Bind(1, device_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
-    std::vector<StoredFrame> out;
-    Status st;
-    while (q.Step(&st)) out.push_back(RowToFrame(q));
-    if (!st.ok()) return st;
-    return out;
+    return CollectRows<StoredFrame>(q, RowToFrame);
   }
 
   Result<std::string> ReadFrame(uint64_t frame_id, StoredFrame* meta) override {
