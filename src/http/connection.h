@@ -10,9 +10,9 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "http/http.h"
+#include "http/request_body.h"
 
 namespace iotstream::http {
 
@@ -21,12 +21,12 @@ using TcpStream = boost::beast::basic_stream<boost::asio::ip::tcp, Executor>;
 
 class Connection {
  public:
-  Connection(TcpStream s, boost::beast::flat_buffer b, boost::beast::http::request<boost::beast::http::string_body> r)
+  Connection(TcpStream s, boost::beast::flat_buffer b, boost::beast::http::request<RequestBody> r)
       : stream(std::move(s)), buffer(std::move(b)), request(std::move(r)) {}
 
   TcpStream stream;
   boost::beast::flat_buffer buffer;  // bytes read past the request (e.g. an early WebSocket frame)
-  boost::beast::http::request<boost::beast::http::string_body> request;  // headers as received (for the upgrade)
+  boost::beast::http::request<RequestBody> request;  // headers as received (for the upgrade)
 };
 
 }  // namespace iotstream::http

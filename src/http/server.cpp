@@ -306,7 +306,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ServerState> state_;
   const bool reject_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<RequestBody>> parser_;
   std::unique_ptr<bhttp::response<bhttp::string_body>> res_;  // alive while being written
   bool keep_alive_ = false;
   unsigned version_ = 11;

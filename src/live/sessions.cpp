@@ -39,7 +39,7 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
 
   ~WebSocketViewer() override { hub_.Leave(this); }
 
-  void Start(bhttp::request<bhttp::string_body> request) {
+  void Start(bhttp::request<http::RequestBody> request) {
     websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
     t.idle_timeout = std::chrono::seconds(30);  // with pings every 15 s: a dead or stuck viewer goes in 30 s
     t.keep_alive_pings = true;
