@@ -109,7 +109,7 @@ RecognitionPool::Stats RecognitionPool::stats() const {
 }
 
 void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
-  // Background work: when the CPU is short, HTTP threads (and the storage thread, nice 5) go first, and the
+  // Background work: when the CPU is short, HTTP threads go first (the storage thread, nice 19, last), and the
   // shortfall shows up as counted replaced/timed-out jobs instead of slower answers to cameras.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
   while (true) {
