@@ -1,6 +1,7 @@
 // Frame-to-event latency of iotstream's background recognition, for bench/recognition.sh (issue 5).
 //   node bench/recognition-latency.js --base http://127.0.0.1:PORT --frame FRAME.jpg
 //        [--cams 10] [--fps 10] [--duration 10] [--warmup 1] [--grace 3] [--viewer 1] [--path /api/v1/stream/fast]
+//        [--samples FILE]   (also writes the measured upload round trips to FILE, one ms value per line)
 //
 // Cameras: each has its own keep-alive connection (http.Agent, maxSockets 1) and POSTs FRAME as raw image/jpeg with
 // X-Device-ID cam-N on a fixed schedule (start + k * 1000/fps ms, cameras staggered evenly); a POST due while the
@@ -20,7 +21,7 @@ import fs from 'node:fs';
 import WebSocket from 'ws';
 
 const opts = { base: '', frame: '', cams: 10, fps: 10, duration: 10, warmup: 1, grace: 3, viewer: 1,
-  path: '/api/v1/stream/fast' };
+  path: '/api/v1/stream/fast', samples: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -29,7 +30,7 @@ for (let i = 0; i < argv.length; i += 2) {
 }
 if (!opts.base || !opts.frame) {
   console.error('usage: node bench/recognition-latency.js --base URL --frame FRAME.jpg [--cams N] [--fps F] ' +
-    '[--duration S] [--warmup S] [--grace S] [--viewer 0|1] [--path P]');
+    '[--duration S] [--warmup S] [--grace S] [--viewer 0|1] [--path P] [--samples FILE]');
   process.exit(2);
 }
 const body = fs.readFileSync(opts.frame);
@@ -159,6 +160,7 @@ async function main() {
     event_p50_ms: pct(eventLat, 0.5), event_p99_ms: pct(eventLat, 0.99), event_max_ms: pct(eventLat, 1),
     server_p50_ms: pct(serverLat, 0.5), server_p99_ms: pct(serverLat, 0.99),
   };
+  if (opts.samples) fs.writeFileSync(opts.samples, upload.map((v) => v.toFixed(3)).join('\n') + '\n');
   console.log(`RESULT ${JSON.stringify(out)}`);
   if (ws) ws.terminate();
   process.exit(0);

@@ -41,7 +41,7 @@ struct PoolOptions {
   std::chrono::milliseconds job_timeout{5000};    // older jobs are dropped when a worker reaches them
   // Camera frames older than this when a worker is free are dropped unrun (stale): an event that late is worth
   // less than the camera's next sample. Bounds the frame-to-event time under overload. 0: only job_timeout.
-  std::chrono::milliseconds max_frame_age{100};
+  std::chrono::milliseconds max_frame_age{50};
   size_t max_pending_cameras = 1024;              // cameras with a pending background frame
   size_t max_requests = 64;                       // waiting Submit() jobs
   float match_threshold = 0.6f;
