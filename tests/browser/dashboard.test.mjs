@@ -58,7 +58,7 @@ function startServer() {
   const remember = (line) => { serverLog.push(line); if (serverLog.length > 200) serverLog.shift(); };
   readline.createInterface({ input: server.stderr }).on('line', remember);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 15 s:\n${serverLog.join('\n')}`)), 15000);
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 60 s:\n${serverLog.join('\n')}`)), 60000);
     server.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${err.message}`)); });
     server.once('exit', (code, sig) => {
       clearTimeout(timer);

@@ -260,55 +260,5 @@ TEST_F(RecognitionTest, NotAnImageIsInvalidArgument) {
   EXPECT_FALSE(engine_->Analyze(Bytes(truncated), truncated.size()).ok());
 }
 
-// Per-stage time of the default pipeline (no upsampling, detection width 640) on one frame, medians of 10 runs,
-// and the descriptor alone. Prints; asserts only loose upper bounds (shared CI machines).
-TEST_F(RecognitionTest, StageTiming) {
-  EngineOptions o = engine_->options();
-  o.upsample = 0;
-  auto opened = FaceEngine::Open(o);
-  ASSERT_TRUE(opened.ok());
-  FaceEngine& e = *opened.value();
-  Gallery gallery;
-  ASSERT_TRUE(gallery.AddFace(1, "obama", 1, FacesOf("ageitgey_face_recognition/examples/knn_examples/train/obama/obama.jpg")
-                                                 .front()
-                                                 .descriptor)
-                  .ok());
-  for (const char* file : {"ageitgey_face_recognition/examples/obama-480p.jpg",
-                           "ageitgey_face_recognition/examples/obama-720p.jpg",
-                           "ageitgey_face_recognition/examples/two_people.jpg"}) {
-    const std::string bytes = ReadBytes(FacesDir() / file);
-    std::vector<StageTiming> runs;
-    Recognition last;
-    for (int i = 0; i < 20; ++i) {
-      auto r = e.Recognize(Bytes(bytes), bytes.size(), &gallery);
-      ASSERT_TRUE(r.ok());
-      runs.push_back(r.value().timing);
-      last = std::move(r).value();
-    }
-    auto q = [&runs](double StageTiming::*f, double at) {
-      std::vector<double> v;
-      for (auto& t : runs) v.push_back(t.*f);
-      std::sort(v.begin(), v.end());
-      return v[static_cast<size_t>(at * (v.size() - 1))];
-    };
-    std::printf("[ time  ] %s (%dx%d, %zu faces), median (min) ms: decode %.2f (%.2f) detect %.2f (%.2f) "
-                "align %.2f (%.2f) describe %.2f (%.2f) match %.3f\n",
-                file, last.width, last.height, last.faces.size(), q(&StageTiming::decode_ms, 0.5),
-                q(&StageTiming::decode_ms, 0), q(&StageTiming::detect_ms, 0.5), q(&StageTiming::detect_ms, 0),
-                q(&StageTiming::align_ms, 0.5), q(&StageTiming::align_ms, 0), q(&StageTiming::describe_ms, 0.5),
-                q(&StageTiming::describe_ms, 0), q(&StageTiming::match_ms, 0.5));
-  }
-  const std::vector<uint8_t> chip = FacesOf("ageitgey_face_recognition/examples/obama-480p.jpg").front().chip;
-  std::vector<double> ms;
-  for (int i = 0; i < 10; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_TRUE(e.DescribeChip(chip).ok());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  std::printf("[ time  ] descriptor: median %.2f ms, min %.2f ms (%s)\n", ms[ms.size() / 2], ms.front(),
-              BlasDescription().c_str());
-}
-
 }  // namespace
 }  // namespace iotstream::vision
