@@ -24,6 +24,9 @@
 #
 #   bench/fanout.sh
 #   DURATION=5 ONLY=iotstream SCENARIOS="1x0 1x100" bench/fanout.sh
+#   DURATION=20 ONLY=iotstream SCENARIOS="1x0 1x100 1x0 1x100 1x0 1x100" bench/fanout.sh
+#     (the upload-rise target: a scenario that runs more than once is also reported with its runs' upload
+#     samples pooled, so interleaved runs share the machine's stalls)
 # Knobs: DURATION (10, seconds), WARMUP (1), GRACE (1.5), FPS (10), SCENARIOS ("CAMSxVIEWERS ..."),
 #   VIEWER_THREADS (2), ONLY ("iotstream peer"), IOTSTREAM_BIN (build/src/iotstream),
 #   FRAME_BYTES (40960), FACES_DIR (../shared/faces), KEEP (a folder to copy the result JSON into).
