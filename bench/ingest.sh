@@ -217,6 +217,9 @@ for srv in iotstream peer nginx; do
   fi
   for c in $CONNS; do
     if [ "$srv" = iotstream ]; then before=$(perf_frames); fi
+    # Every server starts each run with no dirty page cache: otherwise the kernel's write-back of what the
+    # previous run stored (GBs after the 1-connection run) lands in the next run's measurement.
+    sync
     run_wrk "$srv" "$c" "$BASE$path" || exit 1
     if [ "$srv" = iotstream ]; then
       after=$(perf_settled "$before"); b=($before); a=($after)
