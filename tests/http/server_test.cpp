@@ -4,6 +4,8 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "http/http.h"
@@ -23,6 +25,11 @@ class ServerTest : public ::testing::Test {
     options.io_threads = 2;
     Router router;
     router.Add(Method::kPost, "/echo", [](Request&& r, Responder s) { s.Send(Response::Json(200, std::to_string(r.body.size()))); });
+    router.Add(Method::kPost, "/mirror", [](Request&& r, Responder s) {
+      Response res = Response::Json(200, std::move(r.body));
+      res.content_type = "application/octet-stream";
+      s.Send(std::move(res));
+    });
     router.Add(Method::kGet, "/later", [](Request&&, Responder s) {
       std::thread([s] {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -69,6 +76,43 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     EXPECT_EQ(r.body, std::to_string(1000 + i));
   }
   EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+// The body reaches the handler byte for byte however it arrives: in pieces of a Content-Length body sent by
+// several writes, or as chunks of a chunked body (no length known up front).
+TEST_F(ServerTest, BodiesArriveWholeFromSplitWritesAndChunks) {
+  StartServer({});
+  std::string body(70000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 % 251);
+
+  boost::asio::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+  const std::string head = "POST /mirror HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  boost::asio::write(sock, boost::asio::buffer(head));
+  for (size_t at = 0; at < body.size(); at += 9000) {
+    boost::asio::write(sock, boost::asio::buffer(body.data() + at, std::min<size_t>(9000, body.size() - at)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::string answer;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (size_t n; (n = sock.read_some(boost::asio::buffer(buf), ec)) > 0 && !ec;) answer.append(buf, n);
+  ASSERT_NE(answer.find("200 OK"), std::string::npos) << answer.substr(0, 200);
+  EXPECT_EQ(answer.substr(answer.size() - body.size()), body);
+
+  std::string chunked = "POST /mirror HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < body.size(); at += 30000) {
+    const size_t n = std::min<size_t>(30000, body.size() - at);
+    char size_line[32];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    chunked += size_line + body.substr(at, n) + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  const std::string reply = RawExchange(chunked);
+  ASSERT_NE(reply.find("200 OK"), std::string::npos) << reply.substr(0, 200);
+  EXPECT_EQ(reply.substr(reply.size() - body.size()), body);
 }
 
 TEST_F(ServerTest, BodyOverLimitIs413WithJsonError) {
