@@ -273,17 +273,8 @@ class StoreImpl final : public Store {
       ++missing;
     }
     if (Status s = writer_.Exec("COMMIT"); !s.ok()) return s;
-    if (missing > 0) {
-      // Recompute the totals without the rows just dropped.
-      device_bytes_.clear();
-      total_bytes_ = 0;
-      Stmt q(writer_.get(), "SELECT device_id, size FROM frames");
-      while (q.Step()) {
-        device_bytes_[q.Text(0)] += static_cast<uint64_t>(q.Int(1));
-        total_bytes_ += static_cast<uint64_t>(q.Int(1));
-      }
-    }
     index_frames_ = on_disk.size();
+    if (missing > 0) RecountTotals();  // the totals above still count the rows just dropped
     next_id_ = max_id + 1;
     bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
     if (orphans > 0 || missing > 0) {
