@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <turbojpeg.h>
 
 #include "core/clock.h"
@@ -120,14 +122,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
       if (stopping_) return;
       if (requests_.empty() && options_.max_frame_age.count() > 0) {
         const int64_t too_old = MonotonicUs() - options_.max_frame_age.count() * 1000;
-        for (auto it = pending_.begin(); it != pending_.end();) {
-          if (it->second.queued_us < too_old) {
-            stale_.Add();
-            it = pending_.erase(it);
-          } else {
-            ++it;
-          }
-        }
+        stale_.Add(std::erase_if(pending_, [too_old](const auto& kv) { return kv.second.queued_us < too_old; }));
         if (pending_.empty()) continue;
       }
       if (!requests_.empty()) {
@@ -136,10 +131,9 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
       } else {
         // The newest pending frame goes first: what users feel is the time from a frame to its event, and
         // under overload an old sample is the one worth least (its camera will offer a newer one).
-        auto newest = pending_.begin();
-        for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-          if (it->second.queued_us > newest->second.queued_us) newest = it;
-        }
+        const auto newest = std::max_element(pending_.begin(), pending_.end(), [](const auto& a, const auto& b) {
+          return a.second.queued_us < b.second.queued_us;
+        });
         job = std::move(newest->second);
         pending_.erase(newest);
       }
