@@ -37,7 +37,6 @@ class LiveTest : public ::testing::Test {
     if (r.status != 200) return 0;
     return json::parse(r.body)["frame_id"].get<uint64_t>();
   }
-  // Reads until a text event of `type` arrives (skipping other messages); empty json on timeout.
   TempDir dir_;
   std::string obama_, biden_;
 };
