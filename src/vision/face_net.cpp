@@ -6,10 +6,12 @@
 
 #include <dlib/dnn.h>
 
+#include "vision/fast_conv.h"
+
 namespace iotstream::vision {
 namespace {
 
-// dlib's dnn_face_recognition_ex.cpp, layer for layer.
+// dlib's dnn_face_recognition_ex.cpp, layer for layer, with fast_con in place of con (see fast_conv.h).
 template <template <int, template <typename> class, int, typename> class block, int N,
           template <typename> class BN, typename SUBNET>
 using residual = dlib::add_prev1<block<N, BN, 1, dlib::tag1<SUBNET>>>;
@@ -20,7 +22,7 @@ using residual_down =
     dlib::add_prev2<dlib::avg_pool<2, 2, 2, 2, dlib::skip1<dlib::tag2<block<N, BN, 2, dlib::tag1<SUBNET>>>>>>;
 
 template <int N, template <typename> class BN, int stride, typename SUBNET>
-using block = BN<dlib::con<N, 3, 3, 1, 1, dlib::relu<BN<dlib::con<N, 3, 3, stride, stride, SUBNET>>>>>;
+using block = BN<fast_con<N, 3, 3, 1, 1, dlib::relu<BN<fast_con<N, 3, 3, stride, stride, SUBNET>>>>>;
 
 template <int N, typename SUBNET>
 using ares = dlib::relu<residual<block, N, dlib::affine, SUBNET>>;
@@ -41,7 +43,7 @@ using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
 using anet_type = dlib::loss_metric<dlib::fc_no_bias<
     128, dlib::avg_pool_everything<alevel0<alevel1<alevel2<alevel3<alevel4<dlib::max_pool<
              3, 3, 2, 2,
-             dlib::relu<dlib::affine<dlib::con<32, 7, 7, 2, 2, dlib::input_rgb_image_sized<kChipSize>>>>>>>>>>>>>;
+             dlib::relu<dlib::affine<fast_con<32, 7, 7, 2, 2, dlib::input_rgb_image_sized<kChipSize>>>>>>>>>>>>>;
 
 // The layers with parameters, from the output to the input (visit_computational_layers' order).
 struct Found {
@@ -57,8 +59,8 @@ struct Found {
 // visit_computational_layers takes its visitor by value: it writes through a pointer.
 struct Collector {
   Found* found;
-  template <long nf, long nr, long nc, int sy, int sx, int py, int px>
-  void operator()(dlib::con_<nf, nr, nc, sy, sx, py, px>& l) {
+  template <long nf, long nr, long nc, int sy, int sx>
+  void operator()(fast_con_<nf, nr, nc, sy, sx>& l) {
     found->convs.push_back({&l.get_layer_params(), nf, nr, nc});
   }
   void operator()(dlib::affine_& l) { found->affines.push_back(&l); }
