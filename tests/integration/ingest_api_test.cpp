@@ -58,6 +58,8 @@ TEST_F(IngestApiTest, RawAndMultipartFramesAreStoredAndListed) {
   EXPECT_EQ(r["device_id"], "cam-raw");
   EXPECT_EQ(r["width"], 853);
   EXPECT_EQ(r["height"], 480);
+  EXPECT_EQ(r["size"], obama_.size());
+  EXPECT_GT(r["timestamp"].get<int64_t>(), 0);
   const uint64_t raw_id = r["frame_id"];
 
   // multipart, device id from the form field; octet-stream raw with the id in the query.
