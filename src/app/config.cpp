@@ -71,6 +71,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "frames waiting for disk before new ones are dropped")
       ("store-queue-bytes", po::value(&st.queue_max_bytes)->default_value(st.queue_max_bytes),
        "bytes waiting for disk before new frames are dropped")
+      ("store-segment-bytes", po::value(&st.segment_max_bytes)->default_value(st.segment_max_bytes),
+       "a device's frames go into one file until it holds this much (or the hour turns)")
       ("retention-bytes", po::value(&st.retention_max_bytes)->default_value(st.retention_max_bytes),
        "disk budget for frames of all devices; the oldest go first")
       ("retention-device-bytes", po::value(&st.retention_device_max_bytes)->default_value(st.retention_device_max_bytes),

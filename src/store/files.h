@@ -1,6 +1,7 @@
-// Private to store/: whole-file reads and writes with POSIX calls and Status errors.
+// Private to store/: file reads and writes with POSIX calls and Status errors.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -14,5 +15,12 @@ namespace iotstream::store {
 Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, bool sync);
 // The file's bytes; NotFound (with `what` in the message) if it does not exist, IOError if a read fails.
 Result<std::string> ReadWholeFile(const std::filesystem::path& path, const std::string& what);
+
+// Writes all of `data` to `fd` (opened with O_APPEND); IOError naming `path` on failure, after which the file may
+// hold part of `data` at its end.
+Status AppendAll(int fd, const std::string& path, std::string_view data);
+// `size` bytes at `offset`; NotFound (with `what`) if the file does not exist or ends before them.
+Result<std::string> ReadFileRange(const std::filesystem::path& path, uint64_t offset, uint64_t size,
+                                  const std::string& what);
 
 }  // namespace iotstream::store

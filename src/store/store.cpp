@@ -1,9 +1,11 @@
 #include "store/store.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <cerrno>
 #include <cstring>
 #include <condition_variable>
 #include <ctime>
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS devices (
   last_frame_bytes INTEGER NOT NULL, last_width INTEGER NOT NULL, last_height INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS frames (
   id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, capture_ts_ms INTEGER NOT NULL, received_ts_ms INTEGER NOT NULL,
-  size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL);
+  size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL,
+  file_offset INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS frames_by_device ON frames(device_id, capture_ts_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql";
@@ -83,12 +86,21 @@ class StoreImpl final : public Store {
     if (Status s = writer_.Open(db_path); !s.ok()) return s;
     if (Status s = writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
     if (Status s = writer_.Exec(kSchema); !s.ok()) return s;
+    {
+      // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
+      Stmt has_offset(writer_.get(), "SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'file_offset'");
+      if (has_offset.Step() && has_offset.Int(0) == 0) {
+        if (Status s = writer_.Exec("ALTER TABLE frames ADD COLUMN file_offset INTEGER NOT NULL DEFAULT 0"); !s.ok()) {
+          return s;
+        }
+      }
+    }
     if (Status s = reader_.Open(db_path); !s.ok()) return s;
     if (Status s = Recover(); !s.ok()) return s;
 
     insert_frame_ = Stmt(writer_.get(),
-                         "INSERT INTO frames (id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path)"
-                         " VALUES (?,?,?,?,?,?,?,?)");
+                         "INSERT INTO frames (id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, "
+                         "file_offset) VALUES (?,?,?,?,?,?,?,?,?)");
     upsert_device_ = Stmt(writer_.get(),
                           "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                           "name=excluded.name, location=excluded.location, last_seen_ms=excluded.last_seen_ms, "
@@ -165,18 +177,23 @@ class StoreImpl final : public Store {
 
   Result<std::string> ReadFrame(uint64_t frame_id, StoredFrame* meta) override {
     std::string path;
+    StoredFrame found;
+    uint64_t offset = 0;
     {
       std::lock_guard lock(reader_mu_);
       Stmt q(reader_.get(),
-             "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path FROM frames WHERE id = ?");
+             "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, file_offset FROM frames "
+             "WHERE id = ?");
       q.Bind(1, static_cast<int64_t>(frame_id));
       Status st;
       if (!q.Step(&st)) return st.ok() ? Status::NotFound("no stored frame " + std::to_string(frame_id)) : st;
-      if (meta) *meta = RowToFrame(q);
+      found = RowToFrame(q);
       path = q.Text(7);
+      offset = static_cast<uint64_t>(q.Int(8));
     }
+    if (meta) *meta = found;
     // Evicted between the query and the read: the frame is gone, as if the query had come later.
-    return ReadWholeFile(root_ / path, "stored frame " + std::to_string(frame_id));
+    return ReadFileRange(root_ / path, offset, found.size, "stored frame " + std::to_string(frame_id));
   }
 
   StoreStats stats() const override {
@@ -202,6 +219,14 @@ class StoreImpl final : public Store {
   }
 
  private:
+  // A device's segment being appended to.
+  struct Segment {
+    int fd = -1;
+    std::string rel;    // its path under root_, as the index names it
+    std::string hour;   // the hour folder it is in
+    uint64_t size = 0;  // bytes in the file
+  };
+
   static StoredFrame RowToFrame(const Stmt& q) {
     StoredFrame f;
     f.id = static_cast<uint64_t>(q.Int(0));
@@ -222,17 +247,24 @@ class StoreImpl final : public Store {
     return true;
   }
 
-  // Makes the index and the folder agree after whatever ended the last run, and loads the totals.
+  // Makes the index and the folder agree after whatever ended the last run, and loads the totals: a segment
+  // longer than its indexed frames (an interrupted batch appended to it) is cut back, a file the index does not
+  // name is removed, and rows whose bytes are not all on disk are dropped.
   Status Recover() {
-    std::unordered_map<uint64_t, std::string> indexed;
+    struct Row {
+      uint64_t id;
+      std::string path;
+      uint64_t end;
+    };
+    std::vector<Row> rows;
+    std::unordered_map<std::string, uint64_t> indexed_end;  // segment -> end of its last indexed frame
     {
-      Stmt q(writer_.get(), "SELECT id, path, device_id, size FROM frames");
+      Stmt q(writer_.get(), "SELECT id, path, file_offset + size FROM frames");
       Status st;
       while (q.Step(&st)) {
-        indexed.emplace(static_cast<uint64_t>(q.Int(0)), q.Text(1));
-        const auto size = static_cast<uint64_t>(q.Int(3));
-        device_bytes_[q.Text(2)] += size;
-        total_bytes_ += size;
+        rows.push_back({static_cast<uint64_t>(q.Int(0)), q.Text(1), static_cast<uint64_t>(q.Int(2))});
+        uint64_t& end = indexed_end[rows.back().path];
+        end = std::max(end, rows.back().end);
       }
       if (!st.ok()) return st;
     }
@@ -241,45 +273,48 @@ class StoreImpl final : public Store {
       Stmt q(writer_.get(), "SELECT value FROM meta WHERE key = 'last_frame_id'");
       if (q.Step()) max_id = static_cast<uint64_t>(q.Int(0));
     }
-    // Files the index does not name: written by a batch that never committed.
-    size_t orphans = 0;
-    std::unordered_set<uint64_t> on_disk;
+    size_t orphans = 0, trimmed = 0;
+    std::unordered_map<std::string, uint64_t> on_disk;  // indexed segment -> its size
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(frames_root_, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       if (!it->is_regular_file()) continue;
-      const std::string stem = it->path().stem().string();
-      uint64_t id = 0;
-      const auto [p, perr] = std::from_chars(stem.data(), stem.data() + stem.size(), id);
-      const bool named_like_ours = perr == std::errc() && p == stem.data() + stem.size() &&
-                                   it->path().extension() == ".jpg";
-      if (named_like_ours && indexed.count(id) != 0 && root_ / indexed[id] == it->path()) {
-        on_disk.insert(id);
+      const std::string rel = it->path().lexically_relative(root_).generic_string();
+      const auto want = indexed_end.find(rel);
+      if (want == indexed_end.end()) {
+        fs::remove(it->path(), ec);
+        ++orphans;
         continue;
       }
-      fs::remove(it->path(), ec);
-      ++orphans;
+      uint64_t size = it->file_size(ec);
+      if (!ec && size > want->second) {
+        fs::resize_file(it->path(), want->second, ec);
+        size = want->second;
+        ++trimmed;
+      }
+      if (ec) return Status::IOError("cannot repair " + it->path().string() + ": " + ec.message());
+      on_disk[rel] = size;
     }
     if (ec) return Status::IOError("cannot scan " + frames_root_.string() + ": " + ec.message());
-    // Rows whose file is missing (removed by hand, or lost): drop them so the index never lies.
     size_t missing = 0;
     Stmt del(writer_.get(), "DELETE FROM frames WHERE id = ?");
     if (Status s = writer_.Exec("BEGIN"); !s.ok()) return s;
-    for (const auto& [id, path] : indexed) {
-      max_id = std::max(max_id, id);
-      if (on_disk.count(id) != 0) continue;
-      del.Bind(1, static_cast<int64_t>(id));
+    for (const auto& row : rows) {
+      max_id = std::max(max_id, row.id);
+      const auto file = on_disk.find(row.path);
+      if (file != on_disk.end() && row.end <= file->second) continue;
+      del.Bind(1, static_cast<int64_t>(row.id));
       if (Status s = del.Run(); !s.ok()) return s;
       ++missing;
     }
     if (Status s = writer_.Exec("COMMIT"); !s.ok()) return s;
-    index_frames_ = on_disk.size();
-    if (missing > 0) RecountTotals();  // the totals above still count the rows just dropped
+    RecountTotals();
     next_id_ = max_id + 1;
     bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
-    if (orphans > 0 || missing > 0) {
-      IOT_LOG(kWarn) << "store: recovered after an interrupted run: removed " << orphans
-                     << " unindexed file(s) and " << missing << " index row(s) without a file";
+    if (orphans > 0 || trimmed > 0 || missing > 0) {
+      IOT_LOG(kWarn) << "store: recovered after an interrupted run: removed " << orphans << " unindexed file(s), cut "
+                     << trimmed << " segment(s) back to their indexed frames, dropped " << missing
+                     << " index row(s) whose bytes were missing";
     }
     IOT_LOG(kInfo) << "store: " << index_frames_ << " frames (" << total_bytes_ << " bytes) in " << root_.string();
     return Status::Ok();
@@ -313,18 +348,21 @@ class StoreImpl final : public Store {
       if (!batch.empty()) WriteBatch(batch);
       EnforceRetention();
     }
+    for (auto& [device, segment] : open_) ::close(segment.fd);
+    open_.clear();
   }
 
   void WriteBatch(std::vector<Item>& batch) {
     const int64_t started = MonotonicUs();
     std::vector<std::pair<StoreCallback, Status>> callbacks;
-    std::vector<fs::path> remove_after_commit;
+    std::vector<std::string> remove_after_commit;             // devices whose folder goes
+    std::unordered_map<std::string, uint64_t> sizes_before;  // segments this batch appended to
     uint64_t max_id = 0;
     size_t stored = 0;
     Status tx = writer_.Exec("BEGIN");
     for (auto& item : batch) {
       if (auto* f = std::get_if<FrameItem>(&item)) {
-        Status st = tx.ok() ? WriteFrame(*f->frame) : tx;
+        Status st = tx.ok() ? WriteFrame(*f->frame, &sizes_before) : tx;
         if (st.ok()) {
           max_id = std::max(max_id, f->frame->id());
           ++stored;
@@ -344,7 +382,7 @@ class StoreImpl final : public Store {
         }
       } else if (auto* del = std::get_if<DeleteItem>(&item)) {
         Status st = DeleteDeviceRows(del->device_id);
-        if (st.ok()) remove_after_commit.push_back(frames_root_ / del->device_id);
+        if (st.ok()) remove_after_commit.push_back(del->device_id);
         if (del->done) callbacks.emplace_back(std::move(del->done), st);
       }
     }
@@ -358,24 +396,54 @@ class StoreImpl final : public Store {
     if (!tx.ok()) {
       IOT_LOG(kError) << "store: batch of " << batch.size() << " failed: " << tx.ToString();
       (void)writer_.Exec("ROLLBACK");
-      // Roll back the in-memory totals by recounting: rare path.
+      // Undo the appends and recount the in-memory totals: rare path.
+      for (const auto& [rel, size] : sizes_before) TruncateSegment(rel, size);
       RecountTotals();
       for (auto& [cb, st] : callbacks) st = tx;
     } else {
       stored_.Add(stored);
-      std::error_code ec;
-      for (const auto& p : remove_after_commit) fs::remove_all(p, ec);
+      for (const auto& device : remove_after_commit) RemoveDeviceFiles(device);
     }
     batch_latency_.Record(MonotonicUs() - started);
     for (auto& [cb, st] : callbacks) cb(st);
   }
 
-  Status WriteFrame(const Frame& frame) {
+  // Appends the frame to its device's segment and adds its row; `sizes_before` keeps each segment's size before
+  // this batch's first append to it, for a rollback.
+  Status WriteFrame(const Frame& frame, std::unordered_map<std::string, uint64_t>* sizes_before) {
     const auto& m = frame.meta();
-    const std::string rel = "frames/" + m.device_id + "/" + HourFolder(m.received_ts_ms) + "/" +
-                            std::to_string(m.id) + ".jpg";
-    const fs::path full = root_ / rel;
-    const fs::path dir = full.parent_path();
+    Segment* seg = nullptr;
+    if (Status st = SegmentFor(m.device_id, HourFolder(m.received_ts_ms), m.id, &seg); !st.ok()) return st;
+    const uint64_t offset = seg->size;
+    sizes_before->try_emplace(seg->rel, offset);
+    const std::string_view jpeg = frame.jpeg();
+    Status st = AppendAll(seg->fd, seg->rel, jpeg);
+    if (st.ok()) {
+      st = insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
+               .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(jpeg.size())).Bind(6, int64_t{m.width})
+               .Bind(7, int64_t{m.height}).Bind(8, seg->rel).Bind(9, static_cast<int64_t>(offset)).Run();
+    }
+    if (!st.ok()) {
+      TruncateSegment(seg->rel, offset);
+      return st;
+    }
+    seg->size += jpeg.size();
+    ++segment_frames_[seg->rel];
+    std::lock_guard lock(mu_);
+    device_bytes_[m.device_id] += jpeg.size();
+    total_bytes_ += jpeg.size();
+    ++index_frames_;
+    return Status::Ok();
+  }
+
+  // The device's segment for a frame received in `hour`: the open one while it is of that hour and under
+  // segment_max_bytes, else a new one named after `first_id` (ids never repeat, so neither do segment names).
+  Status SegmentFor(const std::string& device, const std::string& hour, uint64_t first_id, Segment** out) {
+    Segment& seg = open_[device];
+    *out = &seg;
+    if (seg.fd >= 0 && seg.hour == hour && seg.size < options_.segment_max_bytes) return Status::Ok();
+    CloseSegment(&seg);
+    const fs::path dir = frames_root_ / device / hour;
     if (known_dirs_.count(dir.string()) == 0) {
       std::error_code ec;
       fs::create_directories(dir, ec);
@@ -383,21 +451,57 @@ class StoreImpl final : public Store {
       if (known_dirs_.size() > 4096) known_dirs_.clear();
       known_dirs_.insert(dir.string());
     }
-    const std::string_view jpeg = frame.jpeg();
-    if (Status st = WriteWholeFile(full, jpeg, /*sync=*/false); !st.ok()) return st;
-    Status st = insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
-                    .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(jpeg.size())).Bind(6, int64_t{m.width})
-                    .Bind(7, int64_t{m.height}).Bind(8, rel).Run();
-    if (!st.ok()) {
-      std::error_code ec;
-      fs::remove(full, ec);
+    const std::string rel = "frames/" + device + "/" + hour + "/" + std::to_string(first_id) + ".seg";
+    const fs::path full = root_ / rel;
+    const int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat info {};
+    if (fd < 0 || ::fstat(fd, &info) != 0) {
+      const Status st = Status::IOError("open " + full.string() + ": " + std::strerror(errno));
+      if (fd >= 0) ::close(fd);
       return st;
     }
-    std::lock_guard lock(mu_);
-    device_bytes_[m.device_id] += jpeg.size();
-    total_bytes_ += jpeg.size();
-    ++index_frames_;
+    seg = Segment{fd, rel, hour, static_cast<uint64_t>(info.st_size)};
     return Status::Ok();
+  }
+
+  // Stops appending to `seg`; its file goes if retention has already taken all of its frames.
+  void CloseSegment(Segment* seg) {
+    if (seg->fd < 0) return;
+    ::close(seg->fd);
+    if (segment_frames_.count(seg->rel) == 0) RemoveSegment(seg->rel);
+    *seg = Segment{};
+  }
+
+  // Removes a segment no row points into, and its hour folder once that is empty.
+  void RemoveSegment(const std::string& rel) {
+    std::error_code ec;
+    const fs::path full = root_ / rel;
+    fs::remove(full, ec);
+    if (fs::is_empty(full.parent_path(), ec) && !ec) {
+      fs::remove(full.parent_path(), ec);
+      known_dirs_.erase(full.parent_path().string());
+    }
+  }
+
+  void TruncateSegment(const std::string& rel, uint64_t size) {
+    std::error_code ec;
+    fs::resize_file(root_ / rel, size, ec);
+    if (ec) IOT_LOG(kWarn) << "store: cannot cut " << rel << " back to " << size << " bytes: " << ec.message();
+    for (auto& [device, seg] : open_) {
+      if (seg.rel == rel) seg.size = size;
+    }
+  }
+
+  void RemoveDeviceFiles(const std::string& device) {
+    if (auto it = open_.find(device); it != open_.end()) {
+      if (it->second.fd >= 0) ::close(it->second.fd);
+      open_.erase(it);
+    }
+    const std::string prefix = "frames/" + device + "/";
+    std::erase_if(segment_frames_, [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+    known_dirs_.clear();
+    std::error_code ec;
+    fs::remove_all(frames_root_ / device, ec);
   }
 
   Status DeleteDeviceRows(const std::string& id) {
@@ -422,10 +526,12 @@ class StoreImpl final : public Store {
   void RecountTotals() {
     std::unordered_map<std::string, uint64_t> per_device;
     uint64_t total = 0, frames = 0;
-    Stmt q(writer_.get(), "SELECT device_id, size FROM frames");
+    segment_frames_.clear();
+    Stmt q(writer_.get(), "SELECT device_id, size, path FROM frames");
     while (q.Step()) {
       per_device[q.Text(0)] += static_cast<uint64_t>(q.Int(1));
       total += static_cast<uint64_t>(q.Int(1));
+      ++segment_frames_[q.Text(2)];
       ++frames;
     }
     std::lock_guard lock(mu_);
@@ -481,8 +587,8 @@ class StoreImpl final : public Store {
   }
 
   // Runs `select` (binding `cutoff` or `device` as its parameter) and, in the order it returns, takes rows
-  // until they add up to `bytes_to_free`; deletes those rows in one transaction, then their files.
-  // Returns how many frames went.
+  // until they add up to `bytes_to_free`; deletes those rows in one transaction, then each segment left with no
+  // frame (but a device's open one, which goes when it is closed). Returns how many frames went.
   size_t Evict(const char* select, int64_t cutoff, const std::string& device, uint64_t bytes_to_free) {
     struct Victim {
       int64_t id;
@@ -517,8 +623,13 @@ class StoreImpl final : public Store {
       IOT_LOG(kError) << "store: retention failed: " << st.ToString();
       return 0;
     }
-    std::error_code ec;
-    for (const auto& v : victims) fs::remove(root_ / v.path, ec);
+    for (const auto& v : victims) {
+      const auto it = segment_frames_.find(v.path);
+      if (it == segment_frames_.end() || --it->second > 0) continue;
+      segment_frames_.erase(it);
+      const auto open = open_.find(v.device);
+      if (open == open_.end() || open->second.rel != v.path) RemoveSegment(v.path);
+    }
     {
       std::lock_guard lock(mu_);
       for (const auto& v : victims) {
@@ -548,6 +659,8 @@ class StoreImpl final : public Store {
   Stmt insert_frame_;
   Stmt upsert_device_;
   std::unordered_set<std::string> known_dirs_;
+  std::unordered_map<std::string, Segment> open_;              // by device id
+  std::unordered_map<std::string, uint64_t> segment_frames_;   // indexed frames per segment path
   int64_t last_age_check_ms_ = 0;
   std::thread thread_;
   uint64_t next_id_ = 1;  // set in Init, then read-only

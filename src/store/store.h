@@ -1,10 +1,15 @@
 // Store: the only code that touches the disk. SQLite (WAL) holds devices and the frame index; frame
-// JPEGs are files under <data_dir>/frames/<device>/<YYYYMMDDHH>/<frame_id>.jpg.
+// JPEGs are appended to segment files, one open segment per device, under
+// <data_dir>/frames/<device>/<YYYYMMDDHH>/<first_frame_id>.seg (a new one each hour or past segment_max_bytes).
+// Why segments: creating and deleting one file per frame cost ext4 ~100-200 us of kernel time per frame, in
+// stretches the HTTP threads could not preempt; an append costs a copy into the page cache.
 //
-// Writes go through one storage thread fed by a bounded queue and are batched in transactions: a file is
-// written before its index row commits, so a crash can leave only files without rows, and Open() removes
-// those (and rows whose file vanished). Durability: a committed frame survives a process crash (kill -9);
-// SQLite runs with synchronous=NORMAL, so the last commits may be lost on power failure.
+// Writes go through one storage thread fed by a bounded queue and are batched in transactions: a frame's bytes
+// are appended before its index row commits, so a crash can leave only bytes no row points to, at the end of a
+// segment or in a segment no row names; Open() cuts or removes those (and drops rows whose bytes vanished).
+// Retention removes index rows, and a segment file once no row points into it: the disk may hold up to a
+// segment per device beyond the byte budgets. Durability: a committed frame survives a process crash
+// (kill -9); SQLite runs with synchronous=NORMAL, so the last commits may be lost on power failure.
 //
 // Thread-safety: every public method may be called from any thread. Enqueue/SaveDevices/DeleteDevice
 // never block on the disk. ListFrames/ReadFrame/LoadDevices do disk I/O: call them off I/O threads.
@@ -34,6 +39,7 @@ struct StoreOptions {
   size_t queue_max_frames = 4096;                         // frames waiting for the storage thread
   size_t queue_max_bytes = 256ull << 20;                  // JPEG bytes waiting for the storage thread
   size_t batch_max_frames = 256;                          // frames per transaction
+  uint64_t segment_max_bytes = 8ull << 20;                // a segment takes no frames once it holds this much
 };
 
 struct StoredFrame {

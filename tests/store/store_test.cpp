@@ -7,6 +7,7 @@
 #include <future>
 
 #include "core/clock.h"
+#include "store/sqlite.h"
 #include "support/test_support.h"
 
 namespace iotstream::store {
@@ -69,7 +70,7 @@ TEST_F(StoreTest, StoresListsAndReadsFrames) {
   EXPECT_EQ(meta.device_id, "cam");
   EXPECT_TRUE(s->ReadFrame(99, nullptr).status().IsNotFound());
   EXPECT_EQ(s->stats().frames, 3u);
-  EXPECT_EQ(FilesOnDisk(), 3u);
+  EXPECT_EQ(FilesOnDisk(), 1u);  // one segment holds the device's frames
   EXPECT_EQ(metrics_.counter("store_frames_stored_total", "").value(), 3u);
 }
 
@@ -87,6 +88,7 @@ TEST_F(StoreTest, FullQueueDropsAndSaysUnavailable) {
 TEST_F(StoreTest, TotalBudgetEvictsOldestFirst) {
   StoreOptions o;
   o.retention_max_bytes = 3000;
+  o.segment_max_bytes = 1;  // a segment per frame: an evicted frame's file goes with it
   auto s = Open(o);
   const int64_t now = NowMs();
   for (uint64_t id = 1; id <= 5; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, id % 2 ? "a" : "b", 1000, now)).ok());
@@ -124,11 +126,20 @@ TEST_F(StoreTest, AgeLimitRemovesOldFrames) {
   EXPECT_TRUE(s->ReadFrame(2, nullptr).ok());
 }
 
+fs::path OnlyFileUnder(const fs::path& dir) {
+  fs::path found;
+  for (auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) found = e.path();
+  }
+  return found;
+}
+
 TEST_F(StoreTest, RestartCleansOrphansAndMissingFilesAndKeepsIds) {
   const int64_t now = NowMs();
   {
     auto s = Open();
     for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "cam", 10, now)).ok());
+    for (uint64_t id = 4; id <= 5; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "cut", 10, now)).ok());
     DeviceRecord r;
     r.id = "cam";
     r.name = "Front";
@@ -136,31 +147,83 @@ TEST_F(StoreTest, RestartCleansOrphansAndMissingFilesAndKeepsIds) {
     s->SaveDevices({r});
     s->Close();
   }
-  // An interrupted batch leaves a file with no row; a lost file leaves a row with no file.
-  fs::path some_file;
-  for (auto& e : fs::recursive_directory_iterator(dir_.path() / "frames")) {
-    if (e.is_regular_file() && e.path().filename() == "2.jpg") some_file = e.path();
-  }
-  ASSERT_FALSE(some_file.empty());
-  fs::remove(some_file);
-  const fs::path orphan = some_file.parent_path() / "77.jpg";
-  { std::ofstream(orphan) << "partial"; }
-  const fs::path junk = some_file.parent_path() / "3.jpg.tmp";
+  // An interrupted batch leaves bytes after a segment's last row and segments no row names; a lost tail of a
+  // segment leaves rows whose bytes are gone.
+  const fs::path cam = OnlyFileUnder(dir_.path() / "frames" / "cam");
+  const fs::path cut = OnlyFileUnder(dir_.path() / "frames" / "cut");
+  ASSERT_EQ(fs::file_size(cam), 30u);
+  { std::ofstream(cam, std::ios::app) << "partial"; }
+  fs::resize_file(cut, 15);  // frame 5 (bytes 10-19) half gone
+  const fs::path orphan = cam.parent_path() / "77.seg";
+  { std::ofstream(orphan) << "never indexed"; }
+  const fs::path junk = cam.parent_path() / "3.jpg.tmp";
   { std::ofstream(junk) << "junk"; }
 
   auto s = Open();
   EXPECT_FALSE(fs::exists(orphan));
   EXPECT_FALSE(fs::exists(junk));
-  EXPECT_EQ(s->stats().frames, 2u);
-  EXPECT_EQ(s->stats().bytes, 20u);
+  EXPECT_EQ(fs::file_size(cam), 30u);
+  EXPECT_EQ(s->stats().frames, 4u);
+  EXPECT_EQ(s->stats().bytes, 40u);
   EXPECT_EQ(FilesOnDisk(), 2u);
-  EXPECT_TRUE(s->ReadFrame(2, nullptr).status().IsNotFound());
-  EXPECT_EQ(s->next_frame_id(), 4u);
+  EXPECT_TRUE(s->ReadFrame(5, nullptr).status().IsNotFound());
+  EXPECT_EQ(s->ReadFrame(3, nullptr).value(), std::string(10, 'd'));
+  EXPECT_EQ(s->ReadFrame(4, nullptr).value(), std::string(10, 'e'));
+  EXPECT_EQ(s->next_frame_id(), 6u);
   auto devices = s->LoadDevices();
   ASSERT_TRUE(devices.ok());
   ASSERT_EQ(devices.value().size(), 1u);
   EXPECT_EQ(devices.value()[0].name, "Front");
   EXPECT_EQ(devices.value()[0].frames_received, 3u);
+}
+
+TEST_F(StoreTest, SegmentsRotateBySizeAndHourAndGoWithTheirLastFrame) {
+  StoreOptions o;
+  o.segment_max_bytes = 25;    // three 10-byte frames, then a new segment
+  o.retention_max_bytes = 30;  // three frames in all
+  auto s = Open(o);
+  const int64_t now = NowMs();
+  for (uint64_t id = 1; id <= 5; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "cam", 10, now)).ok());
+  ASSERT_TRUE(iotstream::testing::WaitFor([&] { return s->stats().frames == 3; }));
+  EXPECT_EQ(FilesOnDisk(), 2u);  // {1,2,3} with 3 still indexed, and {4,5}
+  ASSERT_TRUE(Put(*s, MakeFrame(6, "cam", 10, now)).ok());
+  ASSERT_TRUE(iotstream::testing::WaitFor([&] { return s->ReadFrame(3, nullptr).status().IsNotFound(); }));
+  EXPECT_EQ(FilesOnDisk(), 1u);  // the first segment went with frame 3
+  for (uint64_t id = 4; id <= 6; ++id) {
+    EXPECT_EQ(s->ReadFrame(id, nullptr).value(), std::string(10, static_cast<char>('a' + id))) << id;
+  }
+  // The next hour starts a new segment in its own folder, though the open one has room.
+  StoreOptions roomy;
+  roomy.segment_max_bytes = 1 << 20;
+  s.reset();
+  s = Open(roomy);
+  ASSERT_TRUE(Put(*s, MakeFrame(7, "cam", 10, now)).ok());
+  ASSERT_TRUE(Put(*s, MakeFrame(8, "cam", 10, now + 3600 * 1000)).ok());
+  EXPECT_EQ(FilesOnDisk(), 3u);
+  EXPECT_EQ(s->ReadFrame(8, nullptr).value(), std::string(10, 'i'));
+}
+
+TEST_F(StoreTest, IndexFromBeforeSegmentsStillReadsItsFrames) {
+  // The layout before segments: one file per frame, and a frames table without file_offset.
+  const std::string rel = "frames/cam/2026120108/5.jpg";
+  fs::create_directories((dir_.path() / rel).parent_path());
+  { std::ofstream(dir_.path() / rel) << "old jpeg bytes"; }
+  {
+    Db db;
+    ASSERT_TRUE(db.Open((dir_.path() / "iotstream.db").string()).ok());
+    ASSERT_TRUE(db.Exec("CREATE TABLE frames (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, capture_ts_ms INTEGER "
+                        "NOT NULL, received_ts_ms INTEGER NOT NULL, size INTEGER NOT NULL, width INTEGER NOT NULL, "
+                        "height INTEGER NOT NULL, path TEXT NOT NULL);")
+                    .ok());
+    Stmt insert(db.get(), "INSERT INTO frames VALUES (5, 'cam', 1, 1, 14, 640, 480, ?)");
+    ASSERT_TRUE(insert.Bind(1, rel).Run().ok());
+  }
+  auto s = Open();
+  EXPECT_EQ(s->stats().frames, 1u);
+  EXPECT_EQ(s->ReadFrame(5, nullptr).value(), "old jpeg bytes");
+  ASSERT_TRUE(Put(*s, MakeFrame(6, "cam", 10, NowMs())).ok());
+  EXPECT_EQ(s->ReadFrame(6, nullptr).value(), std::string(10, 'g'));
+  EXPECT_EQ(s->next_frame_id(), 6u);
 }
 
 TEST_F(StoreTest, IdsAreNotReusedAfterEvictingEverything) {
