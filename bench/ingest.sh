@@ -26,7 +26,9 @@
 #   IOT_RECOG (1: iotstream with recognition on, as the peer's full system; 0: off),
 #   FIXED_RATE (1; 0 skips phase 2), RATE_CAMS (100), RATE_FPS (10), PEER_RECOG (auto|0: 0 forces
 #   the peer's Node-only mode), FRAME_BYTES (40960), WARMUP (2s of wrk -c16 per server before its
-#   measured runs, not counted; 0 turns it off).
+#   measured runs, not counted; 0 turns it off), ROUNDS (1: how many times phase 1 runs the servers in
+#   turn; with more, each ratio is given per round and as the median of the rounds: identical runs on
+#   this shared VM move by 10-30 %, and interleaving lets both servers see the same slow and fast spells).
 # It installs what is missing with apt-get (wrk nginx-light curl jq python3-pil) and keeps the
 # peer's copy (node_modules, built dlib binding) in .cache/peer-seed-express between runs.
 set -euo pipefail
@@ -46,6 +48,7 @@ RATE_FPS=${RATE_FPS:-10}
 PEER_RECOG=${PEER_RECOG:-auto}
 FRAME_BYTES=${FRAME_BYTES:-40960}
 WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-1}
 PEER_SRC=${PEER_SRC:-../shared/peers/seed-express}
 PEER_DIR=$ROOT/.cache/peer-seed-express
 PY=/usr/bin/python3   # Debian's python: python3-pil installs for it
@@ -93,7 +96,7 @@ fi
 echo "frame:   $FRAME_INFO (from $(basename "$SRC_IMG")), devices cam-1..cam-16 round-robin"
 echo "runs:    wrk -t min(2,c) -c c -d $DURATION --latency, c in: $CONNS; servers run one at a time, each after a $WARMUP warm-up (-c16, not counted)"
 
-RESULTS=$T/results.tsv   # server conns rps p50_us p99_us non2xx sockerr
+RESULTS=$T/results.tsv   # server conns rps p50_us p99_us non2xx sockerr requests round
 : > "$RESULTS"
 
 # ------------------------------------------------------------------ servers
@@ -194,13 +197,15 @@ run_wrk() { # server conns url
   non2xx=$(kv "$line" non2xx); connect=$(kv "$line" connect); read=$(kv "$line" read)
   write=$(kv "$line" write); timeout=$(kv "$line" timeout)
   sockerr=$(( connect + read + write + timeout ))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$c" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$requests" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$c" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$requests" "$round" >> "$RESULTS"
   printf '  %-9s c=%-3s %9s req/s  p50 %7.2f ms  p99 %7.2f ms  4xx/5xx %s  socket errors %s (connect %s read %s write %s timeout %s)\n' \
     "$1" "$c" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$non2xx" "$sockerr" "$connect" "$read" "$write" "$timeout"
 }
 
 echo
 echo "== phase 1: closed loop (wrk)"
+for round in $(seq "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && echo "-- round $round of $ROUNDS"
 for srv in iotstream peer nginx; do
   want "$srv" || continue
   case $srv in
@@ -235,13 +240,35 @@ for srv in iotstream peer nginx; do
   stop_server
   sleep 1
 done
+done
 
 # ------------------------------------------------------------------ table
 echo
 echo "== summary (req/s; latency in ms; 4xx/5xx = wrk's status errors; sockerr = connect+read+write+timeout)"
-printf '%-10s %5s %10s %9s %9s %8s %8s\n' server conns req/s p50 p99 4xx/5xx sockerr
-sort -t$'\t' -k2,2n -s "$RESULTS" | awk -F'\t' '{printf "%-10s %5s %10.0f %9.2f %9.2f %8s %8s\n", $1, $2, $3, $4/1000, $5/1000, $6, $7}'
-if want iotstream; then
+printf '%-10s %5s %5s %10s %9s %9s %8s %8s\n' server round conns req/s p50 p99 4xx/5xx sockerr
+sort -t$'\t' -k2,2n -k9,9n -s "$RESULTS" |
+  awk -F'\t' '{printf "%-10s %5s %5s %10.0f %9.2f %9.2f %8s %8s\n", $1, $9, $2, $3, $4/1000, $5/1000, $6, $7}'
+if want iotstream && [ "$ROUNDS" -gt 1 ]; then
+  echo
+  echo "per-round ratios (iotstream req/s / other req/s, same round), and their median:"
+  for other in peer nginx; do
+    want "$other" || continue
+    for c in $CONNS; do
+      awk -F'\t' -v o="$other" -v c="$c" '
+        $2 == c && $1 == "iotstream" { i[$9] = $3 }
+        $2 == c && $1 == o { n[$9] = $3 }
+        END {
+          k = 0; line = ""
+          for (r in i) if (r in n) { v[++k] = i[r] / n[r] }
+          for (a = 1; a <= k; a++) for (b = a + 1; b <= k; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+          for (a = 1; a <= k; a++) line = line sprintf(" %.2fx", v[a])
+          med = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+          if (k) printf "  iotstream/%-6s c=%-3s rounds %d:%s  median %.2fx\n", o, c, k, line, med
+        }' "$RESULTS"
+    done
+  done
+fi
+if want iotstream && [ "$ROUNDS" = 1 ]; then
   echo
   printf '%5s %16s %17s %22s\n' conns iotstream/peer iotstream/nginx "p99 iotstream < peer"
   for c in $CONNS; do
