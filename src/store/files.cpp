@@ -8,19 +8,23 @@
 
 namespace iotstream::store {
 
-Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, bool sync) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
+Status WriteAll(int fd, const std::string& path, std::string_view data) {
   size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const Status st = Status::IOError("write " + path.string() + ": " + std::strerror(errno));
-      ::close(fd);
-      return st;
-    }
+    if (n < 0) return Status::IOError("write " + path + ": " + std::strerror(errno));
     done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, bool sync) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("open " + path.string() + ": " + std::strerror(errno));
+  if (Status st = WriteAll(fd, path.string(), data); !st.ok()) {
+    ::close(fd);
+    return st;
   }
   if (sync && ::fsync(fd) != 0) {
     const Status st = Status::IOError("fsync " + path.string() + ": " + std::strerror(errno));
@@ -42,17 +46,6 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path, const std::
   ::close(fd);
   if (n < 0) return Status::IOError("read " + path.string() + ": " + std::strerror(read_errno));
   return out;
-}
-
-Status AppendAll(int fd, const std::string& path, std::string_view data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError("write " + path + ": " + std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
 }
 
 Result<std::string> ReadFileRange(const std::filesystem::path& path, uint64_t offset, uint64_t size,

@@ -16,9 +16,9 @@ Status WriteWholeFile(const std::filesystem::path& path, std::string_view data, 
 // The file's bytes; NotFound (with `what` in the message) if it does not exist, IOError if a read fails.
 Result<std::string> ReadWholeFile(const std::filesystem::path& path, const std::string& what);
 
-// Writes all of `data` to `fd` (opened with O_APPEND); IOError naming `path` on failure, after which the file may
-// hold part of `data` at its end.
-Status AppendAll(int fd, const std::string& path, std::string_view data);
+// Writes all of `data` at `fd`'s position (its end, when opened with O_APPEND); IOError naming `path` on failure,
+// after which the file may hold part of `data`.
+Status WriteAll(int fd, const std::string& path, std::string_view data);
 // `size` bytes at `offset`; NotFound (with `what`) if the file does not exist or ends before them.
 Result<std::string> ReadFileRange(const std::filesystem::path& path, uint64_t offset, uint64_t size,
                                   const std::string& what);

@@ -417,7 +417,7 @@ class StoreImpl final : public Store {
     const uint64_t offset = seg->size;
     sizes_before->try_emplace(seg->rel, offset);
     const std::string_view jpeg = frame.jpeg();
-    Status st = AppendAll(seg->fd, seg->rel, jpeg);
+    Status st = WriteAll(seg->fd, seg->rel, jpeg);
     if (st.ok()) {
       st = insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
                .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(jpeg.size())).Bind(6, int64_t{m.width})
