@@ -47,7 +47,8 @@ LiveHub::LiveHub(LiveOptions options, Metrics& metrics, std::function<std::strin
              metrics.counter("live_frames_skipped_total", "frames a slow viewer skipped (a newer one replaced them)"),
              metrics.counter("live_events_dropped_total", "events dropped from a full viewer event queue"),
              metrics.counter("live_viewers_rejected_total", "viewers refused over max_viewers"),
-             metrics.gauge("live_viewers", "connected viewers (WebSocket and MJPEG)")} {}
+             metrics.gauge("live_viewers", "connected viewers (WebSocket and MJPEG)")},
+      viewer_thread_(std::make_unique<ViewerThread>(options_.viewer_thread_nice)) {}
 
 LiveHub::~LiveHub() { CloseAll(); }
 

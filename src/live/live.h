@@ -31,9 +31,11 @@ struct LiveOptions {
   size_t max_pending_events = 256;         // per viewer; beyond it the oldest events are dropped (counted)
   int64_t offline_after_ms = 10'000;       // no frame for this long: device_offline event
   std::chrono::seconds write_timeout{30};  // a viewer that accepts no bytes for this long is closed
+  int viewer_thread_nice = 10;             // CPU priority of the viewers' I/O thread (HTTP threads: 0)
 };
 
 class Viewer;
+class ViewerThread;
 
 class LiveHub final : public ingest::FrameSink {
  public:
@@ -71,6 +73,8 @@ class LiveHub final : public ingest::FrameSink {
   void Leave(Viewer* viewer);
   const LiveOptions& options() const { return options_; }
   std::string Hello() const { return hello_(); }
+  // The thread viewer sessions run on (private to live/).
+  ViewerThread& viewer_thread() { return *viewer_thread_; }
 
   struct Stats {
     Counter& frames_sent;
@@ -94,6 +98,8 @@ class LiveHub final : public ingest::FrameSink {
   std::unordered_map<Viewer*, std::weak_ptr<Viewer>> viewers_;  // guarded by mu_
   std::unordered_map<std::string, DeviceState> devices_;        // guarded by mu_
   bool closed_ = false;                                          // guarded by mu_
+  // Last, so that it goes first: the sessions it still holds leave a hub that is whole.
+  std::unique_ptr<ViewerThread> viewer_thread_;
 };
 
 }  // namespace iotstream::live

@@ -1,5 +1,8 @@
 #include "live/sessions.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <deque>
 #include <map>
 #include <mutex>
@@ -38,6 +41,8 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
       : hub_(hub), ws_(std::move(stream)), device_(std::move(device_id)), remote_(std::move(remote)) {}
 
   ~WebSocketViewer() override { hub_.Leave(this); }
+
+  http::Executor executor() { return ws_.get_executor(); }
 
   void Start(bhttp::request<http::RequestBody> request) {
     websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -243,6 +248,8 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
       : hub_(hub), stream_(std::move(stream)), device_(std::move(device_id)), remote_(std::move(remote)) {}
   ~MjpegViewer() override { hub_.Leave(this); }
 
+  http::Executor executor() { return stream_.get_executor(); }
+
   void Start() {
     head_ = "HTTP/1.1 200 OK\r\nServer: iotstream\r\nContent-Type: multipart/x-mixed-replace; boundary=" +
             std::string(kBoundary) +
@@ -339,15 +346,43 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
 
 }  // namespace
 
+ViewerThread::ViewerThread(int nice)
+    : work_(asio::make_work_guard(context_)), thread_([this, nice] {
+        setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+        context_.run();
+      }) {}
+
+ViewerThread::~ViewerThread() {
+  work_.reset();
+  context_.stop();
+  thread_.join();
+}
+
+http::TcpStream ViewerThread::Adopt(http::TcpStream stream) {
+  beast::error_code ec;
+  auto& socket = stream.socket();
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return stream;
+  const auto fd = socket.release(ec);
+  if (ec) return stream;
+  return http::TcpStream(asio::basic_stream_socket<asio::ip::tcp, http::Executor>(context_.get_executor(), protocol, fd));
+}
+
 void StartWebSocketViewer(LiveHub& hub, std::unique_ptr<http::Connection> conn, std::string device_id,
                           std::string remote) {
-  auto viewer = std::make_shared<WebSocketViewer>(hub, std::move(conn->stream), std::move(device_id), std::move(remote));
-  viewer->Start(std::move(conn->request));
+  auto viewer = std::make_shared<WebSocketViewer>(hub, hub.viewer_thread().Adopt(std::move(conn->stream)),
+                                                  std::move(device_id), std::move(remote));
+  // Started on its own thread: from here on only that thread touches the session.
+  asio::post(viewer->executor(), [viewer, request = std::move(conn->request)]() mutable {
+    viewer->Start(std::move(request));
+  });
 }
 
 void StartMjpegViewer(LiveHub& hub, std::unique_ptr<http::Connection> conn, std::string device_id,
                       std::string remote) {
-  std::make_shared<MjpegViewer>(hub, std::move(conn->stream), std::move(device_id), std::move(remote))->Start();
+  auto viewer = std::make_shared<MjpegViewer>(hub, hub.viewer_thread().Adopt(std::move(conn->stream)),
+                                              std::move(device_id), std::move(remote));
+  asio::post(viewer->executor(), [viewer] { viewer->Start(); });
 }
 
 void RefuseConnection(std::unique_ptr<http::Connection> conn, int status, const std::string& message) {
