@@ -61,6 +61,7 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
 
   WsClient ws(server.port(), "/ws");
   ASSERT_TRUE(ws.connected());
+  ASSERT_FALSE(testing::NextEvent(ws, "hello").is_null());  // joined the hub: it gets the events to come
   HttpClient cam(server.port());
   const std::string frame = FaceJpeg(std::string(kExamples) + "obama-480p.jpg");
   ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
