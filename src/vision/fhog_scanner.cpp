@@ -99,6 +99,7 @@ FhogScanner::FhogScanner(const dlib::frontal_face_detector& detector) : detector
   auto filters = std::make_shared<Filters>();
   const auto& scanner = detector_.get_scanner();
   const size_t planes = scanner.get_feature_extractor().get_num_planes();
+  if (scanner.get_cell_size() < 2) throw std::invalid_argument("FhogScanner: cell size below 2");
   filters->planes.resize(planes);
   for (size_t d = 0; d < detector_.num_detectors(); ++d) {
     const auto& processed = detector_.get_processed_w(d);
@@ -142,14 +143,27 @@ void FhogScanner::Detect(const dlib::array2d<unsigned char>& image, double adjus
   const long box_rows = window_rows - 2 * static_cast<long>(scanner.get_padding());
   const long box_cols = window_cols - 2 * static_cast<long>(scanner.get_padding());
   const int cell_size = static_cast<int>(scanner.get_cell_size());
-  dlib::impl::create_fhog_pyramid<dlib::pyramid_down<6>>(
-      image, scanner.get_feature_extractor(), pyramid_, cell_size, static_cast<int>(window_rows),
-      static_cast<int>(window_cols), scanner.get_min_pyramid_layer_width(), scanner.get_min_pyramid_layer_height(),
-      scanner.get_max_pyramid_levels());
+  dlib::pyramid_down<6> pyr;
+  // As dlib's impl::create_fhog_pyramid: as many levels as keep the image at least the minimum layer size.
+  unsigned long levels = 0;
+  dlib::rectangle extent = dlib::get_rect(image);
+  do {
+    extent = pyr.rect_down(extent);
+    ++levels;
+  } while (extent.width() >= scanner.get_min_pyramid_layer_width() &&
+           extent.height() >= scanner.get_min_pyramid_layer_height() && levels < scanner.get_max_pyramid_levels());
+  if (pyramid_.max_size() < levels) pyramid_.set_max_size(levels);
+  pyramid_.set_size(levels);
+  extractor_(image, cell_size, static_cast<int>(window_rows), static_cast<int>(window_cols), &pyramid_[0]);
+  for (unsigned long level = 1; level < levels; ++level) {
+    pyr(level == 1 ? image : level_image_, next_image_);
+    dlib::swap(level_image_, next_image_);
+    extractor_(level_image_, cell_size, static_cast<int>(window_rows), static_cast<int>(window_cols),
+               &pyramid_[level]);
+  }
 
   const size_t detectors = filters_->thresholds.size();
   for (auto& h : hits_) h.clear();
-  dlib::pyramid_down<6> pyr;
   for (unsigned long level = 0; level < pyramid_.size(); ++level) {
     const auto& feats = pyramid_[level];
     if (feats.size() != filters_->planes.size()) continue;  // dlib's extractor gives no planes for an empty image

@@ -4,8 +4,9 @@
 // float_spatially_filter_image_separable: 5 sub-detectors x ~60 separable 10x10 filter terms over every pyramid
 // level. dlib's loop keeps three accumulators per output vector (so it waits on FMA latency) and falls back to scalar
 // code for each row's last (width - 9) % 8 columns, which on the small pyramid levels is most of the row.
-// This scanner keeps dlib's feature pyramid (impl::create_fhog_pyramid, the same FHOG features), the detector's own
-// separable filter terms and thresholds, its box mapping and its non-max suppression; only the filtering is its own:
+// This scanner keeps dlib's image pyramid (pyramid_down<6>, the levels impl::create_fhog_pyramid would make), the
+// detector's own separable filter terms and thresholds, its box mapping and its non-max suppression. Its own are the
+// FHOG features (FhogExtractor, fhog_features.h: dlib's, computed faster) and the filtering:
 // each plane is copied into a zero-padded buffer, and the row and column passes run over 2 rows x 32 columns at a
 // time (eight independent accumulators), whole vectors only. The result equals the object_detector's up to the
 // order of float additions in each score.
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include <dlib/image_processing/frontal_face_detector.h>
+
+#include "vision/fhog_features.h"
 
 namespace iotstream::vision {
 
@@ -40,7 +43,9 @@ class FhogScanner {
   dlib::frontal_face_detector detector_;  // configuration, feature extractor, overlap tester
   std::shared_ptr<const Filters> filters_;
   // Scratch, reused between calls.
-  dlib::array<dlib::array<dlib::array2d<float>>> pyramid_;
+  FhogExtractor extractor_;
+  dlib::array2d<unsigned char> level_image_, next_image_;  // the image pyramid, two levels at a time
+  dlib::array<dlib::array<dlib::array2d<float>>> pyramid_;  // FHOG planes per level
   std::vector<float> plane_;                   // one feature plane, zero-padded
   std::vector<float> rows_;                    // the row pass of one term
   std::vector<std::vector<float>> saliency_;   // per sub-detector
