@@ -1,5 +1,8 @@
 #include "live/live.h"
 
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/clock.h"
@@ -8,6 +11,9 @@
 #include "live/viewer.h"
 
 namespace iotstream::live {
+
+namespace asio = boost::asio;
+
 namespace {
 
 using nlohmann::json;
@@ -68,8 +74,20 @@ void LiveHub::Offer(const FramePtr& frame, ingest::DoneCallback done) {
     }
   }
   if (came_online) PublishEvent(*DeviceEvent("device_online", frame->device_id(), frame->meta().received_ts_ms));
-  for (const auto& v : targets) {
-    if (v->Wants(frame->device_id())) v->PostFrame(lf);
+  // One hand-off to the viewer thread for all the sessions on it, which there take the frame (or not: their
+  // subscription is checked there) one after the other: the I/O thread copies N pointers and posts once.
+  // A session left on another executor (Adopt could not move its socket) gets its own post.
+  const http::Executor fanout = viewer_thread_->executor();
+  auto it = std::partition(targets.begin(), targets.end(),
+                           [&](const std::shared_ptr<Viewer>& v) { return v->executor() == fanout; });
+  for (auto other = it; other != targets.end(); ++other) {
+    if ((*other)->Wants(frame->device_id())) (*other)->PostFrame(lf);
+  }
+  targets.erase(it, targets.end());
+  if (!targets.empty()) {
+    asio::post(fanout, [viewers = std::move(targets), lf] {
+      for (const auto& v : viewers) v->DeliverFrame(lf);
+    });
   }
   if (done) done(Status::Ok());
 }

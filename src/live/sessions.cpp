@@ -38,11 +38,15 @@ std::shared_ptr<const std::string> ErrorEvent(const std::string& message) {
 class WebSocketViewer final : public Viewer, public std::enable_shared_from_this<WebSocketViewer> {
  public:
   WebSocketViewer(LiveHub& hub, http::TcpStream stream, std::string device_id, std::string remote)
-      : hub_(hub), ws_(std::move(stream)), device_(std::move(device_id)), remote_(std::move(remote)) {}
+      : hub_(hub),
+        ws_(std::move(stream)),
+        executor_(ws_.get_executor()),
+        device_(std::move(device_id)),
+        remote_(std::move(remote)) {}
 
   ~WebSocketViewer() override { hub_.Leave(this); }
 
-  http::Executor executor() { return ws_.get_executor(); }
+  http::Executor executor() const override { return executor_; }
 
   void Start(bhttp::request<http::RequestBody> request) {
     websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -61,6 +65,7 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
   void PostFrame(const LiveFramePtr& frame) override {
     asio::post(ws_.get_executor(), [self = shared_from_this(), frame] { self->OnFrame(frame); });
   }
+  void DeliverFrame(const LiveFramePtr& frame) override { OnFrame(frame); }
   void PostEvent(const std::shared_ptr<const std::string>& event) override {
     if (!device_.empty()) return;  // per-device sockets carry bare JPEGs only
     asio::post(ws_.get_executor(), [self = shared_from_this(), event] { self->OnEvent(event); });
@@ -219,6 +224,7 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
 
   LiveHub& hub_;
   websocket::stream<http::TcpStream> ws_;
+  const http::Executor executor_;
   const std::string device_;  // non-empty: /ws/devices/{id}
   const std::string remote_;
   beast::flat_buffer read_buffer_;
@@ -245,10 +251,14 @@ constexpr std::string_view kBoundary = "iotstreamframe";
 class MjpegViewer final : public Viewer, public std::enable_shared_from_this<MjpegViewer> {
  public:
   MjpegViewer(LiveHub& hub, http::TcpStream stream, std::string device_id, std::string remote)
-      : hub_(hub), stream_(std::move(stream)), device_(std::move(device_id)), remote_(std::move(remote)) {}
+      : hub_(hub),
+        stream_(std::move(stream)),
+        executor_(stream_.get_executor()),
+        device_(std::move(device_id)),
+        remote_(std::move(remote)) {}
   ~MjpegViewer() override { hub_.Leave(this); }
 
-  http::Executor executor() { return stream_.get_executor(); }
+  http::Executor executor() const override { return executor_; }
 
   void Start() {
     head_ = "HTTP/1.1 200 OK\r\nServer: iotstream\r\nContent-Type: multipart/x-mixed-replace; boundary=" +
@@ -267,6 +277,9 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
 
   void PostFrame(const LiveFramePtr& frame) override {
     asio::post(stream_.get_executor(), [self = shared_from_this(), frame] { self->OnFrame(frame); });
+  }
+  void DeliverFrame(const LiveFramePtr& frame) override {
+    if (Wants(frame->frame->device_id())) OnFrame(frame);
   }
   void PostEvent(const std::shared_ptr<const std::string>&) override {}
   void Close() override {
@@ -331,6 +344,7 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
 
   LiveHub& hub_;
   http::TcpStream stream_;
+  const http::Executor executor_;
   const std::string device_;
   const std::string remote_;
   std::string head_;

@@ -32,6 +32,7 @@ class ViewerThread {
   // The same connection, its I/O now on this thread. A socket that cannot be moved (already broken) is
   // returned as it was: its session then fails on its first operation where it is.
   http::TcpStream Adopt(http::TcpStream stream);
+  http::Executor executor() { return context_.get_executor(); }
 
  private:
   boost::asio::io_context context_{1};

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/frame.h"
+#include "http/connection.h"
 
 namespace iotstream::live {
 
@@ -27,7 +28,11 @@ LiveFramePtr MakeLiveFrame(FramePtr frame);
 class Viewer {
  public:
   virtual ~Viewer() = default;
+  // The single-threaded executor the viewer's work runs on (its strand).
+  virtual http::Executor executor() const = 0;
   virtual void PostFrame(const LiveFramePtr& frame) = 0;
+  // PostFrame's work, done now: a frame it does not want is ignored. REQUIRES: called on executor().
+  virtual void DeliverFrame(const LiveFramePtr& frame) = 0;
   virtual void PostEvent(const std::shared_ptr<const std::string>& json) = 0;
   virtual void Close() = 0;
   virtual bool Wants(const std::string& device_id) const = 0;
