@@ -127,6 +127,32 @@ async function skippedCounter(base) { // iotstream: /api/v1/live/viewers; peer: 
   if (p && p.websocket) return { skipped: p.websocket.frames_dropped, sent: p.websocket.frames_sent };
   return null;
 }
+// iotstream's own time per answered request (main_http_request_duration_seconds, a cumulative histogram) at two
+// moments; between them the only requests are the cameras' uploads. null for the peer.
+async function serverHistogram(base) {
+  const text = await new Promise((resolve) => {
+    http.get(`${base}/metrics`, { timeout: 5000 }, (res) => {
+      let b = ''; res.setEncoding('utf8');
+      res.on('data', (c) => { b += c; });
+      res.on('end', () => resolve(res.statusCode === 200 ? b : null));
+    }).on('error', () => resolve(null)).on('timeout', function () { this.destroy(); resolve(null); });
+  });
+  if (!text) return null;
+  const buckets = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^main_http_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/);
+    if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+  }
+  return buckets.length ? buckets : null;
+}
+function histogramPct(h0, h1, p) { // ms: upper bound of the bucket holding percentile p of the samples between h0 and h1
+  if (!h0 || !h1 || h0.length !== h1.length) return null;
+  const n = h1[h1.length - 1][1] - h0[h0.length - 1][1];
+  if (n <= 0) return null;
+  const want = Math.ceil((p / 100) * n);
+  for (let i = 0; i < h1.length; i++) if (h1[i][1] - h0[i][1] >= want) return h1[i][0];
+  return null;
+}
 function tagged(frame, seq) { // SOI + COM("FO" seq) + rest of the JPEG
   const b = Buffer.allocUnsafe(frame.length + 10);
   b[0] = 0xff; b[1] = 0xd8; b[2] = 0xff; b[3] = 0xfe; b[4] = 0; b[5] = 8; b[6] = TAG0; b[7] = TAG1;
@@ -222,9 +248,11 @@ async function runMain() {
     // window start: reset viewer records + CPU and counters
     await sleep(WARMUP * 1000);
     const cpu0 = procCpuMs(pid, TCK), sched0 = procCpuNsMs(pid), self0 = process.cpuUsage(), sk0 = await skippedCounter(base);
+    const hist0 = await serverHistogram(base);
     const w0 = nowUs();
     await Promise.all(cams);
     await sleep(GRACE * 1000);
+    const hist1 = await serverHistogram(base);
     const cpu1 = procCpuMs(pid, TCK), sched1 = procCpuNsMs(pid), self1 = process.cpuUsage(self0), sk1 = await skippedCounter(base);
     const wallS = (nowUs() - w0) / 1e6;
     for (const ag of agents) ag.destroy();
@@ -269,6 +297,7 @@ async function runMain() {
       delivered_pct: expected ? (100 * delivered) / expected : null,
       lat_p50: pct(lats, 50), lat_p99: pct(lats, 99), lat_max: lats.length ? lats[lats.length - 1] : null,
       rtt_p50: pct(rtts, 50), rtt_p99: pct(rtts, 99), rtts,
+      srv_p50: histogramPct(hist0, hist1, 50), srv_p99: histogramPct(hist0, hist1, 99),
       cpu_ms: cpuMs, cpu_stat_ms: cpuStatMs, cpu_source: sched0 !== null && sched1 !== null ? 'schedstat' : 'stat', cpu_wall_s: wallS,
       cpu_ms_per_delivered: delivered ? cpuMs / delivered : null,
       cpu_ms_per_posted: posted ? cpuMs / posted : null,
@@ -303,8 +332,9 @@ function report(files) {
   console.log('rise = upload p99 minus the 0-viewer p99 with the same camera count (the lowest, if the baseline ran more than once); CPU = server CPU time over window+grace\n(sum of /proc/<pid>/task/*/schedstat, ns; \"stat CPU\" = /proc/<pid>/stat utime+stime in clock ticks, as a check);');
   console.log('fan-out us/frame = (CPU - 0-viewer CPU per posted frame x posted) / delivered; skipped = server-counted skips.');
   console.log('(CPU per frame and fan-out us/frame are noisy below ~1000 deliveries; a p99 of 50-100 uploads is about their 2nd-largest value.)');
+  console.log('srv p50/p99 = the server\'s own time for those uploads, request read -> answer handed to the socket (iotstream\'s histogram, buckets ~9 % wide).');
   const head = ['server', 'scenario', 'posted', 'delivered/expected', '%', 'lat p50', 'lat p99', 'lat max',
-    'up p50', 'up p99', 'rise', 'CPU ms', 'stat CPU', 'CPU ms/deliv', 'fan-out us/fr', 'skipped', 'client CPU%'];
+    'up p50', 'up p99', 'srv p50/p99', 'rise', 'CPU ms', 'stat CPU', 'CPU ms/deliv', 'fan-out us/fr', 'skipped', 'client CPU%'];
   const rows = [head];
   const byKey = {};
   for (const run of runs) {
@@ -316,6 +346,7 @@ function report(files) {
       rows.push([run.impl, `${r.cams}cam x${r.fps}fps -> ${r.viewers}v`, String(r.posted),
         r.viewers ? `${r.delivered}/${r.expected}` : '-', r.viewers ? f2(r.delivered_pct, 1) : '-',
         f2(r.lat_p50), f2(r.lat_p99), f2(r.lat_max), f2(r.rtt_p50), f2(r.rtt_p99),
+        r.srv_p99 === null || r.srv_p99 === undefined ? '-' : `${f2(r.srv_p50, 3)}/${f2(r.srv_p99, 3)}`,
         r.viewers ? f2(rise) : (b === r ? '(base)' : '(base, unused)'),
         f2(r.cpu_ms, 0), f2(r.cpu_stat_ms, 0), r.viewers ? f2(r.cpu_ms_per_delivered, 3) : `${f2(r.cpu_ms_per_posted, 3)}/post`,
         r.viewers ? f2(fan, 1) : '-', r.skipped === null ? '-' : String(r.skipped), f2(r.client_cpu_pct, 0)]);
@@ -383,6 +414,12 @@ function report(files) {
       if (!r || r.rise === null) continue;
       console.log(`  upload p99 rise, ${r.cams} camera(s) -> ${r.viewers} viewers vs 0 viewers: ${f2(r.rise)} ms ` +
         `(<= 1 ms: ${r.rise > 1 ? 'NOT MET' : r.rise < -1 ? 'inconclusive: the baseline p99 is the higher one (noise)' : 'MET'})${k === '1x100' ? '  <- the target scenario' : ''}`);
+    }
+    // Where a rise comes from: the server's own handling of each upload, next to the round trip the camera sees.
+    const srv = (viewers) => iot.filter((r) => r.cams === 1 && r.viewers === viewers && r.srv_p99 != null)
+      .map((r) => `${f2(r.srv_p50, 3)}/${f2(r.srv_p99, 3)}`);
+    if (srv(0).length && srv(100).length) {
+      console.log(`  server time per upload (p50/p99 ms), 1 camera: 0 viewers ${srv(0).join(', ')}; 100 viewers ${srv(100).join(', ')}`);
     }
   }
 }

@@ -16,7 +16,8 @@
 #   - server CPU per delivered frame (/proc/<pid>/task/*/schedstat, ns; /proc/<pid>/stat utime+stime
 #     in clock ticks is printed beside it as a check), and the fan-out share
 #     (minus the 0-viewer ingest CPU per posted frame)
-#   - camera upload round trip p50/p99 and its rise over the 0-viewer baseline
+#   - camera upload round trip p50/p99 and its rise over the 0-viewer baseline, and beside it (iotstream)
+#     the server's own time for those uploads (its request histogram, /metrics, before and after)
 #   - frames the server itself counted as skipped (iotstream /api/v1/live/viewers, peer
 #     /api/v1/system/performance websocket.frames_dropped)
 # Cameras (main thread) and viewers (VIEWER_THREADS worker threads) run in ONE Node process on the
