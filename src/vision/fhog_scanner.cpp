@@ -26,31 +26,36 @@ inline void Store(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
 
 long RoundUp(long n, long to) { return (n + to - 1) / to * to; }
 
+// Two rows of 32 outputs at p (the second row_step further on): sum_n w[n] * p[n * tap_step + column], for both
+// rows, in eight independent accumulators (the FMAs' latency hidden behind each other).
+struct Block {
+  V8 a[4], b[4];
+};
+inline Block FilterBlock(const float* p, long tap_step, long row_step, const float* w) {
+  Block s{};
+  for (long n = 0; n < kTaps; ++n) {
+    const float* pa = p + n * tap_step;
+    const float* pb = pa + row_step;
+    for (int v = 0; v < 4; ++v) {
+      s.a[v] += Load(pa + 8 * v) * w[n];
+      s.b[v] += Load(pb + 8 * v) * w[n];
+    }
+  }
+  return s;
+}
+
 // out[r][j] = sum_n in[r][j + n] * f[n] for rows [0, rows) and columns [0, cols); cols a multiple of kBlockCols,
 // rows of kBlockRows, `in` readable to column cols + kTaps - 2 of row rows - 1.
 void RowPass(const float* in, long in_stride, long rows, long cols, const float* f, float* out, long out_stride) {
   for (long r = 0; r < rows; r += kBlockRows) {
-    const float* a = in + r * in_stride;
-    const float* b = a + in_stride;
     for (long j = 0; j < cols; j += kBlockCols) {
-      V8 a0{}, a1{}, a2{}, a3{}, b0{}, b1{}, b2{}, b3{};
-      for (long n = 0; n < kTaps; ++n) {
-        const float w = f[n];
-        const float* pa = a + j + n;
-        const float* pb = b + j + n;
-        a0 += Load(pa) * w;
-        a1 += Load(pa + 8) * w;
-        a2 += Load(pa + 16) * w;
-        a3 += Load(pa + 24) * w;
-        b0 += Load(pb) * w;
-        b1 += Load(pb + 8) * w;
-        b2 += Load(pb + 16) * w;
-        b3 += Load(pb + 24) * w;
-      }
+      const Block s = FilterBlock(in + r * in_stride + j, 1, in_stride, f);
       float* oa = out + r * out_stride + j;
       float* ob = oa + out_stride;
-      Store(oa, a0), Store(oa + 8, a1), Store(oa + 16, a2), Store(oa + 24, a3);
-      Store(ob, b0), Store(ob + 8, b1), Store(ob + 16, b2), Store(ob + 24, b3);
+      for (int v = 0; v < 4; ++v) {
+        Store(oa + 8 * v, s.a[v]);
+        Store(ob + 8 * v, s.b[v]);
+      }
     }
   }
 }
@@ -59,26 +64,13 @@ void RowPass(const float* in, long in_stride, long rows, long cols, const float*
 void ColumnPassAdd(const float* in, long stride, long rows, long cols, const float* g, float* acc) {
   for (long i = 0; i < rows; i += kBlockRows) {
     for (long j = 0; j < cols; j += kBlockCols) {
-      V8 a0{}, a1{}, a2{}, a3{}, b0{}, b1{}, b2{}, b3{};
-      for (long m = 0; m < kTaps; ++m) {
-        const float w = g[m];
-        const float* pa = in + (i + m) * stride + j;
-        const float* pb = pa + stride;
-        a0 += Load(pa) * w;
-        a1 += Load(pa + 8) * w;
-        a2 += Load(pa + 16) * w;
-        a3 += Load(pa + 24) * w;
-        b0 += Load(pb) * w;
-        b1 += Load(pb + 8) * w;
-        b2 += Load(pb + 16) * w;
-        b3 += Load(pb + 24) * w;
-      }
+      const Block s = FilterBlock(in + i * stride + j, stride, stride, g);
       float* oa = acc + i * stride + j;
       float* ob = oa + stride;
-      Store(oa, Load(oa) + a0), Store(oa + 8, Load(oa + 8) + a1);
-      Store(oa + 16, Load(oa + 16) + a2), Store(oa + 24, Load(oa + 24) + a3);
-      Store(ob, Load(ob) + b0), Store(ob + 8, Load(ob + 8) + b1);
-      Store(ob + 16, Load(ob + 16) + b2), Store(ob + 24, Load(ob + 24) + b3);
+      for (int v = 0; v < 4; ++v) {
+        Store(oa + 8 * v, Load(oa + 8 * v) + s.a[v]);
+        Store(ob + 8 * v, Load(ob + 8 * v) + s.b[v]);
+      }
     }
   }
 }
