@@ -4,8 +4,9 @@
 # What it measures
 #   1. build/bench/micro/recognition_bench (one thread, OPENBLAS_NUM_THREADS=1): per-stage time (decode, detect,
 #      align, describe, match; median and p99) at 640x480 and 1280x720 with one face and with several faces, and
-#      Gallery::Identify with 10 / 1,000 / 100,000 enrolled faces. It also writes the frames it used; the runs
-#      below post the same 640x480 one-face frame.
+#      Gallery::Identify with 10 / 1,000 / 100,000 enrolled faces; and the detector alone, dlib's own
+#      frontal_face_detector beside the engine's FhogScanner (dlib's time shows how fast the VM runs just
+#      then). It also writes the frames it used; the runs below post the same 640x480 one-face frame.
 #   2a. Pool throughput: iotstream (build/src/iotstream, fresh data dir each run) with --recognition-sample-rate 1
 #      and --max-workers W (each W in WORKERS), one person enrolled (obama.jpg, another photo than the frame);
 #      THRU_CAMS cameras x 10 fps POST the frame to /api/v1/stream/fast for DURATION s; frames/s =
@@ -280,6 +281,12 @@ if [ "$MICRO" = 1 ]; then
     "p50 $p50 ms, p99 $p99 ms" "$(verdict "$p50 <= 35") (p50)"
   printf '%-52s %-14s %-44s %s\n' "  of which detect / align / describe (p50)" "" \
     "$(stage 640x480_1face detect_p50) / $(stage 640x480_1face align_p50) / $(stage 640x480_1face describe_p50) ms" ""
+  dref=$(sed -n 's/^DETECTOR dlib_p50=\([0-9.]*\) ours_p50=\([0-9.]*\) same=\([01]\).*/\1 \2 \3/p' "$T/micro.txt" | head -1)
+  if [ -n "$dref" ]; then
+    read -r d_dlib d_ours d_same <<< "$dref"
+    printf '%-52s %-14s %-44s %s\n' "  detector alone: dlib's own / FhogScanner (p50)" "-" \
+      "$d_dlib / $d_ours ms (same faces: $([ "$d_same" = 1 ] && echo yes || echo NO))" "dlib's: the machine's speed now"
+  fi
   for n in 1280x720_1face 640x480_several 1280x720_several; do
     printf '%-52s %-14s %-44s %s\n' "$n, all stages" "-" "p50 $(stage $n total_p50) ms, p99 $(stage $n total_p99) ms" ""
   done

@@ -8,6 +8,10 @@
 //       several faces: whichever of two_people.jpg / knn_examples/test/obama_and_biden.jpg shows more faces to
 //                      the detector at that size
 //     The gallery the match stage reads holds Obama (from obama.jpg, a different photo) and 9 random faces.
+//   BM_Detector/<0|1>: the face detector alone on the 640x480 one-face frame in grey (as the engine detects):
+//     0 = dlib's own frontal_face_detector (built here with src/vision's flags), 1 = the engine's FhogScanner,
+//     which finds the same faces faster. dlib's own time is the reference for how fast this machine is running
+//     at the moment (a shared VM's speed moves by tens of percent); printed as median / p99 after the run.
 //   BM_GalleryIdentify/<faces>/<hit>: Gallery::Identify with 10, 1,000 and 100,000 enrolled faces (random
 //     descriptors of norm ~1); hit=1: the query is an enrolled face plus noise (distance ~0.2), hit=0: a fresh
 //     random descriptor (nothing below the threshold). Manual p50/p99 printed after the run.
@@ -37,6 +41,9 @@
 #include <string>
 #include <vector>
 
+#include <dlib/image_processing/frontal_face_detector.h>
+
+#include "vision/fhog_scanner.h"
 #include "vision/vision.h"
 
 #ifndef IOTSTREAM_SOURCE_DIR
@@ -233,6 +240,35 @@ void BM_Recognize(benchmark::State& state, const Input* input) {
   g_stage_results[input->name] = std::move(s);
 }
 
+struct DetectorSamples {
+  std::vector<double> ms;
+  std::vector<dlib::rect_detection> dets;
+};
+std::map<int, DetectorSamples> g_detector_results;  // 0: dlib's detector, 1: FhogScanner
+
+void BM_Detector(benchmark::State& state) {
+  static dlib::frontal_face_detector reference = dlib::get_frontal_face_detector();
+  static vision::FhogScanner scanner(reference);
+  const Rgb rgb = DecodeRgb(g_inputs.at(0).jpeg);
+  dlib::array2d<unsigned char> grey(rgb.h, rgb.w);
+  for (long i = 0; i < static_cast<long>(rgb.w) * rgb.h; ++i) {  // the engine's grey: (r + g + b) / 3
+    const uint8_t* p = &rgb.px[static_cast<size_t>(i) * 3];
+    (&grey[0][0])[i] = static_cast<unsigned char>((static_cast<unsigned>(p[0]) + p[1] + p[2]) / 3);
+  }
+  DetectorSamples s;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    if (state.range(0) == 0) {
+      reference(grey, s.dets, 0.0);
+    } else {
+      scanner.Detect(grey, 0.0, &s.dets);
+    }
+    s.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  state.counters["faces"] = static_cast<double>(s.dets.size());
+  g_detector_results[static_cast<int>(state.range(0))] = std::move(s);
+}
+
 vision::Gallery* GalleryOf(size_t n) {
   static std::map<size_t, std::unique_ptr<vision::Gallery>> galleries;
   auto& g = galleries[n];
@@ -377,6 +413,18 @@ void PrintTables() {
                 in.name.c_str(), s.faces, Median(s.decode), Median(s.detect), Median(s.align), Median(s.describe),
                 Median(s.match), Median(s.total), Percentile(s.total, 0.99));
   }
+  if (g_detector_results.count(0) && g_detector_results.count(1)) {
+    const auto& d = g_detector_results[0];
+    const auto& f = g_detector_results[1];
+    bool same = d.dets.size() == f.dets.size();
+    for (size_t i = 0; same && i < d.dets.size(); ++i) same = d.dets[i].rect == f.dets[i].rect;
+    std::printf("\n== detector alone, %s (grey), ms (median / p99)\n", g_inputs.at(0).name.c_str());
+    std::printf("  dlib's frontal_face_detector %6.2f / %6.2f   (the machine's speed now)\n", Median(d.ms),
+                Percentile(d.ms, 0.99));
+    std::printf("  FhogScanner                  %6.2f / %6.2f   same detections: %s\n", Median(f.ms),
+                Percentile(f.ms, 0.99), same ? "yes" : "NO");
+    std::printf("DETECTOR dlib_p50=%.3f ours_p50=%.3f same=%d\n", Median(d.ms), Median(f.ms), same ? 1 : 0);
+  }
   if (!g_identify_results.empty()) {
     std::printf("\n== Gallery::Identify, microseconds per query (median / p99 over the timed calls)\n");
     std::printf("%10s %6s %8s %10s %10s %8s\n", "faces", "query", "matched", "p50_us", "p99_us", "calls");
@@ -425,6 +473,7 @@ int main(int argc, char** argv) {
         ->Iterations(iters)
         ->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("BM_Detector", BM_Detector)->Arg(0)->Arg(1)->Iterations(iters)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_GalleryIdentify", BM_GalleryIdentify)
       ->ArgsProduct({{10, 1000, 100000}, {1, 0}})
       ->ArgNames({"faces", "near"})
