@@ -43,6 +43,7 @@
 
 #include <dlib/image_processing/frontal_face_detector.h>
 
+#include "vision/decode.h"
 #include "vision/fhog_scanner.h"
 #include "vision/vision.h"
 
@@ -249,12 +250,15 @@ std::map<int, DetectorSamples> g_detector_results;  // 0: dlib's detector, 1: Fh
 void BM_Detector(benchmark::State& state) {
   static dlib::frontal_face_detector reference = dlib::get_frontal_face_detector();
   static vision::FhogScanner scanner(reference);
-  const Rgb rgb = DecodeRgb(g_inputs.at(0).jpeg);
-  dlib::array2d<unsigned char> grey(rgb.h, rgb.w);
-  for (long i = 0; i < static_cast<long>(rgb.w) * rgb.h; ++i) {  // the engine's grey: (r + g + b) / 3
-    const uint8_t* p = &rgb.px[static_cast<size_t>(i) * 3];
-    (&grey[0][0])[i] = static_cast<unsigned char>((static_cast<unsigned>(p[0]) + p[1] + p[2]) / 3);
+  const std::string& jpeg = g_inputs.at(0).jpeg;
+  vision::DecodedImage decoded;
+  if (iotstream::Status st = vision::DecodeImage(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size(), 0, &decoded);
+      !st.ok()) {
+    state.SkipWithError(st.ToString().c_str());
+    return;
   }
+  dlib::array2d<unsigned char> grey;  // the engine's detection image
+  vision::ToGray(decoded.rgb, &grey);
   DetectorSamples s;
   for (auto _ : state) {
     const auto t0 = Clock::now();

@@ -81,4 +81,15 @@ Status DecodeImage(const uint8_t* data, size_t size, int target_width, DecodedIm
   return Status::InvalidArgument("not an image: neither JPEG nor PNG");
 }
 
+void ToGray(const dlib::array2d<dlib::rgb_pixel>& rgb, dlib::array2d<unsigned char>* gray) {
+  gray->set_size(rgb.nr(), rgb.nc());
+  const long n = rgb.nr() * rgb.nc();
+  if (n == 0) return;
+  const dlib::rgb_pixel* src = &rgb[0][0];
+  unsigned char* dst = &(*gray)[0][0];
+  for (long i = 0; i < n; ++i) {
+    dst[i] = static_cast<unsigned char>((static_cast<unsigned>(src[i].red) + src[i].green + src[i].blue) / 3);
+  }
+}
+
 }  // namespace iotstream::vision

@@ -23,4 +23,8 @@ struct DecodedImage {
 // converted (alpha composited onto black). InvalidArgument if the bytes are neither or cannot be decoded.
 Status DecodeImage(const uint8_t* data, size_t size, int target_width, DecodedImage* out);
 
+// dlib's own RGB -> grey rule ((r + g + b) / 3, as assign_image does), without its per-pixel dispatch: the image
+// the detector and the landmarks work on.
+void ToGray(const dlib::array2d<dlib::rgb_pixel>& rgb, dlib::array2d<unsigned char>* gray);
+
 }  // namespace iotstream::vision

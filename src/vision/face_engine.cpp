@@ -24,17 +24,6 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// dlib's own RGB -> grey rule ((r + g + b) / 3, as assign_image does), without its per-pixel dispatch.
-void ToGray(const dlib::array2d<dlib::rgb_pixel>& rgb, dlib::array2d<unsigned char>* gray) {
-  gray->set_size(rgb.nr(), rgb.nc());
-  const long n = rgb.nr() * rgb.nc();
-  if (n == 0) return;
-  const dlib::rgb_pixel* src = &rgb[0][0];
-  unsigned char* dst = &(*gray)[0][0];
-  for (long i = 0; i < n; ++i) {
-    dst[i] = static_cast<unsigned char>((static_cast<unsigned>(src[i].red) + src[i].green + src[i].blue) / 3);
-  }
-}
 
 class FaceEngineImpl final : public FaceEngine {
  public:
@@ -196,7 +185,7 @@ class FaceEngineImpl final : public FaceEngine {
 
  private:
   const EngineOptions options_;
-  FhogScanner scanner_;  // dlib's frontal_face_detector, faster filtering
+  FhogScanner scanner_;  // dlib's frontal_face_detector, with faster FHOG features and filtering
   dlib::shape_predictor predictor_;
   std::unique_ptr<FaceNet> net_;
   // Scratch images, reused between calls (why an engine is not thread-safe).
