@@ -9,7 +9,6 @@ namespace iotstream::vision {
 namespace {
 
 constexpr int kBins = 18;  // contrast-sensitive orientations; the insensitive 9 fold o and o + 9
-constexpr int kPlanes = 31;  // 18 sensitive + 9 insensitive + 4 texture
 // dlib's unit vectors for the first 9 orientations (fhog.h), float as there.
 constexpr float kDirX[9] = {1.0000f, 0.9397f, 0.7660f, 0.500f, 0.1736f, -0.1736f, -0.5000f, -0.7660f, -0.9397f};
 constexpr float kDirY[9] = {0.0000f, 0.3420f, 0.6428f, 0.8660f, 0.9848f, 0.9848f, 0.8660f, 0.6428f, 0.3420f};

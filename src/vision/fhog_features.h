@@ -24,6 +24,8 @@ namespace iotstream::vision {
 
 class FhogExtractor {
  public:
+  static constexpr int kPlanes = 31;  // 18 contrast-sensitive + 9 insensitive orientations + 4 texture
+
   // What dlib::extract_fhog_features(image, *hog, cell_size, filter_rows_padding, filter_cols_padding) computes for
   // this image: 31 planes, empty if the image has fewer than 3 cells in either direction. cell_size >= 2.
   void operator()(const dlib::array2d<unsigned char>& image, int cell_size, int filter_rows_padding,

@@ -92,6 +92,7 @@ FhogScanner::FhogScanner(const dlib::frontal_face_detector& detector) : detector
   const auto& scanner = detector_.get_scanner();
   const size_t planes = scanner.get_feature_extractor().get_num_planes();
   if (scanner.get_cell_size() < 2) throw std::invalid_argument("FhogScanner: cell size below 2");
+  if (planes != FhogExtractor::kPlanes) throw std::invalid_argument("FhogScanner: not dlib's 31-plane FHOG");
   filters->planes.resize(planes);
   for (size_t d = 0; d < detector_.num_detectors(); ++d) {
     const auto& processed = detector_.get_processed_w(d);
@@ -158,7 +159,6 @@ void FhogScanner::Detect(const dlib::array2d<unsigned char>& image, double adjus
   for (auto& h : hits_) h.clear();
   for (unsigned long level = 0; level < pyramid_.size(); ++level) {
     const auto& feats = pyramid_[level];
-    if (feats.size() != filters_->planes.size()) continue;  // dlib's extractor gives no planes for an empty image
     const long nr = feats[0].nr(), nc = feats[0].nc();
     const long valid_rows = nr - kTaps + 1, valid_cols = nc - kTaps + 1;
     if (valid_rows <= 0 || valid_cols <= 0) continue;
