@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -51,15 +50,13 @@ Difference Compare(const dlib::array2d<unsigned char>& image, int cell_size, int
 }
 
 TEST(FhogFeaturesTest, SameAsDlibOnThePhotos) {
-  std::ifstream manifest(FacesDir() / "MANIFEST.tsv");
-  if (!manifest) GTEST_SKIP() << "no " << FacesDir() / "MANIFEST.tsv" << " (set IOTSTREAM_FACES_DIR)";
-  std::string line;
-  std::getline(manifest, line);  // header
+  const std::vector<std::filesystem::path> photos = testing::ManifestPhotos();
+  if (photos.empty()) GTEST_SKIP() << "no " << FacesDir() / "MANIFEST.tsv" << " (set IOTSTREAM_FACES_DIR)";
   Difference all;
-  while (std::getline(manifest, line)) {
-    const std::string file = line.substr(0, line.find('\t'));
+  for (const auto& path : photos) {
+    const std::string file = path.lexically_relative(FacesDir()).string();
     dlib::array2d<unsigned char> photo;
-    dlib::load_image(photo, (FacesDir() / file).string());
+    dlib::load_image(photo, path.string());
     const long width = std::min(640L, photo.nc());
     dlib::array2d<unsigned char> image(std::max(1L, photo.nr() * width / photo.nc()), width);
     dlib::resize_image(photo, image);

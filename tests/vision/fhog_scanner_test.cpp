@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -41,20 +40,8 @@ size_t ExpectSameDetections(const dlib::array2d<unsigned char>& image, double ad
   return want.size();
 }
 
-std::vector<std::filesystem::path> Photos() {
-  std::vector<std::filesystem::path> photos;
-  std::ifstream in(FacesDir() / "MANIFEST.tsv");
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    const std::string file = line.substr(0, line.find('\t'));
-    if (!file.empty()) photos.push_back(FacesDir() / file);
-  }
-  return photos;
-}
-
 TEST(FhogScannerTest, SameDetectionsAsDlibOnThePhotos) {
-  const std::vector<std::filesystem::path> photos = Photos();
+  const std::vector<std::filesystem::path> photos = testing::ManifestPhotos();
   if (photos.empty()) GTEST_SKIP() << "no " << FacesDir() / "MANIFEST.tsv" << " (set IOTSTREAM_FACES_DIR)";
   size_t faces = 0;
   for (size_t i = 0; i < photos.size(); ++i) {

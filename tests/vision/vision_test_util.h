@@ -7,6 +7,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vision/vision.h"
 
@@ -20,6 +21,19 @@ inline std::filesystem::path ModelsDir() {
 inline std::filesystem::path FacesDir() {
   const char* env = std::getenv("IOTSTREAM_FACES_DIR");
   return env && *env ? std::filesystem::path(env) : std::filesystem::path("/work/shared/faces");
+}
+
+// Every photo MANIFEST.tsv lists (its first column), as a path; empty if there is no manifest.
+inline std::vector<std::filesystem::path> ManifestPhotos() {
+  std::vector<std::filesystem::path> photos;
+  std::ifstream in(FacesDir() / "MANIFEST.tsv");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const std::string file = line.substr(0, line.find('\t'));
+    if (!file.empty()) photos.push_back(FacesDir() / file);
+  }
+  return photos;
 }
 
 inline bool ModelsPresent() {
