@@ -111,14 +111,18 @@ function procCpuNsMs(pid) { // the same in ns resolution: sum of /proc/<pid>/tas
     return ns / 1e6;
   } catch { return null; }
 }
-function getJson(url) {
+function getText(url, timeoutMs) { // { status, body }, or null if the request failed or timed out
   return new Promise((resolve) => {
-    http.get(url, { timeout: 3000 }, (res) => {
+    http.get(url, { timeout: timeoutMs }, (res) => {
       let b = ''; res.setEncoding('utf8');
       res.on('data', (c) => { b += c; });
-      res.on('end', () => { try { resolve(JSON.parse(b)); } catch { resolve(null); } });
+      res.on('end', () => resolve({ status: res.statusCode, body: b }));
     }).on('error', () => resolve(null)).on('timeout', function () { this.destroy(); resolve(null); });
   });
+}
+async function getJson(url) {
+  const r = await getText(url, 3000);
+  try { return r ? JSON.parse(r.body) : null; } catch { return null; }
 }
 async function skippedCounter(base) { // iotstream: /api/v1/live/viewers; peer: performance.websocket
   const v = await getJson(`${base}/api/v1/live/viewers`);
@@ -130,16 +134,10 @@ async function skippedCounter(base) { // iotstream: /api/v1/live/viewers; peer: 
 // iotstream's own time per answered request (main_http_request_duration_seconds, a cumulative histogram) at two
 // moments; between them the only requests are the cameras' uploads. null for the peer.
 async function serverHistogram(base) {
-  const text = await new Promise((resolve) => {
-    http.get(`${base}/metrics`, { timeout: 5000 }, (res) => {
-      let b = ''; res.setEncoding('utf8');
-      res.on('data', (c) => { b += c; });
-      res.on('end', () => resolve(res.statusCode === 200 ? b : null));
-    }).on('error', () => resolve(null)).on('timeout', function () { this.destroy(); resolve(null); });
-  });
-  if (!text) return null;
+  const r = await getText(`${base}/metrics`, 5000);
+  if (!r || r.status !== 200) return null;
   const buckets = [];
-  for (const line of text.split('\n')) {
+  for (const line of r.body.split('\n')) {
     const m = line.match(/^main_http_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/);
     if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
   }
