@@ -17,7 +17,7 @@
 #     in clock ticks is printed beside it as a check), and the fan-out share
 #     (minus the 0-viewer ingest CPU per posted frame)
 #   - camera upload round trip p50/p99 and its rise over the 0-viewer baseline, and beside it (iotstream)
-#     the server's own time for those uploads (its request histogram, /metrics, before and after)
+#     the server's own time for those uploads (its upload-handler histogram, /metrics, before and after)
 #   - frames the server itself counted as skipped (iotstream /api/v1/live/viewers, peer
 #     /api/v1/system/performance websocket.frames_dropped)
 # Cameras (main thread) and viewers (VIEWER_THREADS worker threads) run in ONE Node process on the
@@ -25,9 +25,12 @@
 #
 #   bench/fanout.sh
 #   DURATION=5 ONLY=iotstream SCENARIOS="1x0 1x100" bench/fanout.sh
-#   DURATION=20 ONLY=iotstream SCENARIOS="1x0 1x100 1x0 1x100 1x0 1x100" bench/fanout.sh
-#     (the upload-rise target: a scenario that runs more than once is also reported with its runs' upload
-#     samples pooled, so interleaved runs share the machine's stalls)
+#   DURATION=60 ONLY=iotstream SCENARIOS="1x0 1x100 1x0 1x100 1x0 1x100" bench/fanout.sh
+#     (the upload-rise target: with the 0-viewer baseline run more than once, each scenario's upload samples
+#     are pooled over its runs, so interleaved runs share the machine's stalls, and the pooled rise is the
+#     verdict; identical 0-viewer runs of 200-600 uploads differ by 1-4 ms in p99 on this VM)
+# VIEWER_SCHED=idle puts the viewer threads of the load generator under SCHED_IDLE (an experiment: it makes
+#   the rise larger, see the README).
 # Knobs: DURATION (10, seconds), WARMUP (1), GRACE (1.5), FPS (10), SCENARIOS ("CAMSxVIEWERS ..."),
 #   VIEWER_THREADS (2), ONLY ("iotstream peer"), IOTSTREAM_BIN (build/src/iotstream),
 #   FRAME_BYTES (40960), FACES_DIR (../shared/faces), KEEP (a folder to copy the result JSON into).
