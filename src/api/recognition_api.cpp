@@ -194,7 +194,8 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
       pool = {{"workers", st.workers},
               {"busy", st.busy},
               {"pending_cameras", st.pending_cameras},
-              {"pending_requests", st.pending_requests}};
+              {"pending_requests", st.pending_requests},
+              {"idle_class", st.idle_class}};
     }
     s.Send(Response::Json(200, json{{"status", c->pool ? "ok" : "degraded"},
                                     {"models_loaded", c->pool != nullptr},

@@ -102,6 +102,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "recognition threads (also MAX_WORKERS)")
       ("recognition-timeout-ms", po::value(&recognition_timeout_ms)->default_value(recognition_timeout_ms),
        "jobs waiting longer are dropped; the stream path answers 504 (also FACE_RECOGNITION_TIMEOUT, in s)")
+      ("recognition-idle-class", po::value(&pool.idle_class)->default_value(pool.idle_class),
+       "camera frames' recognition under SCHED_IDLE, on CPU nothing else wants (false: nice 10 only)")
       ("recognition-max-age-ms", po::value(&max_frame_age_ms)->default_value(max_frame_age_ms),
        "camera frames waiting longer for a worker are dropped unrun (0: only the timeout)")
       ("match-threshold", po::value(&pool.match_threshold)->default_value(pool.match_threshold),

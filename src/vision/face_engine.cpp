@@ -168,18 +168,8 @@ class FaceEngineImpl final : public FaceEngine {
     if (!r.ok()) return r.status();
     rec.width = image_.original_width;
     rec.height = image_.original_height;
-    const auto t0 = Clock::now();
-    for (auto& f : r.value()) {
-      RecognizedFace rf;
-      if (gallery != nullptr) {
-        rf.match = gallery->Identify(f.descriptor, threshold);
-      } else {
-        rf.match.distance = std::numeric_limits<float>::infinity();
-      }
-      rf.face = std::move(f);
-      rec.faces.push_back(std::move(rf));
-    }
-    rec.timing.match_ms = MsSince(t0);
+    for (auto& f : r.value()) rec.faces.push_back(RecognizedFace{std::move(f), Match{}});
+    MatchFaces(gallery, threshold, &rec);
     return rec;
   }
 
@@ -196,6 +186,19 @@ class FaceEngineImpl final : public FaceEngine {
 };
 
 }  // namespace
+
+void MatchFaces(const Gallery* gallery, float threshold, Recognition* rec) {
+  const auto t0 = Clock::now();
+  for (auto& rf : rec->faces) {
+    if (gallery != nullptr) {
+      rf.match = gallery->Identify(rf.face.descriptor, threshold);
+    } else {
+      rf.match = Match{};
+      rf.match.distance = std::numeric_limits<float>::infinity();
+    }
+  }
+  rec->timing.match_ms = MsSince(t0);
+}
 
 Result<std::unique_ptr<FaceEngine>> FaceEngine::Open(const EngineOptions& options) {
   Result<WeightSet> weights = LoadFaceApiWeights(options.models_dir);

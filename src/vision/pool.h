@@ -11,6 +11,12 @@
 // A job older than job_timeout when a worker reaches it is dropped (Timeout; counted). Drops are counted per
 // reason in metrics (recognition_dropped_total{reason}).
 //
+// CPU classes: workers run at nice 10, below the HTTP threads. With PoolOptions::idle_class a camera frame's
+// pixel work (decode, detect, align, describe) runs under SCHED_IDLE, on CPU that nothing else wants; its match
+// and callbacks, which take locks that HTTP threads take too, and every Submit job stay at nice 10. Leaving
+// SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 10; the pool tries that once at start on a throwaway thread
+// and, if refused, runs everything at nice 10 (stats().idle_class says which).
+//
 // Thread-safety: every public method may be called from any thread. Callbacks run on a worker thread: they
 // must be quick (hand disk work to another thread).
 #pragma once
@@ -45,6 +51,7 @@ struct PoolOptions {
   size_t max_pending_cameras = 1024;              // cameras with a pending background frame
   size_t max_requests = 64;                       // waiting Submit() jobs
   float match_threshold = 0.6f;
+  bool idle_class = true;                         // camera frames' pixel work under SCHED_IDLE (see above)
 };
 
 // What a finished job reports: the recognition, or why there is none; and how long it waited.
@@ -77,6 +84,7 @@ class RecognitionPool {
     size_t pending_cameras;
     size_t pending_requests;
     size_t busy;
+    bool idle_class;  // camera frames' pixel work runs under SCHED_IDLE (asked for, and the kernel allows it)
   };
   Stats stats() const;
 
@@ -112,6 +120,7 @@ class RecognitionPool {
   std::mt19937_64 rng_{std::random_device{}()};         // guarded by mu_
   size_t busy_ = 0;                                     // guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
+  const bool idle_class_;
   std::vector<std::thread> threads_;
 };
 

@@ -157,6 +157,10 @@ struct Recognition {
   StageTiming timing;
 };
 
+// Identifies each face of `rec` in `gallery` (threshold as Gallery::Identify) and sets rec->timing.match_ms.
+// `gallery` may be null: every face is then unmatched (distance +infinity). Thread-safe as Gallery::Identify.
+void MatchFaces(const Gallery* gallery, float threshold, Recognition* rec);
+
 // The models and the pipeline. NOT thread-safe: use one instance per thread (Clone()); distinct instances may run
 // concurrently. Inference holds no lock. Sets nothing process-wide (BLAS threading is the environment's:
 // OPENBLAS_NUM_THREADS=1 is advised with one engine per core).
@@ -189,8 +193,7 @@ class FaceEngine {
   // The descriptor of one aligned chip: kChipSize*kChipSize*3 RGB bytes. InvalidArgument on a wrong size.
   virtual Result<Descriptor> DescribeChip(const std::vector<uint8_t>& chip) = 0;
 
-  // Analyze, then Identify each face in `gallery` (threshold as Gallery::Identify). `gallery` may be null: every
-  // face is then unmatched. The gallery is only read, under its own lock, for the match stage.
+  // Analyze, then MatchFaces. The gallery is only read, under its own lock, for the match stage.
   virtual Result<Recognition> Recognize(const uint8_t* data, size_t size, const Gallery* gallery,
                                         float threshold = 0.6f) = 0;
 

@@ -1,8 +1,9 @@
 // RecognitionPool scheduling with a stand-in engine (the real one costs ~30 ms a frame and needs the weights):
-// sampling, newest-frame-per-camera, request priority, bounds and timeouts.
+// sampling, newest-frame-per-camera, request priority, bounds, timeouts and CPU classes.
 #include "vision/pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <condition_variable>
 #include <future>
@@ -23,6 +24,7 @@ class FakeEngine final : public FaceEngine {
     bool hold = false;
     int running = 0;
     std::vector<std::string> seen;
+    std::vector<int> policies;  // the worker's scheduling policy during each Recognize
   };
   explicit FakeEngine(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
   std::unique_ptr<FaceEngine> Clone() const override { return std::make_unique<FakeEngine>(s_); }
@@ -35,6 +37,7 @@ class FakeEngine final : public FaceEngine {
   Result<Recognition> Recognize(const uint8_t* data, size_t size, const Gallery*, float) override {
     std::unique_lock lock(s_->mu);
     s_->seen.emplace_back(reinterpret_cast<const char*>(data), size);
+    s_->policies.push_back(sched_getscheduler(0));
     ++s_->running;
     s_->cv.notify_all();
     s_->cv.wait(lock, [this] { return !s_->hold; });
@@ -68,6 +71,7 @@ class PoolTest : public ::testing::Test {
                                              [this](const FramePtr& f, PoolResult r) {
                                                std::lock_guard lock(results_mu_);
                                                results_.emplace_back(f->device_id(), r.recognition.status());
+                                               callback_policies_.push_back(sched_getscheduler(0));
                                              });
   }
   void Hold(bool on) {
@@ -90,7 +94,40 @@ class PoolTest : public ::testing::Test {
   Metrics metrics_;
   std::mutex results_mu_;
   std::vector<std::pair<std::string, Status>> results_;
+  std::vector<int> callback_policies_;  // guarded by results_mu_
 };
+
+// A camera frame's pixel work runs idle-class, its callback (which takes locks HTTP threads take) and any request
+// do not; with idle_class off nothing does.
+TEST_F(PoolTest, CameraFramesRunIdleClassAndRequestsDoNot) {
+  PoolOptions o = Options();
+  o.sample_rate = 1;
+  auto pool = Make(o);
+  if (!pool->stats().idle_class) GTEST_SKIP() << "this process may not leave SCHED_IDLE (no CAP_SYS_NICE)";
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("cam", "frame")));
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 1; }));
+  std::promise<void> answered;
+  pool->Submit(nullptr, "request", [&](PoolResult) { answered.set_value(); });
+  answered.get_future().wait();
+  {
+    std::lock_guard lock(shared_->mu);
+    EXPECT_EQ(shared_->policies, (std::vector<int>{SCHED_IDLE, SCHED_OTHER}));
+  }
+  std::lock_guard lock(results_mu_);
+  EXPECT_EQ(callback_policies_, std::vector<int>{SCHED_OTHER});
+}
+
+TEST_F(PoolTest, WithoutIdleClassCameraFramesRunAsNormalThreads) {
+  PoolOptions o = Options();
+  o.sample_rate = 1;
+  o.idle_class = false;
+  auto pool = Make(o);
+  EXPECT_FALSE(pool->stats().idle_class);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("cam", "frame")));
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 1; }));
+  std::lock_guard lock(shared_->mu);
+  EXPECT_EQ(shared_->policies, std::vector<int>{SCHED_OTHER});
+}
 
 TEST_F(PoolTest, SampleRateZeroTakesNothingAndOneTakesAll) {
   PoolOptions o = Options();
