@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TAG0 = 0x46, TAG1 = 0x4f; // "FO"
+const MIN_P99_SAMPLES = 500; // uploads a side before a pooled p99 rise gets a verdict
 
 // ------------------------------------------------------------------------------ viewer worker
 if (!isMainThread) {
@@ -422,8 +423,12 @@ function report(files) {
       const rise = w.p99 - b.p99;
       const target = c === 1 && v === 100;
       pooledTarget ||= target;
+      // Below ~500 samples a p99 is one of the few largest samples, i.e. one stall of the VM decides it.
+      const verdict = Math.min(b.n, w.n) < MIN_P99_SAMPLES
+        ? `too few uploads for a p99 (< ${MIN_P99_SAMPLES} a side): DURATION=60 ONLY=iotstream SCENARIOS="1x0 1x${v} 1x0 1x${v} 1x0 1x${v}"`
+        : rise > 1 ? 'NOT MET' : 'MET';
       console.log(`  pooled over interleaved runs, ${c} camera(s): 0 viewers ${b.runs} runs, ${b.n} uploads, p99 ${f2(b.p99)} ms; ` +
-        `${v} viewers ${w.runs} runs, ${w.n} uploads, p99 ${f2(w.p99)} ms; rise ${f2(rise)} ms (<= 1 ms: ${rise > 1 ? 'NOT MET' : 'MET'})` +
+        `${v} viewers ${w.runs} runs, ${w.n} uploads, p99 ${f2(w.p99)} ms; rise ${f2(rise)} ms (<= 1 ms: ${verdict})` +
         `${target ? '  <- the target' : ''}`);
     }
     for (const k of ['1x1', '1x10', '1x100', '1x500', '10x10']) {
