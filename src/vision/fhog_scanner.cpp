@@ -149,7 +149,7 @@ void FhogScanner::Detect(const dlib::array2d<unsigned char>& image, double adjus
   pyramid_.set_size(levels);
   extractor_(image, cell_size, static_cast<int>(window_rows), static_cast<int>(window_cols), &pyramid_[0]);
   for (unsigned long level = 1; level < levels; ++level) {
-    pyr(level == 1 ? image : level_image_, next_image_);
+    downsample_(level == 1 ? image : level_image_, &next_image_);
     dlib::swap(level_image_, next_image_);
     extractor_(level_image_, cell_size, static_cast<int>(window_rows), static_cast<int>(window_cols),
                &pyramid_[level]);

@@ -4,7 +4,8 @@
 // float_spatially_filter_image_separable: 5 sub-detectors x ~60 separable 10x10 filter terms over every pyramid
 // level. dlib's loop keeps three accumulators per output vector (so it waits on FMA latency) and falls back to scalar
 // code for each row's last (width - 9) % 8 columns, which on the small pyramid levels is most of the row.
-// This scanner keeps dlib's image pyramid (pyramid_down<6>, the levels impl::create_fhog_pyramid would make), the
+// This scanner keeps dlib's image pyramid (pyramid_down<6>, the levels impl::create_fhog_pyramid would make; the
+// downsampling itself is PyramidDown6, pyramid.h: dlib's bytes, computed faster), the
 // detector's own separable filter terms and thresholds, its box mapping and its non-max suppression. Its own are the
 // FHOG features (FhogExtractor, fhog_features.h: dlib's, computed faster) and the filtering:
 // each plane is copied into a zero-padded buffer, and the row and column passes run over 2 rows x 32 columns at a
@@ -21,6 +22,7 @@
 #include <dlib/image_processing/frontal_face_detector.h>
 
 #include "vision/fhog_features.h"
+#include "vision/pyramid.h"
 
 namespace iotstream::vision {
 
@@ -44,6 +46,7 @@ class FhogScanner {
   std::shared_ptr<const Filters> filters_;
   // Scratch, reused between calls.
   FhogExtractor extractor_;
+  PyramidDown6 downsample_;                                // dlib's pyramid_down<6>, the same bytes
   dlib::array2d<unsigned char> level_image_, next_image_;  // the image pyramid, two levels at a time
   dlib::array<dlib::array<dlib::array2d<float>>> pyramid_;  // FHOG planes per level
   std::vector<float> plane_;                   // one feature plane, zero-padded
