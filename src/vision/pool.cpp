@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include <turbojpeg.h>
@@ -17,25 +19,44 @@ namespace iotstream::vision {
 namespace {
 
 // A camera frame's pixel work runs under SCHED_IDLE: it takes only CPU that nothing else wants, and the kernel
-// places a waking HTTP thread on a core that runs only idle-class work as if that core were idle. At nice 10
-// alone the worker still held a core from the cameras' uploads now and then (bench/recognition.sh 2b', ingest
-// p99 with recognition on 0.5-6 ms above off). What takes a lock that an HTTP thread also takes (the pool's
-// queue, the gallery, the event sinks) runs back at nice 10: an idle-class thread preempted inside such a lock
-// would hold the HTTP thread for as long as the machine stays busy.
+// places a waking HTTP thread on a core that runs only idle-class work as if that core were idle. That work takes
+// no lock of ours (the engine's scratch buffers are reused between frames, so the allocator's and the kernel's
+// memory-map locks are seldom taken either); what takes a lock that an HTTP thread also takes (the pool's queue,
+// the gallery, the event sinks) runs back at nice 10, as an idle-class thread preempted inside such a lock would
+// hold the HTTP thread for as long as the machine stays busy. While idle-class the thread's id is published in
+// `published`: Submit moves such a thread back to the normal class, so that a request never waits on a frame that
+// only gets spare CPU. `waiting` (requests queued) is read after the switch: a request queued just before it
+// found nothing to move yet.
 class IdleClass {
  public:
-  explicit IdleClass(bool enabled) {
+  IdleClass(bool enabled, std::atomic<pid_t>& published, const std::atomic<size_t>& waiting)
+      : published_(published) {
+    if (!enabled) return;
+    published_.store(gettid());
     const sched_param param{};
-    entered_ = enabled && sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+    entered_ = sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+    if (entered_ && waiting.load() > 0) Leave();
   }
   ~IdleClass() {
-    const sched_param param{};
-    if (entered_) sched_setscheduler(0, SCHED_OTHER, &param);  // the nice value survives the round trip
+    published_.store(0);
+    if (entered_) Leave();
   }
   IdleClass(const IdleClass&) = delete;
   IdleClass& operator=(const IdleClass&) = delete;
 
  private:
+  void Leave() {
+    entered_ = false;
+    const sched_param param{};
+    if (sched_setscheduler(0, SCHED_OTHER, &param) == 0) return;  // the nice value survives the round trip
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true)) {
+      IOT_LOG(kError) << "recognition: a worker could not leave SCHED_IDLE (" << std::strerror(errno)
+                      << "): it stays idle-class and its requests and matches may wait on a busy machine";
+    }
+  }
+
+  std::atomic<pid_t>& published_;
   bool entered_ = false;
 };
 
@@ -82,7 +103,12 @@ RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine
   std::vector<std::unique_ptr<FaceEngine>> engines;
   for (int i = 1; i < n; ++i) engines.push_back(engine->Clone());
   engines.insert(engines.begin(), std::move(engine));
-  for (auto& e : engines) threads_.emplace_back([this, eng = std::move(e)]() mutable { Work(std::move(eng)); });
+  for (auto& e : engines) {
+    slots_.push_back(std::make_unique<std::atomic<pid_t>>(0));
+    threads_.emplace_back([this, eng = std::move(e), slot = slots_.back().get()]() mutable {
+      Work(std::move(eng), *slot);
+    });
+  }
 }
 
 RecognitionPool::~RecognitionPool() {
@@ -143,6 +169,13 @@ void RecognitionPool::Submit(std::shared_ptr<const void> owner, std::string_view
     std::lock_guard lock(mu_);
     if (!stopping_ && requests_.size() < options_.max_requests) {
       requests_.push_back(Job{std::move(owner), data, nullptr, std::move(done), MonotonicUs()});
+      waiting_requests_.fetch_add(1);
+      // A worker busy with a camera frame at idle class finishes it at nice 10: the request waits on it either
+      // way, and spare CPU alone could stretch those ~30 ms to seconds on a busy machine.
+      const sched_param param{};
+      for (const auto& slot : slots_) {
+        if (const pid_t tid = slot->load(); tid != 0) sched_setscheduler(tid, SCHED_OTHER, &param);
+      }
       cv_.notify_one();
       return;
     }
@@ -158,7 +191,7 @@ RecognitionPool::Stats RecognitionPool::stats() const {
   return {threads_.size(), pending_.size(), requests_.size(), busy_, idle_class_};
 }
 
-void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
+void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t>& idle_tid) {
   // When the CPU is short, HTTP threads go first (the storage thread, nice 19, after them; a camera frame's pixel
   // work, idle-class, last), and the shortfall shows up as counted replaced/timed-out jobs instead of slower
   // answers to cameras.
@@ -177,6 +210,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
       if (!requests_.empty()) {
         job = std::move(requests_.front());
         requests_.pop_front();
+        waiting_requests_.fetch_sub(1);
       } else {
         // The newest pending frame goes first: what users feel is the time from a frame to its event, and
         // under overload an old sample is the one worth least (its camera will offer a newer one).
@@ -201,7 +235,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine) {
         result.recognition = engine->Recognize(data, job.data.size(), &gallery_, options_.match_threshold);
       } else {
         {
-          const IdleClass idle(idle_class_);
+          const IdleClass idle(idle_class_, idle_tid, waiting_requests_);
           result.recognition = engine->Recognize(data, job.data.size(), nullptr);
         }
         if (result.recognition.ok()) MatchFaces(&gallery_, options_.match_threshold, &result.recognition.value());

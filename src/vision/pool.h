@@ -13,7 +13,8 @@
 //
 // CPU classes: workers run at nice 10, below the HTTP threads. With PoolOptions::idle_class a camera frame's
 // pixel work (decode, detect, align, describe) runs under SCHED_IDLE, on CPU that nothing else wants; its match
-// and callbacks, which take locks that HTTP threads take too, and every Submit job stay at nice 10. Leaving
+// and callbacks, which take locks that HTTP threads take too, and every Submit job stay at nice 10; a Submit moves
+// a worker that is busy with a frame back to nice 10 at once, so a request never waits on spare CPU. Leaving
 // SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 10; the pool tries that once at start on a throwaway thread
 // and, if refused, runs everything at nice 10 (stats().idle_class says which).
 //
@@ -21,6 +22,9 @@
 // must be quick (hand disk work to another thread).
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -97,7 +101,7 @@ class RecognitionPool {
     int64_t queued_us;
   };
   bool Sampled(const std::string& device_id, int64_t now_us);
-  void Work(std::unique_ptr<FaceEngine> engine);
+  void Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t>& idle_tid);
 
   const PoolOptions options_;
   const Gallery& gallery_;
@@ -121,6 +125,9 @@ class RecognitionPool {
   size_t busy_ = 0;                                     // guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
   const bool idle_class_;
+  std::atomic<size_t> waiting_requests_{0};  // requests_.size(), readable without mu_
+  // Per worker: its thread id while it runs a camera frame idle-class, else 0. Made before the threads start.
+  std::vector<std::unique_ptr<std::atomic<pid_t>>> slots_;
   std::vector<std::thread> threads_;
 };
 

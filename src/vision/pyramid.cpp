@@ -86,11 +86,18 @@ void PyramidDown6::operator()(const dlib::array2d<unsigned char>& in, dlib::arra
     unsigned char* dst = &(*out)[r][0];
     for (long c = 0; c < vector_cols; ++c) {
       const float tlf = above * inv[c], trf = above * frac[c], blf = below * inv[c], brf = below * frac[c];
-#if defined(__FMA__)
-      // How GCC contracts dlib's `tlf*tl + trf*tr + blf*bl + brf*br` when FMA is there (gnu++ default -ffp-contract).
+#if defined(__FMA__) && defined(__GNUC__) && !defined(__clang__)
+      // How GCC (its C++ default, -ffp-contract=fast) fuses dlib's `tlf*tl + trf*tr + blf*bl + brf*br` when the
+      // target has FMA.
       const float v = __builtin_fmaf(brf, br[c], __builtin_fmaf(blf, bl[c], __builtin_fmaf(trf, tr[c], tlf * tl[c])));
 #else
-      const float v = tlf * tl[c] + trf * tr[c] + blf * bl[c] + brf * br[c];
+      // Unfused, as without FMA, or as Clang leaves dlib's (its operators are separate functions, which Clang does
+      // not fuse across): one product per statement keeps Clang from fusing these.
+      const float p0 = tlf * tl[c];
+      const float p1 = trf * tr[c];
+      const float p2 = blf * bl[c];
+      const float p3 = brf * br[c];
+      const float v = ((p0 + p1) + p2) + p3;
 #endif
       // dlib: static_cast<unsigned char>(v + 0.5), the sum in double. In float: the integer part, plus one if the
       // fraction (exact: v >= 0) is at least a half. v + 0.5f itself could round up across a power of two.

@@ -6,7 +6,7 @@
 // them once per level, gathers each source row once (an output row shares its source rows with its neighbours)
 // and blends whole rows (~1.0 ms for all levels). The arithmetic is dlib's, operation for operation, including
 // where GCC fuses dlib's multiply-adds when FMA is available, so the bytes are dlib's; tests/vision/pyramid_test
-// checks that.
+// checks that. REQUIRES the 5/6 scale: the vector part's columns then never outrun the output row.
 //
 // Thread-safety: none (scratch buffers); one per thread.
 #pragma once

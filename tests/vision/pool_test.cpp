@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <future>
@@ -25,6 +27,7 @@ class FakeEngine final : public FaceEngine {
     int running = 0;
     std::vector<std::string> seen;
     std::vector<int> policies;  // the worker's scheduling policy during each Recognize
+    pid_t tid = 0;              // the thread of the latest Recognize
   };
   explicit FakeEngine(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
   std::unique_ptr<FaceEngine> Clone() const override { return std::make_unique<FakeEngine>(s_); }
@@ -38,6 +41,7 @@ class FakeEngine final : public FaceEngine {
     std::unique_lock lock(s_->mu);
     s_->seen.emplace_back(reinterpret_cast<const char*>(data), size);
     s_->policies.push_back(sched_getscheduler(0));
+    s_->tid = gettid();
     ++s_->running;
     s_->cv.notify_all();
     s_->cv.wait(lock, [this] { return !s_->hold; });
@@ -72,6 +76,7 @@ class PoolTest : public ::testing::Test {
                                                std::lock_guard lock(results_mu_);
                                                results_.emplace_back(f->device_id(), r.recognition.status());
                                                callback_policies_.push_back(sched_getscheduler(0));
+                                               callback_nice_.push_back(getpriority(PRIO_PROCESS, 0));
                                              });
   }
   void Hold(bool on) {
@@ -95,26 +100,52 @@ class PoolTest : public ::testing::Test {
   std::mutex results_mu_;
   std::vector<std::pair<std::string, Status>> results_;
   std::vector<int> callback_policies_;  // guarded by results_mu_
+  std::vector<int> callback_nice_;      // guarded by results_mu_
 };
 
 // A camera frame's pixel work runs idle-class, its callback (which takes locks HTTP threads take) and any request
-// do not; with idle_class off nothing does.
+// do not, and the worker is back at nice 10 after it; with idle_class off nothing runs idle-class.
 TEST_F(PoolTest, CameraFramesRunIdleClassAndRequestsDoNot) {
   PoolOptions o = Options();
   o.sample_rate = 1;
+  std::promise<void> answered;  // outlives the pool, whose worker sets it
   auto pool = Make(o);
   if (!pool->stats().idle_class) GTEST_SKIP() << "this process may not leave SCHED_IDLE (no CAP_SYS_NICE)";
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("cam", "frame")));
   ASSERT_TRUE(testing::WaitFor([&] { return Results() == 1; }));
-  std::promise<void> answered;
   pool->Submit(nullptr, "request", [&](PoolResult) { answered.set_value(); });
-  answered.get_future().wait();
+  ASSERT_EQ(answered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   {
     std::lock_guard lock(shared_->mu);
     EXPECT_EQ(shared_->policies, (std::vector<int>{SCHED_IDLE, SCHED_OTHER}));
   }
   std::lock_guard lock(results_mu_);
   EXPECT_EQ(callback_policies_, std::vector<int>{SCHED_OTHER});
+  EXPECT_EQ(callback_nice_, std::vector<int>{10});
+}
+
+// A request queued while the only worker is inside a camera frame moves that worker out of the idle class at
+// once: the request waits on the frame, and must not wait on spare CPU.
+TEST_F(PoolTest, ARequestMovesAWorkerBusyWithAFrameBackToNormalClass) {
+  PoolOptions o = Options();
+  o.sample_rate = 1;
+  std::promise<void> answered;
+  auto pool = Make(o);
+  if (!pool->stats().idle_class) GTEST_SKIP() << "this process may not leave SCHED_IDLE (no CAP_SYS_NICE)";
+  Hold(true);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("cam", "frame")));
+  WaitRunning(1);
+  pid_t tid = 0;
+  {
+    std::lock_guard lock(shared_->mu);
+    tid = shared_->tid;
+  }
+  EXPECT_EQ(sched_getscheduler(tid), SCHED_IDLE);
+  pool->Submit(nullptr, "request", [&](PoolResult) { answered.set_value(); });
+  EXPECT_EQ(sched_getscheduler(tid), SCHED_OTHER);  // still inside the frame
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(tid)), 10);
+  Hold(false);
+  ASSERT_EQ(answered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 TEST_F(PoolTest, WithoutIdleClassCameraFramesRunAsNormalThreads) {
