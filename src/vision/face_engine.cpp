@@ -24,7 +24,6 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-
 class FaceEngineImpl final : public FaceEngine {
  public:
   FaceEngineImpl(EngineOptions options, FhogScanner scanner, dlib::shape_predictor predictor,
