@@ -42,7 +42,8 @@ let wsLive = false;
 function getCam(id) {
   let c = cams.get(id);
   if (c) return c;
-  c = { id, name: id, online: false, fps: null, lastSeen: 0, resolution: null, url: null, eventAt: -1 };
+  c = { id, name: id, online: false, fps: null, lastSeen: 0, resolution: null, url: null, eventAt: -1,
+    createdAt: performance.now() };
   c.tile = tileTemplate.content.firstElementChild.cloneNode(true);
   c.tile.dataset.deviceId = id;
   c.img = $('[data-testid="camera-image"]', c.tile);
@@ -72,6 +73,20 @@ function applyDevice(d, sentAt = Infinity) {
   if (d.resolution?.width) c.resolution = d.resolution;
   render(c);
   return c;
+}
+
+/** Forgets a deleted camera: its tile, its row in the device list, its large view. */
+function removeCam(id) {
+  const c = cams.get(id);
+  if (!c) return;
+  c.tile.remove();
+  c.row.remove();
+  if (c.url?.isBlob) URL.revokeObjectURL(c.url.href);
+  cams.delete(id);
+  pending.delete(id);
+  if (viewer.deviceId === id && viewer.dialog.open) viewer.dialog.close();
+  gridEmpty.hidden = cams.size > 0;
+  renderSummary();
 }
 
 function setOnline(id, online) {
@@ -179,6 +194,11 @@ function onEvent(msg) {
       }
       return;
     }
+    case 'device_removed':
+      if (typeof msg.device_id !== 'string') break;
+      addEvent(msg.type, `${nameOf(msg.device_id)} was removed`, msg.ts);
+      removeCam(msg.device_id);
+      return;
     case 'subscribed':
       return;
     case 'error':
@@ -263,6 +283,11 @@ async function poll() {
     const res = await fetch('/api/v1/devices', { cache: 'no-store' });
     if (res.ok) {
       const body = await res.json();
+      const listed = new Set((body.devices ?? []).map((d) => d.id));
+      // Deleted while this page was not told (no WebSocket): gone from the list the server just gave.
+      for (const c of [...cams.values()]) {
+        if (!listed.has(c.id) && c.createdAt < sentAt && c.eventAt < sentAt) removeCam(c.id);
+      }
       for (const d of body.devices ?? []) {
         const before = cams.get(d.id);
         const wasOnline = before?.online;
