@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <fstream>
 #include <limits>
 
@@ -12,6 +11,8 @@
 #include "api/recognition_api.h"
 #include "api/respond.h"
 #include "core/clock.h"
+#include "core/parse.h"
+#include "events/schema.h"
 
 namespace iotstream::api {
 namespace {
@@ -21,25 +22,6 @@ using http::Method;
 using http::Request;
 using http::Responder;
 using http::Response;
-
-json DeviceJson(const ingest::DeviceView& v) {
-  const auto& r = v.record;
-  return json{{"id", r.id},
-              {"device_id", r.id},
-              {"name", r.name.empty() ? r.id : r.name},
-              {"location", r.location},
-              {"first_seen", r.first_seen_ms},
-              {"last_seen", r.last_seen_ms},
-              {"online", v.online},
-              {"status", v.online ? "online" : "offline"},
-              {"fps", std::round(v.fps * 100) / 100},
-              {"frames_received", r.frames_received},
-              {"bytes_received", r.bytes_received},
-              {"frames_rejected", r.frames_rejected},
-              {"success_rate", std::round(v.success_rate * 10000) / 10000},
-              {"last_frame_size", r.last_frame_bytes},
-              {"resolution", {{"width", r.last_width}, {"height", r.last_height}}}};
-}
 
 json FrameJson(const store::StoredFrame& f) {
   return json{{"frame_id", f.id},         {"device_id", f.device_id}, {"timestamp", f.capture_ts_ms},
@@ -155,7 +137,7 @@ class Routes {
     Response res = Response::Json(200, AcceptedJson(*frame.value()));
     fast_latency_.Record(MonotonicUs() - started);
     s.Send(std::move(res));
-    ctx_.ingestor.Publish(frame.value());
+    ctx_.frames.Publish(frame.value());
   }
 
   void Stream(Request&& req, const Responder& s) {
@@ -163,7 +145,7 @@ class Routes {
     auto frame = ctx_.ingestor.Accept(UploadOf(req), NowMs());
     if (!frame.ok()) return s.Send(ErrorOf(frame.status()));
     FramePtr f = frame.value();
-    ctx_.ingestor.PublishAndWait(f, [this, f, s, started](Status st) {
+    ctx_.frames.PublishAndWait(f, [this, f, s, started](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));
       RecognitionContext* rc = ctx_.recognition;
       if (rc == nullptr || rc->pool == nullptr) {
@@ -186,12 +168,14 @@ class Routes {
     });
   }
 
-  void ListDevices(Request&&, const Responder& s) { s.Send(Response::Json(200, DevicesJson(ctx_.registry, NowMs()))); }
+  void ListDevices(Request&&, const Responder& s) {
+    s.Send(Response::Json(200, events::DeviceListJson(ctx_.registry.List(NowMs())).dump()));
+  }
 
   void GetDevice(Request&& req, const Responder& s) {
     auto v = ctx_.registry.Get(std::string(req.param("id")), NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + std::string(req.param("id")) + "'"));
-    s.Send(Response::Json(200, DeviceJson(*v).dump()));
+    s.Send(Response::Json(200, events::DeviceJson(*v).dump()));
   }
 
   void PatchDevice(Request&& req, const Responder& s) {
@@ -214,16 +198,15 @@ class Routes {
     ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
     auto v = ctx_.registry.Get(id, NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    json device = DeviceJson(*v);
-    ctx_.live.PublishEvent(json{{"type", "device_updated"}, {"device", device}}.dump());
-    s.Send(Response::Json(200, device.dump()));
+    ctx_.events.Publish(events::DeviceUpdatedEvent(*v));
+    s.Send(Response::Json(200, events::DeviceJson(*v).dump()));
   }
 
   void DeleteDevice(Request&& req, const Responder& s) {
     const std::string id(req.param("id"));
     if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
     ctx_.live.ForgetDevice(id);
-    ctx_.live.PublishEvent(json{{"type", "device_removed"}, {"device_id", id}, {"ts", NowMs()}}.dump());
+    ctx_.events.Publish(events::DeviceRemovedEvent(id, NowMs()));
     ctx_.store.DeleteDevice(id, [s, id](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));
       s.Send(Response::Json(200, json{{"success", true}, {"device_id", id}}.dump()));
@@ -272,9 +255,10 @@ class Routes {
   }
 
   void Performance(Request&&, const Responder& s) {
-    auto& m = ctx_.metrics;
     const auto usage = ReadProcessUsage();
-    const auto st = ctx_.store.stats();
+    const auto ingested = ctx_.ingestor.stats();
+    const auto stored = ctx_.store.stats();
+    const http::Server* server = ctx_.server.load();
     const int64_t now = NowMs();
     auto ms = [](double us) { return std::round(us / 10.0) / 100.0; };
     json body{
@@ -284,15 +268,15 @@ class Routes {
                      {"cpu_system_s", usage.cpu_system_s}}},
         {"devices", {{"total", ctx_.registry.size()}, {"online", ctx_.registry.online(now)}}},
         {"frames",
-         {{"accepted", m.counter("ingest_frames_accepted_total", "").value()},
-          {"rejected", m.counter("ingest_frames_rejected_total", "").value()},
-          {"stored", m.counter("store_frames_stored_total", "").value()},
-          {"dropped", m.counter("store_frames_dropped_total", "").value()},
-          {"store_errors", m.counter("store_write_errors_total", "").value()},
-          {"evicted", m.counter("store_frames_evicted_total", "").value()}}},
-        {"queues", {{"store_frames", st.queue_frames}, {"store_bytes", st.queue_bytes},
-                    {"disk_pool", m.gauge("api_disk_pool_queue_depth", "").value()}}},
-        {"storage", {{"frames", st.frames}, {"bytes", st.bytes}}},
+         {{"accepted", ingested.accepted},
+          {"rejected", ingested.rejected},
+          {"stored", stored.stored},
+          {"dropped", stored.dropped},
+          {"store_errors", stored.write_errors},
+          {"evicted", stored.evicted}}},
+        {"queues", {{"store_frames", stored.queue_frames}, {"store_bytes", stored.queue_bytes},
+                    {"disk_pool", ctx_.disk_pool.queue_depth()}}},
+        {"storage", {{"frames", stored.frames}, {"bytes", stored.bytes}}},
         {"latency_ms",
          {{"fast_p50", ms(fast_latency_.QuantileUs(0.5))},
           {"fast_p99", ms(fast_latency_.QuantileUs(0.99))},
@@ -300,7 +284,7 @@ class Routes {
           {"stream_p50", ms(stream_latency_.QuantileUs(0.5))},
           {"stream_p99", ms(stream_latency_.QuantileUs(0.99))},
           {"stream_count", stream_latency_.count()}}},
-        {"connections", {{"open", m.gauge("main_http_open_connections", "").value()}}},
+        {"connections", {{"open", server != nullptr ? server->open_connections() : 0}}},
     };
     s.Send(Response::Json(200, body.dump()));
   }
@@ -311,17 +295,6 @@ class Routes {
 };
 
 }  // namespace
-
-std::string DevicesJson(const ingest::DeviceRegistry& registry, int64_t now_ms) {
-  json list = json::array();
-  size_t online = 0;
-  for (const auto& v : registry.List(now_ms)) {
-    online += v.online ? 1 : 0;
-    list.push_back(DeviceJson(v));
-  }
-  const size_t total = list.size();
-  return json{{"devices", std::move(list)}, {"total", total}, {"online", online}}.dump();
-}
 
 void AddRoutes(http::Router& router, ApiContext& ctx) { Routes::Add(std::make_shared<Routes>(ctx), router); }
 

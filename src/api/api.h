@@ -4,9 +4,12 @@
 // Lifetime: every referenced object must outlive the server the router is given to.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
+#include "core/event.h"
+#include "core/frame_sink.h"
 #include "core/metrics.h"
 #include "core/work_pool.h"
 #include "http/http.h"
@@ -20,21 +23,21 @@ struct RecognitionContext;
 
 struct ApiContext {
   ingest::Ingestor& ingestor;
+  FrameHandOff& frames;     // where accepted frames go (store, live view, recognition)
   ingest::DeviceRegistry& registry;
   store::Store& store;
   Metrics& metrics;
   WorkPool& disk_pool;      // for store queries and frame reads
-  live::LiveHub& live;      // told about renamed and deleted devices
+  live::LiveHub& live;      // forgets deleted devices' latest frames
+  const EventBus& events;   // device changes are published here
   RecognitionContext* recognition;  // the stream path answers with its frame's recognition
   std::string version;
   int64_t started_ms = 0;   // wall clock at start, for uptime
+  std::atomic<const http::Server*> server{nullptr};  // the main port's server once started, for its figures
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.
 void AddRoutes(http::Router& router, ApiContext& ctx);
-
-// The device list as the API shows it: {"devices":[...],"total":n,"online":m}. Thread-safe.
-std::string DevicesJson(const ingest::DeviceRegistry& registry, int64_t now_ms);
 
 // Serves every file under `web_dir` (read once, now) at "/" + its relative path, and index.html at "/".
 // IOError when the folder cannot be read.

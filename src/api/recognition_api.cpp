@@ -1,7 +1,5 @@
 #include "api/recognition_api.h"
 
-#include <charconv>
-#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -9,7 +7,10 @@
 
 #include "api/respond.h"
 #include "core/clock.h"
+#include "core/parse.h"
+#include "events/schema.h"
 #include "ingest/multipart.h"
+#include "vision/thumbnail.h"
 
 namespace iotstream::api {
 namespace {
@@ -32,25 +33,14 @@ struct Upload {
 
 Result<Upload> UploadOf(Request& req) {
   Upload u;
-  u.name = req.query_param("name").value_or(req.query_param("person_name").value_or(""));
   auto body = std::make_shared<std::string>(std::move(req.body));
-  const std::string type(req.header("Content-Type"));
-  std::string lower = type;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.rfind("multipart/form-data", 0) == 0) {
-    auto boundary = ingest::MultipartBoundary(type);
-    if (!boundary.ok()) return boundary.status();
-    auto parts = ingest::ParseMultipart(*body, boundary.value());
-    if (!parts.ok()) return parts.status();
-    for (const auto& p : parts.value()) {
-      if ((p.name == "image" || p.name == "file") && u.image.empty()) u.image = p.data;
-      if ((p.name == "name" || p.name == "person_name") && u.name.empty()) u.name = std::string(p.data);
-    }
-    if (u.image.empty()) return Status::InvalidArgument("multipart upload has no 'image' (or 'file') field");
-  } else if (lower.rfind("image/", 0) == 0 || lower.rfind("application/octet-stream", 0) == 0 || lower.empty()) {
-    u.image = *body;
-  } else {
-    return Status::Unsupported("content type '" + type + "' not accepted: send an image or multipart/form-data");
+  auto found = ingest::FindImage(*body, req.header("Content-Type"));
+  if (!found.ok()) return found.status();
+  const ingest::UploadedImage& image = found.value();
+  u.image = image.image;
+  u.name = req.query_param("name").value_or(req.query_param("person_name").value_or(""));
+  for (const char* field : {"name", "person_name"}) {
+    if (u.name.empty()) u.name = std::string(image.Field(field));
   }
   if (u.image.empty()) return Status::InvalidArgument("empty image");
   u.body = std::move(body);
@@ -116,7 +106,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
       }
       OnDiskPool(c->disk_pool, s, [c, s, name, rec] {
         const vision::Face& face = rec->faces[0].face;
-        auto thumb = vision::EncodeJpeg(face.chip, vision::kChipSize, vision::kChipSize);
+        auto thumb = vision::FaceThumbnail(face);
         std::vector<float> d(face.descriptor.begin(), face.descriptor.end());
         auto added = c->records.AddFace(name, d, thumb.ok() ? std::string_view(thumb.value()) : std::string_view());
         if (!added.ok()) return s.Send(ErrorOf(added.status()));
@@ -236,7 +226,7 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       auto list = c->records.ListEvents(q);
       if (!list.ok()) return s.Send(ErrorOf(list.status()));
       json events = json::array();
-      for (const auto& e : list.value()) events.push_back(events::EventHub::ToJson(e));
+      for (const auto& e : list.value()) events.push_back(events::EventJson(e));
       const size_t count = events.size();
       s.Send(Response::Json(200, json{{"events", std::move(events)}, {"count", count}}.dump()));
     });
@@ -247,7 +237,7 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
     OnDiskPool(c->disk_pool, s, [c, s, id = *id] {
       auto e = c->records.GetEvent(id);
       if (!e.ok()) return s.Send(ErrorOf(e.status()));
-      s.Send(Response::Json(200, events::EventHub::ToJson(e.value()).dump()));
+      s.Send(Response::Json(200, events::EventJson(e.value()).dump()));
     });
   });
   router.Add(Method::kGet, "/api/v1/events/{id}/thumbnail.jpg", [c](Request&& req, Responder s) {

@@ -1,6 +1,6 @@
 #include "api/respond.h"
 
-#include <charconv>
+#include "core/parse.h"
 
 namespace iotstream::api {
 
@@ -31,13 +31,6 @@ http::Response JpegOf(Result<std::string> jpeg) {
   r.content_type = "image/jpeg";
   r.body = std::move(jpeg).value();
   return r;
-}
-
-std::optional<int64_t> ParseInt(std::string_view text) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
-  return v;
 }
 
 std::optional<int64_t> ParseId(std::string_view text) {

@@ -19,9 +19,7 @@ int HttpStatusOf(const Status& st);
 http::Response ErrorOf(const Status& st);
 // 200 image/jpeg with the bytes, or the error.
 http::Response JpegOf(Result<std::string> jpeg);
-// A whole decimal integer, or nullopt (empty, sign only, trailing characters, out of range).
-std::optional<int64_t> ParseInt(std::string_view text);
-// A positive id (> 0), or nullopt.
+// A positive id (> 0), or nullopt (see ParseInt in core/parse.h).
 std::optional<int64_t> ParseId(std::string_view text);
 // Runs `work` on `pool` (which answers through `s` itself); answers 503 now when the pool's queue is full.
 void OnDiskPool(WorkPool& pool, const http::Responder& s, std::function<void()> work);

@@ -11,8 +11,11 @@
 #include "api/recognition_api.h"
 #include "app/version.h"
 #include "core/clock.h"
+#include "core/event.h"
+#include "core/frame_sink.h"
 #include "core/work_pool.h"
 #include "events/events.h"
+#include "events/schema.h"
 #include "store/records.h"
 #include "vision/pool.h"
 
@@ -20,23 +23,24 @@ namespace iotstream::app {
 namespace {
 
 // Offers frames to the store; on the stream path the answer waits for the commit.
-class StoreSink final : public ingest::FrameSink {
+class StoreSink final : public FrameSink {
  public:
   explicit StoreSink(store::Store& store) : store_(store) {}
-  void Offer(const FramePtr& frame, ingest::DoneCallback done) override { (void)store_.Enqueue(frame, std::move(done)); }
+  void Offer(const FramePtr& frame, FramePath, DoneCallback done) override {
+    (void)store_.Enqueue(frame, std::move(done));
+  }
 
  private:
   store::Store& store_;
 };
 
-// Offers fast-path frames to background recognition (sampled). A stream-path frame (one with `done`) is
-// left out here: the stream handler asks the pool for that frame's own result.
-class RecognitionSink final : public ingest::FrameSink {
+// Offers fast-path frames to background recognition (sampled). A stream-path frame is left out here: the
+// stream handler asks the pool for that frame's own result once it is stored.
+class RecognitionSink final : public FrameSink {
  public:
   explicit RecognitionSink(vision::RecognitionPool& pool) : pool_(pool) {}
-  void Offer(const FramePtr& frame, ingest::DoneCallback done) override {
-    if (done) return done(Status::Ok());
-    (void)pool_.OfferFrame(frame);
+  void Offer(const FramePtr& frame, FramePath path, DoneCallback) override {
+    if (path == FramePath::kFast) (void)pool_.OfferFrame(frame);
   }
 
  private:
@@ -100,16 +104,27 @@ int Run(const Config& config) {
     if (!st.ok()) IOT_LOG(kWarn) << "gallery: face " << e.face_id << ": " << st.ToString();
   }
 
+  // Frames: ingest -> hand-off -> store (the stream path waits for its commit), live view, recognition.
   ingest::Ingestor ingestor({}, registry, metrics, store->next_frame_id());
+  FrameHandOff frames;
   StoreSink store_sink(*store);
-  ingestor.AddSink(&store_sink, /*wait_on_stream=*/true);
+  frames.AddSink(&store_sink, /*wait_on_stream=*/true);
 
-  live::LiveHub hub(
-      config.live, metrics, [&registry] { return R"({"type":"hello",)" + api::DevicesJson(registry, NowMs()).substr(1); },
-      [&registry](const std::string& id) { return registry.Get(id, 0).has_value(); });
-  ingestor.AddSink(&hub, /*wait_on_stream=*/false);
+  // Events: producers (device changes, recognition) -> bus -> every output (/ws viewers).
+  EventBus bus;
+  live::LiveHub hub(config.live, metrics,
+                    live::LiveCallbacks{
+                        .hello = [&registry] { return events::HelloMessage(registry.List(NowMs())); },
+                        .device_known = [&registry](const std::string& id) { return registry.Get(id, 0).has_value(); },
+                        .device_state =
+                            [&bus](const std::string& id, bool online, int64_t ts_ms) {
+                              bus.Publish(events::DeviceStateEvent(id, online, ts_ms));
+                            },
+                    });
+  frames.AddSink(&hub, /*wait_on_stream=*/false);
+  bus.AddPublisher(&hub);
 
-  events::EventHub event_hub(config.events, *records, gallery, hub, metrics);
+  events::EventHub event_hub(config.events, *records, gallery, bus, metrics);
 
   std::unique_ptr<vision::RecognitionPool> pool;
   std::unique_ptr<RecognitionSink> recognition_sink;
@@ -128,7 +143,7 @@ int Run(const Config& config) {
             if (r.recognition.ok()) event_hub.OnRecognition(frame, r.recognition.value());
           });
       recognition_sink = std::make_unique<RecognitionSink>(*pool);
-      ingestor.AddSink(recognition_sink.get(), /*wait_on_stream=*/true);
+      frames.AddSink(recognition_sink.get(), /*wait_on_stream=*/false);
     } else {
       unavailable = engine.status().ToString();
       IOT_LOG(kError) << "recognition is off: " << unavailable
@@ -141,7 +156,7 @@ int Run(const Config& config) {
     auto disk_pool = std::make_unique<WorkPool>("api_disk_pool", config.disk_threads, 256, metrics);
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
                                         NowMs()};
-    api::ApiContext ctx{ingestor, registry, *store, metrics, *disk_pool, hub, &recognition, kVersion, NowMs()};
+    api::ApiContext ctx{ingestor, frames, registry, *store, metrics, *disk_pool, hub, bus, &recognition, kVersion, NowMs()};
     http::Router router;
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
@@ -157,6 +172,7 @@ int Run(const Config& config) {
       return 1;
     }
     std::unique_ptr<http::Server> server = std::move(started).value();
+    ctx.server.store(server.get());
     std::unique_ptr<http::Server> recognition_server;
     if (config.recognition_port_enabled) {
       http::Router recognition_router;

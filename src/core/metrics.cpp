@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <sstream>
+#include <stdexcept>
 
 namespace iotstream {
 
@@ -46,6 +47,9 @@ double Histogram::QuantileUs(double q) const {
 
 template <typename T>
 T& Metrics::FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help) {
+  if (name.empty() || help.empty()) {
+    throw std::invalid_argument("metric '" + name + "' registered without a name or help text");
+  }
   for (auto& n : list) {
     if (n.name == name) return n.metric;
   }
@@ -68,6 +72,28 @@ Gauge& Metrics::gauge(const std::string& name, const std::string& help) {
 Histogram& Metrics::histogram(const std::string& name, const std::string& help) {
   std::lock_guard lock(mu_);
   return FindOrAdd(histograms_, name, help);
+}
+
+template <typename T>
+const T* Metrics::Find(const std::deque<Named<T>>& list, const std::string& name) {
+  for (const auto& n : list) {
+    if (n.name == name) return &n.metric;
+  }
+  return nullptr;
+}
+
+Result<uint64_t> Metrics::CounterValue(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const Counter* c = Find(counters_, name);
+  if (c == nullptr) return Status::NotFound("no counter '" + name + "' is registered");
+  return c->value();
+}
+
+Result<int64_t> Metrics::GaugeValue(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const Gauge* g = Find(gauges_, name);
+  if (g == nullptr) return Status::NotFound("no gauge '" + name + "' is registered");
+  return g->value();
 }
 
 std::string Metrics::ExportPrometheus() const {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
+
 namespace iotstream {
 
 class Counter {
@@ -64,11 +66,18 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Returns the metric named `name`, creating it on first use. Names follow Prometheus rules
-  // (snake_case, unit suffix); `help` is kept from the first registration.
+  // Registers the metric named `name` (or returns it when already registered, e.g. by a second instance of a
+  // subsystem). Names follow Prometheus rules (snake_case, unit suffix); `help` is kept from the first
+  // registration. Throws std::invalid_argument on an empty name or help: registration is start-up work, and a
+  // call without help would be a lookup in disguise.
   Counter& counter(const std::string& name, const std::string& help);
   Gauge& gauge(const std::string& name, const std::string& help);
   Histogram& histogram(const std::string& name, const std::string& help);
+
+  // Lookups by name, for tests and tools; subsystems read their own metrics through the references registration
+  // returned. NotFound when nobody registered `name`: a misspelt name is an error, not a silent 0.
+  Result<uint64_t> CounterValue(const std::string& name) const;
+  Result<int64_t> GaugeValue(const std::string& name) const;
 
   // Prometheus text exposition format (version 0.0.4) of every metric.
   std::string ExportPrometheus() const;
@@ -79,6 +88,8 @@ class Metrics {
     std::string name, help;
     T metric;
   };
+  template <typename T>
+  static const T* Find(const std::deque<Named<T>>& list, const std::string& name);
   template <typename T>
   static T& FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help);
 

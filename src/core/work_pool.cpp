@@ -32,6 +32,11 @@ bool WorkPool::Submit(std::function<void()> task) {
   return false;
 }
 
+size_t WorkPool::queue_depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 void WorkPool::Loop() {
   while (true) {
     std::function<void()> task;

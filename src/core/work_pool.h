@@ -26,13 +26,15 @@ class WorkPool {
 
   // Queues `task`; false (and counted) when the queue holds max_queue tasks or the pool is stopping.
   [[nodiscard]] bool Submit(std::function<void()> task);
+  // Tasks waiting for a thread.
+  size_t queue_depth() const;
 
  private:
   void Loop();
   const size_t max_queue_;
   Counter& rejected_;
   Gauge& depth_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_

@@ -5,40 +5,23 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "vision/pool.h"
+#include "events/schema.h"
+#include "vision/thumbnail.h"
 
 namespace iotstream::events {
 
-using nlohmann::json;
-
-EventHub::EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, live::LiveHub& live,
+EventHub::EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, const EventBus& bus,
                    Metrics& metrics)
     : options_(options),
       records_(records),
       gallery_(gallery),
-      live_(live),
+      bus_(bus),
       recognised_(metrics.counter("events_person_recognised_total", "person_recognised events recorded")),
       unknown_(metrics.counter("events_unknown_face_total", "unknown_face events recorded")),
       suppressed_(metrics.counter("events_deduplicated_total", "face sightings folded into an earlier event")),
       errors_(metrics.counter("events_store_errors_total", "events that could not be stored")),
       frame_to_event_(metrics.histogram("events_frame_to_event_seconds",
                                         "from a frame's arrival to its event being published")) {}
-
-json EventHub::ToJson(const store::EventRecord& e) {
-  json j{{"id", e.id},
-         {"type", e.type},
-         {"ts", e.ts_ms},
-         {"device_id", e.device_id},
-         {"frame_id", e.frame_id},
-         {"person_id", e.person_id ? json(*e.person_id) : json(nullptr)},
-         {"name", e.type == "person_recognised" ? json(e.name) : json(nullptr)},
-         {"distance", e.distance},
-         {"box", {{"x", e.box_x}, {"y", e.box_y}, {"w", e.box_w}, {"h", e.box_h}}},
-         {"thumbnail_url", e.has_thumbnail ? json("/api/v1/events/" + std::to_string(e.id) + "/thumbnail.jpg")
-                                           : json(nullptr)},
-         {"feedback", e.feedback_correct ? json(*e.feedback_correct ? "correct" : "wrong") : json(nullptr)}};
-  return j;
-}
 
 void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& recognition) {
   for (const auto& rf : recognition.faces) {
@@ -55,7 +38,7 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
       it->second = now;
     }
     store::EventRecord e;
-    e.type = known ? "person_recognised" : "unknown_face";
+    e.type = known ? type::kPersonRecognised : type::kUnknownFace;
     e.ts_ms = now;
     e.device_id = frame->device_id();
     e.frame_id = frame->id();
@@ -71,7 +54,7 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     e.box_w = rf.face.box.w;
     e.box_h = rf.face.box.h;
     e.descriptor.assign(rf.face.descriptor.begin(), rf.face.descriptor.end());
-    auto thumb = vision::EncodeJpeg(rf.face.chip, vision::kChipSize, vision::kChipSize);
+    auto thumb = vision::FaceThumbnail(rf.face);
     if (Status st = records_.AppendEvent(&e, thumb.ok() ? std::string_view(thumb.value()) : std::string_view());
         !st.ok()) {
       errors_.Add();
@@ -79,9 +62,7 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
       continue;
     }
     (known ? recognised_ : unknown_).Add();
-    json j = ToJson(e);
-    j["frame_received_at"] = frame->meta().received_ts_ms;
-    live_.PublishEvent(j.dump());
+    bus_.Publish(RecognitionEvent(e, frame->meta().received_ts_ms));
     frame_to_event_.Record((NowMs() - frame->meta().received_ts_ms) * 1000);
   }
 }
@@ -91,7 +72,7 @@ Status EventHub::Feedback(int64_t event_id, bool correct) {
   if (!event.ok()) return event.status();
   if (Status st = records_.SetFeedback(event_id, correct); !st.ok()) return st;
   const auto& e = event.value();
-  if (correct || e.type != "person_recognised" || !e.person_id) return Status::Ok();
+  if (correct || e.type != type::kPersonRecognised || !e.person_id) return Status::Ok();
   auto negative = records_.AddNegative(*e.person_id, e.descriptor);
   if (!negative.ok()) return negative.status();
   vision::Descriptor d{};

@@ -1,6 +1,7 @@
 // Events: turns recognition results of camera frames into person_recognised / unknown_face events,
 // de-duplicated per person per camera within a window, stored (with a face thumbnail) in the event log and
-// pushed as JSON text to /ws viewers. Also applies feedback: a wrong match becomes a negative example.
+// published on the core event bus (to /ws viewers and every other output), in the JSON of events/schema.h.
+// Also applies feedback: a wrong match becomes a negative example.
 //
 // Thread-safety: every method may be called from any thread. OnRecognition and Feedback block on the disk
 // (SQLite, thumbnails): call them from recognition workers or disk threads, never from I/O threads.
@@ -11,11 +12,9 @@
 #include <string>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
+#include "core/event.h"
 #include "core/frame.h"
 #include "core/metrics.h"
-#include "live/live.h"
 #include "store/records.h"
 #include "vision/vision.h"
 
@@ -27,7 +26,8 @@ struct EventOptions {
 
 class EventHub {
  public:
-  EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, live::LiveHub& live,
+  // Everything referenced must outlive the hub.
+  EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, const EventBus& bus,
            Metrics& metrics);
 
   // Records events for the faces of a camera frame's recognition.
@@ -36,13 +36,11 @@ class EventHub {
   // as a negative example of the person it was mistaken for. NotFound if there is no such event.
   Status Feedback(int64_t event_id, bool correct);
 
-  static nlohmann::json ToJson(const store::EventRecord& e);
-
  private:
   const EventOptions options_;
   store::Records& records_;
   vision::Gallery& gallery_;
-  live::LiveHub& live_;
+  const EventBus& bus_;
   Counter& recognised_;
   Counter& unknown_;
   Counter& suppressed_;

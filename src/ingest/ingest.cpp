@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
+#include "core/parse.h"
 #include "ingest/jpeg.h"
 #include "ingest/multipart.h"
 
@@ -11,28 +11,6 @@ namespace iotstream::ingest {
 namespace {
 
 constexpr size_t kFpsRing = 64;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::optional<int64_t> ParseMs(std::string_view text) {
-  int64_t v = 0;
-  const auto* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, v);
-  if (ec != std::errc() || p != end) return std::nullopt;
-  return v;
-}
-
-// The media type without parameters, lower-cased.
-std::string MediaType(std::string_view content_type) {
-  const size_t semi = content_type.find(';');
-  std::string_view t = content_type.substr(0, semi);
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  return Lower(t);
-}
 
 }  // namespace
 
@@ -201,43 +179,22 @@ Ingestor::Ingestor(Options options, DeviceRegistry& registry, Metrics& metrics, 
       rejected_(metrics.counter("ingest_frames_rejected_total", "uploads refused as bad input")),
       accepted_bytes_(metrics.counter("ingest_bytes_accepted_total", "JPEG bytes of accepted frames")) {}
 
-void Ingestor::AddSink(FrameSink* sink, bool wait_on_stream) { sinks_.push_back({sink, wait_on_stream}); }
-
 Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
-  const std::string media = MediaType(upload.content_type);
   size_t offset = 0;
-  size_t size = upload.body.size();
-  std::string form_device_id;
-  std::string form_timestamp;
+  size_t size = 0;
+  std::string_view form_device_id;
+  std::string_view form_timestamp;
   Status failure;
-
-  if (media == "multipart/form-data") {
-    auto boundary = MultipartBoundary(upload.content_type);
-    auto parts = boundary.ok() ? ParseMultipart(upload.body, boundary.value())
-                               : Result<std::vector<FormPart>>(boundary.status());
-    if (!parts.ok()) {
-      failure = parts.status();
-    } else {
-      const FormPart* image = nullptr;
-      for (const auto& p : parts.value()) {
-        if (p.name == "device_id") form_device_id = std::string(p.data);
-        if (p.name == "timestamp") form_timestamp = std::string(p.data);
-      }
-      for (const char* field : {"image", "file", "frame"}) {
-        for (const auto& p : parts.value()) {
-          if (image == nullptr && p.name == field) image = &p;
-        }
-      }
-      if (image == nullptr) {
-        failure = Status::InvalidArgument("multipart upload has no 'image' (or 'file', 'frame') field");
-      } else {
-        offset = static_cast<size_t>(image->data.data() - upload.body.data());
-        size = image->data.size();
-      }
-    }
-  } else if (media != "image/jpeg" && media != "application/octet-stream" && media != "image/jpg") {
-    failure = Status::Unsupported("content type '" + upload.content_type +
-                                  "' not accepted: send image/jpeg, application/octet-stream or multipart/form-data");
+  auto found = FindImage(upload.body, upload.content_type);
+  if (found.ok()) {
+    const UploadedImage& image = found.value();
+    // An empty part may view no memory at all: it is checked (and refused) as an empty image at offset 0.
+    offset = image.image.empty() ? 0 : static_cast<size_t>(image.image.data() - upload.body.data());
+    size = image.image.size();
+    form_device_id = image.Field("device_id");
+    form_timestamp = image.Field("timestamp");
+  } else {
+    failure = found.status();
   }
 
   auto device = ResolveDeviceId(upload, form_device_id);
@@ -263,9 +220,10 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   meta.device_id = std::move(device).value();
   meta.received_ts_ms = now_ms;
   meta.capture_ts_ms = now_ms;
-  for (const std::string* ts : {&upload.header_timestamp, &upload.query_timestamp, &form_timestamp}) {
-    if (ts->empty()) continue;
-    if (auto ms = ParseMs(*ts); ms && std::llabs(*ms - now_ms) <= options_.max_clock_skew_ms) meta.capture_ts_ms = *ms;
+  for (std::string_view ts : {std::string_view(upload.header_timestamp), std::string_view(upload.query_timestamp),
+                              form_timestamp}) {
+    if (ts.empty()) continue;
+    if (auto ms = ParseInt(ts); ms && std::llabs(*ms - now_ms) <= options_.max_clock_skew_ms) meta.capture_ts_ms = *ms;
     break;
   }
   meta.width = info.width;
@@ -276,46 +234,8 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   return FramePtr(std::make_shared<const Frame>(std::move(meta), std::move(upload.body), offset, size));
 }
 
-void Ingestor::Publish(const FramePtr& frame) {
-  for (const auto& s : sinks_) s.sink->Offer(frame, nullptr);
-}
-
-void Ingestor::PublishAndWait(const FramePtr& frame, DoneCallback done) {
-  struct Join {
-    std::mutex mu;
-    size_t pending;
-    Status first_error;
-    DoneCallback done;
-  };
-  size_t waited = 0;
-  for (const auto& s : sinks_) waited += s.wait ? 1 : 0;
-  if (waited == 0) {
-    Publish(frame);
-    done(Status::Ok());
-    return;
-  }
-  auto join = std::make_shared<Join>();
-  join->pending = waited;
-  join->done = std::move(done);
-  for (const auto& s : sinks_) {
-    if (!s.wait) {
-      s.sink->Offer(frame, nullptr);
-      continue;
-    }
-    s.sink->Offer(frame, [join](Status st) {
-      DoneCallback fire;
-      Status result;
-      {
-        std::lock_guard lock(join->mu);
-        if (!st.ok() && join->first_error.ok()) join->first_error = st;
-        if (--join->pending == 0) {
-          fire = std::move(join->done);
-          result = join->first_error;
-        }
-      }
-      if (fire) fire(result);
-    });
-  }
+Ingestor::Stats Ingestor::stats() const {
+  return {accepted_.value(), rejected_.value(), accepted_bytes_.value()};
 }
 
 }  // namespace iotstream::ingest

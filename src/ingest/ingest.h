@@ -1,8 +1,8 @@
-// Ingest: turns an uploaded body into a validated, immutable Frame, keeps the device registry, and hands
-// each frame to the sinks (storage now; live view and recognition plug in through the same interface).
+// Ingest: turns an uploaded body into a validated, immutable Frame and keeps the device registry. The frame
+// then goes to its consumers through core's FrameHandOff, which the caller drives.
 //
-// Nothing here blocks: validation is a header parse, the registry is an in-memory map, and sinks promise
-// not to block in Offer(). So Accept()/Publish() may run on HTTP I/O threads.
+// Nothing here blocks: validation is a header parse and the registry is an in-memory map, so Accept() may run
+// on HTTP I/O threads.
 #pragma once
 
 #include <atomic>
@@ -22,19 +22,6 @@
 #include "core/status.h"
 
 namespace iotstream::ingest {
-
-// Called exactly once, from any thread, when a sink is done with a frame it was asked to report on:
-// OK when done (e.g. durably stored), Unavailable when it dropped the frame (e.g. queue full).
-using DoneCallback = std::function<void(Status)>;
-
-// A consumer of frames. Implementations are thread-safe and Offer() never blocks: a sink that cannot
-// take a frame drops it, counts the drop, and (when `done` is set) reports Unavailable through it.
-class FrameSink {
- public:
-  virtual ~FrameSink() = default;
-  // `done` may be empty (the fast path does not wait).
-  virtual void Offer(const FramePtr& frame, DoneCallback done) = 0;
-};
 
 // What a client sent, as the HTTP layer saw it. The body is moved into the frame (no copy).
 struct Upload {
@@ -113,29 +100,21 @@ class Ingestor {
   // `first_frame_id`: ids continue from here (the store says where the last run ended).
   Ingestor(Options options, DeviceRegistry& registry, Metrics& metrics, uint64_t first_frame_id);
 
-  // REQUIRES: called before the first Accept; sinks outlive the Ingestor. `wait_on_stream`: the stream
-  // path waits for this sink's DoneCallback before answering.
-  void AddSink(FrameSink* sink, bool wait_on_stream);
-
-  // Validates the upload and builds its frame, registering the device. On failure nothing is published,
+  // Validates the upload and builds its frame, registering the device. On failure no frame is built,
   // the device's rejected count rises (when the device is known) and the Status says why:
   // Unsupported (wrong content type), InvalidArgument (no image, bad JPEG, bad device id).
   Result<FramePtr> Accept(Upload&& upload, int64_t now_ms);
 
-  // Offers the frame to every sink without waiting (the fast path).
-  void Publish(const FramePtr& frame);
-  // Offers the frame to every sink; `done` runs once every waited-on sink reported, with the first
-  // non-OK status among them (or OK).
-  void PublishAndWait(const FramePtr& frame, DoneCallback done);
+  struct Stats {
+    uint64_t accepted;        // frames that passed validation
+    uint64_t rejected;        // uploads refused as bad input
+    uint64_t accepted_bytes;  // JPEG bytes of accepted frames
+  };
+  Stats stats() const;
 
  private:
-  struct SinkEntry {
-    FrameSink* sink;
-    bool wait;
-  };
   const Options options_;
   DeviceRegistry& registry_;
-  std::vector<SinkEntry> sinks_;
   std::atomic<uint64_t> next_id_;
   Counter& accepted_;
   Counter& rejected_;

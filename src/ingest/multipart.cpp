@@ -1,15 +1,9 @@
 #include "ingest/multipart.h"
 
-#include <cctype>
+#include "core/parse.h"
 
 namespace iotstream::ingest {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -25,7 +19,7 @@ std::string HeaderParam(std::string_view value, std::string_view key) {
     // a quoted value may hold ';'
     std::string_view item = value.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos);
     const size_t eq = item.find('=');
-    if (eq != std::string_view::npos && Lower(Trim(item.substr(0, eq))) == key) {
+    if (eq != std::string_view::npos && AsciiLower(Trim(item.substr(0, eq))) == key) {
       std::string_view v = Trim(value.substr(pos + eq + 1));
       if (!v.empty() && v.front() == '"') {
         std::string out;
@@ -52,7 +46,7 @@ std::string HeaderParam(std::string_view value, std::string_view key) {
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  const std::string lower = Lower(content_type);
+  const std::string lower = AsciiLower(content_type);
   if (lower.rfind("multipart/", 0) != 0) return Status::InvalidArgument("not a multipart content type");
   std::string b = HeaderParam(content_type, "boundary");
   if (b.empty()) return Status::InvalidArgument("multipart content type without a boundary");
@@ -109,7 +103,7 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
       headers = nl == std::string_view::npos ? std::string_view{} : headers.substr(nl + 1);
       const size_t colon = line.find(':');
       if (colon == std::string_view::npos) continue;
-      const std::string name = Lower(Trim(line.substr(0, colon)));
+      const std::string name = AsciiLower(Trim(line.substr(0, colon)));
       const std::string_view value = Trim(line.substr(colon + 1));
       if (name == "content-disposition") {
         part.name = HeaderParam(value, "name");
@@ -121,6 +115,41 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
     parts.push_back(std::move(part));
     pos = next + 1;
   }
+}
+
+std::string_view UploadedImage::Field(std::string_view name) const {
+  for (const auto& p : form) {
+    if (p.name == name) return p.data;
+  }
+  return {};
+}
+
+Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type) {
+  const std::string media = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
+  UploadedImage out;
+  if (media == "multipart/form-data") {
+    auto boundary = MultipartBoundary(content_type);
+    if (!boundary.ok()) return boundary.status();
+    auto parts = ParseMultipart(body, boundary.value());
+    if (!parts.ok()) return parts.status();
+    out.form = std::move(parts).value();
+    for (const char* field : {"image", "file", "frame"}) {
+      for (const auto& p : out.form) {
+        if (p.name == field) {
+          out.image = p.data;
+          return out;
+        }
+      }
+    }
+    return Status::InvalidArgument("multipart upload has no 'image' (or 'file', 'frame') field");
+  }
+  if (!media.empty() && media.rfind("image/", 0) != 0 && media != "application/octet-stream") {
+    return Status::Unsupported("content type '" + std::string(content_type) +
+                               "' not accepted: send an image (e.g. image/jpeg), application/octet-stream or "
+                               "multipart/form-data");
+  }
+  out.image = body;
+  return out;
 }
 
 }  // namespace iotstream::ingest

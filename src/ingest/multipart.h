@@ -1,4 +1,5 @@
-// multipart/form-data parsing (RFC 7578) over a body held in memory. Stateless and thread-safe.
+// Upload bodies: multipart/form-data parsing (RFC 7578) over a body held in memory, and the one rule for where the
+// image is in an upload, used by camera ingest and the recognition API alike. Stateless and thread-safe.
 #pragma once
 
 #include <string>
@@ -23,5 +24,19 @@ Result<std::string> MultipartBoundary(std::string_view content_type);
 // Accepts CRLF and bare-LF line ends and a preamble before the first boundary. InvalidArgument when the
 // first boundary or the closing boundary is missing or a part has no header/body separator.
 Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_view boundary);
+
+// An upload's image and the form fields sent with it. Views point into the body given to FindImage.
+struct UploadedImage {
+  std::string_view image;
+  std::vector<FormPart> form;  // empty unless the body was multipart
+  // The first form field named `name`, or empty.
+  std::string_view Field(std::string_view name) const;
+};
+
+// Where the image is in an upload. multipart/form-data: the first part named "image", else "file", else "frame";
+// any other body is the image itself when its media type is image/*, application/octet-stream or absent.
+// InvalidArgument for a malformed multipart body or one without such a part, Unsupported for another media type.
+// Whether the bytes really are an image is the caller's check.
+Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type);
 
 }  // namespace iotstream::ingest

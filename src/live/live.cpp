@@ -22,10 +22,6 @@ void PutBigEndian(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
-std::shared_ptr<const std::string> DeviceEvent(const char* type, const std::string& id, int64_t ts) {
-  return std::make_shared<const std::string>(json{{"type", type}, {"device_id", id}, {"ts", ts}}.dump());
-}
-
 }  // namespace
 
 LiveFramePtr MakeLiveFrame(FramePtr frame) {
@@ -44,11 +40,9 @@ LiveFramePtr MakeLiveFrame(FramePtr frame) {
   return lf;
 }
 
-LiveHub::LiveHub(LiveOptions options, Metrics& metrics, std::function<std::string()> hello,
-                 std::function<bool(const std::string&)> device_known)
+LiveHub::LiveHub(LiveOptions options, Metrics& metrics, LiveCallbacks callbacks)
     : options_(options),
-      hello_(std::move(hello)),
-      device_known_(std::move(device_known)),
+      callbacks_(std::move(callbacks)),
       stats_{metrics.counter("live_frames_sent_total", "frames written to viewers"),
              metrics.counter("live_frames_skipped_total", "frames a slow viewer skipped (a newer one replaced them)"),
              metrics.counter("live_events_dropped_total", "events dropped from a full viewer event queue"),
@@ -58,7 +52,7 @@ LiveHub::LiveHub(LiveOptions options, Metrics& metrics, std::function<std::strin
 
 LiveHub::~LiveHub() { CloseAll(); }
 
-void LiveHub::Offer(const FramePtr& frame, ingest::DoneCallback done) {
+void LiveHub::Offer(const FramePtr& frame, FramePath, DoneCallback done) {
   LiveFramePtr lf = MakeLiveFrame(frame);
   std::vector<std::shared_ptr<Viewer>> targets;
   bool came_online = false;
@@ -73,7 +67,7 @@ void LiveHub::Offer(const FramePtr& frame, ingest::DoneCallback done) {
       if (auto v = weak.lock()) targets.push_back(std::move(v));
     }
   }
-  if (came_online) PublishEvent(*DeviceEvent("device_online", frame->device_id(), frame->meta().received_ts_ms));
+  if (came_online) callbacks_.device_state(frame->device_id(), true, frame->meta().received_ts_ms);
   // One hand-off to the viewer thread for all the sessions on it, which there take the frame (or not: their
   // subscription is checked there) one after the other: the I/O thread copies N pointers and posts once.
   // A session left on another executor (Adopt could not move its socket) gets its own post.
@@ -92,8 +86,9 @@ void LiveHub::Offer(const FramePtr& frame, ingest::DoneCallback done) {
   if (done) done(Status::Ok());
 }
 
-void LiveHub::PublishEvent(std::string event_json) {
-  auto event = std::make_shared<const std::string>(std::move(event_json));
+void LiveHub::Publish(const EventPtr& event) {
+  // Viewers queue the text itself; the aliasing pointer keeps the whole event alive as long as they do.
+  std::shared_ptr<const std::string> text(event, &event->json);
   std::vector<std::shared_ptr<Viewer>> targets;
   {
     std::lock_guard lock(mu_);
@@ -101,7 +96,7 @@ void LiveHub::PublishEvent(std::string event_json) {
       if (auto v = weak.lock()) targets.push_back(std::move(v));
     }
   }
-  for (const auto& v : targets) v->PostEvent(event);
+  for (const auto& v : targets) v->PostEvent(text);
 }
 
 void LiveHub::CheckOffline(int64_t now_ms) {
@@ -115,7 +110,7 @@ void LiveHub::CheckOffline(int64_t now_ms) {
       }
     }
   }
-  for (const auto& id : went_offline) PublishEvent(*DeviceEvent("device_offline", id, now_ms));
+  for (const auto& id : went_offline) callbacks_.device_state(id, false, now_ms);
 }
 
 void LiveHub::ForgetDevice(const std::string& device_id) {
@@ -176,7 +171,7 @@ void LiveHub::AddRoutes(http::Router& router) {
   using http::Method;
   // Checks shared by every takeover route; false when the connection was refused.
   auto admit = [this](std::unique_ptr<http::Connection>& conn, const std::string& device) {
-    if (!device.empty() && !device_known_(device)) {
+    if (!device.empty() && !callbacks_.device_known(device)) {
       RefuseConnection(std::move(conn), 404, "no device '" + device + "'");
       return false;
     }
@@ -205,7 +200,7 @@ void LiveHub::AddRoutes(http::Router& router) {
                      });
   router.Add(Method::kGet, "/api/v1/devices/{id}/snapshot.jpg", [this](http::Request&& req, http::Responder s) {
     const std::string device(req.param("id"));
-    if (!device_known_(device)) return s.Send(http::Response::Error(404, "no device '" + device + "'"));
+    if (!callbacks_.device_known(device)) return s.Send(http::Response::Error(404, "no device '" + device + "'"));
     FramePtr f = Latest(device);
     if (!f) return s.Send(http::Response::Error(404, "device '" + device + "' has sent no frame since start"));
     const std::string etag = "\"" + std::to_string(f->id()) + "\"";

@@ -1,6 +1,7 @@
 // Live view: fans camera frames out to viewers over WebSocket (/ws, /ws/devices/{id}), MJPEG
-// (/api/v1/devices/{id}/mjpeg) and snapshots (/api/v1/devices/{id}/snapshot.jpg), and pushes JSON events
-// (device online/offline, ...) to /ws viewers.
+// (/api/v1/devices/{id}/mjpeg) and snapshots (/api/v1/devices/{id}/snapshot.jpg), and pushes events (as an
+// EventPublisher on the core event bus) to /ws viewers. It notices when a camera starts and stops sending and
+// reports that through a callback; what the event says is the events layer's business.
 //
 // A frame arrives once as JPEG and is never re-encoded or copied: every viewer writes from the same
 // immutable bytes. Each viewer keeps at most one pending frame per camera (newer replaces older), so a slow
@@ -10,6 +11,7 @@
 // copies and posts; it never blocks on a socket.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,10 +20,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/cpu_priority.h"
+#include "core/event.h"
 #include "core/frame.h"
+#include "core/frame_sink.h"
 #include "core/metrics.h"
 #include "http/http.h"
-#include "ingest/ingest.h"
 
 namespace iotstream::live {
 
@@ -31,29 +35,36 @@ struct LiveOptions {
   size_t max_pending_events = 256;         // per viewer; beyond it the oldest events are dropped (counted)
   int64_t offline_after_ms = 10'000;       // no frame for this long: device_offline event
   std::chrono::seconds write_timeout{30};  // a viewer that accepts no bytes for this long is closed
-  int viewer_thread_nice = 10;             // CPU priority of the viewers' I/O thread (HTTP threads: 0)
+  int viewer_thread_nice = cpu_priority::kLiveViewers;  // CPU priority of the viewers' I/O thread
 };
 
 class Viewer;
 class ViewerThread;
 
-class LiveHub final : public ingest::FrameSink {
+// What the hub needs from the rest of the server; every function must be thread-safe and quick.
+struct LiveCallbacks {
+  // The JSON text each /ws viewer gets first (the device list); called on I/O threads.
+  std::function<std::string()> hello;
+  // Whether a device id exists (for 404s).
+  std::function<bool(const std::string&)> device_known;
+  // A camera started sending (online = true, at its frame's arrival) or stopped for offline_after_ms (false).
+  std::function<void(const std::string& device_id, bool online, int64_t ts_ms)> device_state;
+};
+
+class LiveHub final : public FrameSink, public EventPublisher {
  public:
-  // `hello` builds the JSON text each /ws viewer gets first (e.g. the device list); called on I/O threads.
-  // `device_known` answers whether a device id exists (for 404s). Both must be thread-safe.
-  LiveHub(LiveOptions options, Metrics& metrics, std::function<std::string()> hello,
-          std::function<bool(const std::string&)> device_known);
+  LiveHub(LiveOptions options, Metrics& metrics, LiveCallbacks callbacks);
   ~LiveHub() override;
   LiveHub(const LiveHub&) = delete;
   LiveHub& operator=(const LiveHub&) = delete;
 
   // FrameSink: remembers the frame as its device's latest and hands it to every interested viewer.
   // `done` (if any) is called at once with OK: live view never holds up the stream path.
-  void Offer(const FramePtr& frame, ingest::DoneCallback done) override;
+  void Offer(const FramePtr& frame, FramePath path, DoneCallback done) override;
 
-  // Sends a JSON text message to every /ws viewer (events). `json` must be a JSON object.
-  void PublishEvent(std::string json);
-  // Emits device_offline for devices whose last frame is older than offline_after_ms. Call periodically.
+  // EventPublisher: sends the event's JSON text to every /ws viewer.
+  void Publish(const EventPtr& event) override;
+  // Reports devices whose last frame is older than offline_after_ms as offline. Call periodically.
   void CheckOffline(int64_t now_ms);
   // Forgets a deleted device's latest frame.
   void ForgetDevice(const std::string& device_id);
@@ -72,7 +83,7 @@ class LiveHub final : public ingest::FrameSink {
   void Join(const std::shared_ptr<Viewer>& viewer);
   void Leave(Viewer* viewer);
   const LiveOptions& options() const { return options_; }
-  std::string Hello() const { return hello_(); }
+  std::string Hello() const { return callbacks_.hello(); }
   // The thread viewer sessions run on (private to live/).
   ViewerThread& viewer_thread() { return *viewer_thread_; }
 
@@ -91,8 +102,7 @@ class LiveHub final : public ingest::FrameSink {
     bool online = false;
   };
   const LiveOptions options_;
-  std::function<std::string()> hello_;
-  std::function<bool(const std::string&)> device_known_;
+  const LiveCallbacks callbacks_;
   Stats stats_;
   mutable std::mutex mu_;
   std::unordered_map<Viewer*, std::weak_ptr<Viewer>> viewers_;  // guarded by mu_

@@ -203,6 +203,10 @@ class StoreImpl final : public Store {
     s.queue_bytes = queued_bytes_;
     s.frames = index_frames_;
     s.bytes = total_bytes_;
+    s.stored = stored_.value();
+    s.dropped = dropped_.value();
+    s.write_errors = errors_.value();
+    s.evicted = evicted_.value();
     return s;
   }
 

@@ -57,6 +57,11 @@ struct StoreStats {
   size_t queue_bytes = 0;
   uint64_t frames = 0;       // frames in the index
   uint64_t bytes = 0;        // their JPEG bytes
+  // Since start:
+  uint64_t stored = 0;        // frames written and indexed
+  uint64_t dropped = 0;       // frames refused because the queue was full
+  uint64_t write_errors = 0;  // frames that failed to write
+  uint64_t evicted = 0;       // frames removed by retention
 };
 
 // Called once from the storage thread (or at once from the caller's thread when refused).

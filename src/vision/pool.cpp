@@ -1,15 +1,12 @@
 #include "vision/pool.h"
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
-
-#include <turbojpeg.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -65,14 +62,12 @@ class IdleClass {
 bool IdleClassRoundTrips(int nice) {
   bool ok = false;
   std::thread([&ok, nice] {
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+    cpu_priority::SetCurrentThread(nice);
     const sched_param param{};
     ok = sched_setscheduler(0, SCHED_IDLE, &param) == 0 && sched_setscheduler(0, SCHED_OTHER, &param) == 0;
   }).join();
   return ok;
 }
-
-constexpr int kWorkerNice = 10;
 
 }  // namespace
 
@@ -94,7 +89,7 @@ RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine
                              "camera frames older than max_frame_age when a worker was free")),
       completed_(metrics.counter("recognition_jobs_completed_total", "jobs a worker ran")),
       latency_(metrics.histogram("recognition_job_duration_seconds", "pipeline time per job (decode to match)")),
-      idle_class_(options_.idle_class && IdleClassRoundTrips(kWorkerNice)) {
+      idle_class_(options_.idle_class && IdleClassRoundTrips(options_.worker_nice)) {
   if (options_.idle_class && !idle_class_) {
     IOT_LOG(kWarn) << "recognition: camera frames run at nice 10, not idle-class (leaving SCHED_IDLE needs "
                       "CAP_SYS_NICE or RLIMIT_NICE >= 10): a busy worker may now and then delay camera uploads";
@@ -141,7 +136,7 @@ bool RecognitionPool::Sampled(const std::string& device_id, int64_t now_us) {
 
 bool RecognitionPool::OfferFrame(const FramePtr& frame) {
   offered_.Add();
-  const int64_t now = MonotonicUs();
+  const int64_t now = options_.clock->MonotonicUs();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return false;
@@ -168,7 +163,7 @@ void RecognitionPool::Submit(std::shared_ptr<const void> owner, std::string_view
   {
     std::lock_guard lock(mu_);
     if (!stopping_ && requests_.size() < options_.max_requests) {
-      requests_.push_back(Job{std::move(owner), data, nullptr, std::move(done), MonotonicUs()});
+      requests_.push_back(Job{std::move(owner), data, nullptr, std::move(done), options_.clock->MonotonicUs()});
       waiting_requests_.fetch_add(1);
       // A worker busy with a camera frame at idle class finishes it at nice 10: the request waits on it either
       // way, and spare CPU alone could stretch those ~30 ms to seconds on a busy machine.
@@ -195,7 +190,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
   // When the CPU is short, HTTP threads go first (the storage thread, nice 19, after them; a camera frame's pixel
   // work, idle-class, last), and the shortfall shows up as counted replaced/timed-out jobs instead of slower
   // answers to cameras.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWorkerNice);
+  cpu_priority::SetCurrentThread(options_.worker_nice);
   while (true) {
     Job job;
     {
@@ -203,7 +198,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
       cv_.wait(lock, [this] { return stopping_ || !requests_.empty() || !pending_.empty(); });
       if (stopping_) return;
       if (requests_.empty() && options_.max_frame_age.count() > 0) {
-        const int64_t too_old = MonotonicUs() - options_.max_frame_age.count() * 1000;
+        const int64_t too_old = options_.clock->MonotonicUs() - options_.max_frame_age.count() * 1000;
         stale_.Add(std::erase_if(pending_, [too_old](const auto& kv) { return kv.second.queued_us < too_old; }));
         if (pending_.empty()) continue;
       }
@@ -223,7 +218,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
       ++busy_;
     }
     PoolResult result;
-    const int64_t started = MonotonicUs();
+    const int64_t started = options_.clock->MonotonicUs();
     result.queued_ms = static_cast<double>(started - job.queued_us) / 1000.0;
     if (started - job.queued_us > options_.job_timeout.count() * 1000) {
       timed_out_.Add();
@@ -240,7 +235,7 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
         }
         if (result.recognition.ok()) MatchFaces(&gallery_, options_.match_threshold, &result.recognition.value());
       }
-      latency_.Record(MonotonicUs() - started);
+      latency_.Record(options_.clock->MonotonicUs() - started);
       completed_.Add();
     }
     if (job.done) {
@@ -251,25 +246,6 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
     std::lock_guard lock(mu_);
     --busy_;
   }
-}
-
-Result<std::string> EncodeJpeg(const std::vector<uint8_t>& rgb, int width, int height, int quality) {
-  if (width <= 0 || height <= 0 || rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
-    return Status::InvalidArgument("RGB buffer does not match " + std::to_string(width) + "x" + std::to_string(height));
-  }
-  tjhandle tj = tjInitCompress();
-  if (tj == nullptr) return Status::Internal("cannot create a TurboJPEG compressor");
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
-  const int rc = tjCompress2(tj, rgb.data(), width, 0, height, TJPF_RGB, &out, &size, TJSAMP_420, quality,
-                             TJFLAG_FASTDCT);
-  std::string jpeg;
-  if (rc == 0) jpeg.assign(reinterpret_cast<const char*>(out), size);
-  const std::string err = rc == 0 ? "" : tjGetErrorStr2(tj);
-  tjFree(out);
-  tjDestroy(tj);
-  if (rc != 0) return Status::Internal("JPEG encode failed: " + err);
-  return jpeg;
 }
 
 }  // namespace iotstream::vision

@@ -11,7 +11,7 @@
 // A job older than job_timeout when a worker reaches it is dropped (Timeout; counted). Drops are counted per
 // reason in metrics (recognition_dropped_total{reason}).
 //
-// CPU classes: workers run at nice 10, below the HTTP threads. With PoolOptions::idle_class a camera frame's
+// CPU classes: workers run at PoolOptions::worker_nice (nice 10), below the HTTP threads. With PoolOptions::idle_class a camera frame's
 // pixel work (decode, detect, align, describe) runs under SCHED_IDLE, on CPU that nothing else wants; its match
 // and callbacks, which take locks that HTTP threads take too, and every Submit job stay at nice 10; a Submit moves
 // a worker that is busy with a frame back to nice 10 at once, so a request never waits on spare CPU. Leaving
@@ -38,6 +38,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/cpu_priority.h"
 #include "core/frame.h"
 #include "core/metrics.h"
 #include "vision/vision.h"
@@ -56,6 +58,8 @@ struct PoolOptions {
   size_t max_requests = 64;                       // waiting Submit() jobs
   float match_threshold = 0.6f;
   bool idle_class = true;                         // camera frames' pixel work under SCHED_IDLE (see above)
+  int worker_nice = cpu_priority::kRecognition;   // the workers' CPU priority
+  const Clock* clock = &SystemClock();            // ages jobs (queue times, timeouts); must outlive the pool
 };
 
 // What a finished job reports: the recognition, or why there is none; and how long it waited.
@@ -130,8 +134,5 @@ class RecognitionPool {
   std::vector<std::unique_ptr<std::atomic<pid_t>>> slots_;
   std::vector<std::thread> threads_;
 };
-
-// Encodes RGB pixels (w*h*3 bytes) as a JPEG (for face thumbnails). InvalidArgument on a size mismatch.
-Result<std::string> EncodeJpeg(const std::vector<uint8_t>& rgb, int width, int height, int quality = 85);
 
 }  // namespace iotstream::vision

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "core/status.h"
 
 namespace iotstream {
@@ -41,6 +43,18 @@ TEST(Metrics, SameNameSameMetricAndPrometheusText) {
   EXPECT_NE(text.find("depth 7\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_count 1\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos);
+}
+
+TEST(Metrics, LookupOfAnUnregisteredNameIsAnErrorNotZero) {
+  Metrics m;
+  m.counter("frames_total", "frames").Add(3);
+  m.gauge("depth", "queue depth").Set(-2);
+  EXPECT_EQ(m.CounterValue("frames_total").value(), 3u);
+  EXPECT_EQ(m.GaugeValue("depth").value(), -2);
+  EXPECT_TRUE(m.CounterValue("frame_total").status().IsNotFound());
+  EXPECT_TRUE(m.GaugeValue("frames_total").status().IsNotFound());  // a counter is not a gauge
+  EXPECT_THROW(m.counter("frames_total", ""), std::invalid_argument);
+  EXPECT_EQ(&m.counter("frames_total", "frames"), &m.counter("frames_total", "frames"));
 }
 
 TEST(Status, CategoriesAndResult) {

@@ -123,7 +123,7 @@ TEST_F(ServerTest, BodyOverLimitIs413WithJsonError) {
   auto r = client.Request("POST", "/echo", std::string(1001, 'x'));
   EXPECT_EQ(r.status, 413);
   EXPECT_NE(r.body.find("\"error\""), std::string::npos);
-  EXPECT_EQ(metrics_.counter("http_http_body_too_large_total", "").value(), 1u);
+  EXPECT_EQ(metrics_.CounterValue("http_http_body_too_large_total").value(), 1u);
   EXPECT_EQ(client.Request("POST", "/echo", std::string(1000, 'x')).status, 200);
 }
 
@@ -146,7 +146,7 @@ TEST_F(ServerTest, StalledClientIsClosedAfterReadTimeout) {
   const std::string reply = RawExchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
   EXPECT_EQ(reply, "");  // closed without an answer
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
-  EXPECT_TRUE(iotstream::testing::WaitFor([&] { return metrics_.counter("http_http_timeouts_total", "").value() == 1; }));
+  EXPECT_TRUE(iotstream::testing::WaitFor([&] { return metrics_.CounterValue("http_http_timeouts_total").value() == 1; }));
 }
 
 TEST_F(ServerTest, ConnectionsOverLimitGet503) {

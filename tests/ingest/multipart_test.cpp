@@ -60,5 +60,41 @@ TEST(ParseMultipart, MalformedBodiesAreInvalidArgument) {
   EXPECT_TRUE(ParseMultipart("--b\r\nContent-Disposition: form-data; name=\"image\"", "b").status().IsInvalidArgument());
 }
 
+// The one rule camera ingest and the recognition API share: "image", else "file", else "frame", whatever the
+// order of the parts; the form fields come along.
+TEST(FindImage, MultipartPrefersImageThenFileThenFrame) {
+  const std::string body = "--b\r\nContent-Disposition: form-data; name=\"frame\"\r\n\r\nF\r\n"
+                           "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nL\r\n"
+                           "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda\r\n"
+                           "--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nI\r\n--b--\r\n";
+  auto found = FindImage(body, "multipart/form-data; boundary=b");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found.value().image, "I");
+  EXPECT_EQ(found.value().Field("name"), "Ada");
+  EXPECT_EQ(found.value().Field("missing"), "");
+  const std::string no_image = "--b\r\nContent-Disposition: form-data; name=\"frame\"\r\n\r\nF\r\n"
+                               "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nL\r\n--b--\r\n";
+  EXPECT_EQ(FindImage(no_image, "multipart/form-data; boundary=b").value().image, "L");
+}
+
+TEST(FindImage, RawBodiesByMediaType) {
+  for (const char* type : {"image/jpeg", "image/png", "Image/JPEG; q=1", "application/octet-stream", ""}) {
+    auto found = FindImage("BYTES", type);
+    ASSERT_TRUE(found.ok()) << type;
+    EXPECT_EQ(found.value().image, "BYTES");
+    EXPECT_TRUE(found.value().form.empty());
+  }
+  EXPECT_TRUE(FindImage("BYTES", "text/plain").status().IsUnsupported());
+  EXPECT_TRUE(FindImage("BYTES", "application/json").status().IsUnsupported());
+}
+
+TEST(FindImage, MultipartWithoutAnImagePartSaysWhichNamesCount) {
+  auto found = FindImage("--b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nP\r\n--b--\r\n",
+                         "multipart/form-data; boundary=b");
+  ASSERT_TRUE(found.status().IsInvalidArgument());
+  EXPECT_NE(found.status().message().find("'frame'"), std::string::npos);
+  EXPECT_TRUE(FindImage("--b\r\n", "multipart/form-data").status().IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace iotstream::ingest

@@ -71,7 +71,7 @@ TEST_F(StoreTest, StoresListsAndReadsFrames) {
   EXPECT_TRUE(s->ReadFrame(99, nullptr).status().IsNotFound());
   EXPECT_EQ(s->stats().frames, 3u);
   EXPECT_EQ(FilesOnDisk(), 1u);  // one segment holds the device's frames
-  EXPECT_EQ(metrics_.counter("store_frames_stored_total", "").value(), 3u);
+  EXPECT_EQ(metrics_.CounterValue("store_frames_stored_total").value(), 3u);
 }
 
 TEST_F(StoreTest, FullQueueDropsAndSaysUnavailable) {
@@ -81,7 +81,7 @@ TEST_F(StoreTest, FullQueueDropsAndSaysUnavailable) {
   Status got;
   EXPECT_FALSE(s->Enqueue(MakeFrame(1, "cam", 100, NowMs()), [&](Status st) { got = st; }));
   EXPECT_TRUE(got.IsUnavailable());
-  EXPECT_EQ(metrics_.counter("store_frames_dropped_total", "").value(), 1u);
+  EXPECT_EQ(metrics_.CounterValue("store_frames_dropped_total").value(), 1u);
   EXPECT_EQ(FilesOnDisk(), 0u);
 }
 
@@ -98,7 +98,7 @@ TEST_F(StoreTest, TotalBudgetEvictsOldestFirst) {
   EXPECT_TRUE(s->ReadFrame(3, nullptr).ok());
   EXPECT_LE(s->stats().bytes, 3000u);
   EXPECT_EQ(FilesOnDisk(), 3u);
-  EXPECT_EQ(metrics_.counter("store_frames_evicted_total", "").value(), 2u);
+  EXPECT_EQ(metrics_.CounterValue("store_frames_evicted_total").value(), 2u);
 }
 
 TEST_F(StoreTest, DeviceBudgetOnlyTouchesThatDevice) {

@@ -65,9 +65,11 @@ FramePtr MakeFrame(const std::string& device, const std::string& bytes) {
 class PoolTest : public ::testing::Test {
  protected:
   // No staleness limit unless a test is about it: a slow machine must not turn held workers into drops.
-  static PoolOptions Options() {
+  // Time moves only when a test advances clock_, so ageing is exact whatever the machine's speed.
+  PoolOptions Options() {
     PoolOptions o;
     o.max_frame_age = std::chrono::milliseconds(0);
+    o.clock = &clock_;
     return o;
   }
   std::unique_ptr<RecognitionPool> Make(PoolOptions o) {
@@ -92,8 +94,9 @@ class PoolTest : public ::testing::Test {
     std::lock_guard lock(results_mu_);
     return results_.size();
   }
-  uint64_t Count(const char* name) { return metrics_.counter(name, "").value(); }
+  uint64_t Count(const char* name) { return metrics_.CounterValue(name).value(); }
 
+  ManualClock clock_;
   std::shared_ptr<FakeEngine::Shared> shared_ = std::make_shared<FakeEngine::Shared>();
   Gallery gallery_;
   Metrics metrics_;
@@ -207,7 +210,7 @@ TEST_F(PoolTest, TheNewestPendingFrameRunsFirst) {
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("busy", "busy")));
   WaitRunning(1);
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("a", "older")));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2));  // distinct queue times (microsecond clock)
+  clock_.Advance(std::chrono::microseconds(1));
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("b", "newer")));
   Hold(false);
   ASSERT_TRUE(testing::WaitFor([&] { return Results() == 3; }));
@@ -224,8 +227,7 @@ TEST_F(PoolTest, StaleCameraFramesAreDroppedUnrun) {
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("busy", "busy")));
   WaitRunning(1);
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("a", "stale")));
-  // The frame must age past max_frame_age while the worker is held: that is the behaviour under test.
-  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  clock_.Advance(std::chrono::milliseconds(31));  // "stale" is now older than max_frame_age, "fresh" will not be
   ASSERT_TRUE(pool->OfferFrame(MakeFrame("b", "fresh")));
   Hold(false);
   ASSERT_TRUE(testing::WaitFor([&] { return Results() == 2; }));
@@ -268,8 +270,7 @@ TEST_F(PoolTest, JobsOlderThanTheTimeoutAreDroppedUnrun) {
   auto owner = std::make_shared<std::string>("late");
   std::promise<Status> answered;
   pool->Submit(owner, *owner, [&](PoolResult r) { answered.set_value(r.recognition.status()); });
-  // The job must age past its timeout while the worker is held: that is the behaviour under test.
-  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  clock_.Advance(std::chrono::milliseconds(51));  // the request is now older than job_timeout
   Hold(false);
   EXPECT_TRUE(answered.get_future().get().IsTimeout());
   EXPECT_EQ(Count("recognition_dropped_timeout_total"), 1u);
