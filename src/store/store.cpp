@@ -89,7 +89,9 @@ class StoreImpl final : public Store {
     {
       // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
       Stmt has_offset(writer_.get(), "SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'file_offset'");
-      if (has_offset.Step() && has_offset.Int(0) == 0) {
+      Result<bool> row = has_offset.Step();
+      if (!row.ok()) return row.status();
+      if (row.value() && has_offset.Int(0) == 0) {
         if (Status s = writer_.Exec("ALTER TABLE frames ADD COLUMN file_offset INTEGER NOT NULL DEFAULT 0"); !s.ok()) {
           return s;
         }
@@ -185,8 +187,9 @@ class StoreImpl final : public Store {
              "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, file_offset FROM frames "
              "WHERE id = ?");
       q.Bind(1, static_cast<int64_t>(frame_id));
-      Status st;
-      if (!q.Step(&st)) return st.ok() ? Status::NotFound("no stored frame " + std::to_string(frame_id)) : st;
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!row.value()) return Status::NotFound("no stored frame " + std::to_string(frame_id));
       found = RowToFrame(q);
       path = q.Text(7);
       offset = static_cast<uint64_t>(q.Int(8));
@@ -260,18 +263,19 @@ class StoreImpl final : public Store {
     std::unordered_map<std::string, uint64_t> indexed_end;  // segment -> end of its last indexed frame
     {
       Stmt q(writer_.get(), "SELECT id, path, file_offset + size FROM frames");
-      Status st;
-      while (q.Step(&st)) {
-        rows.push_back({static_cast<uint64_t>(q.Int(0)), q.Text(1), static_cast<uint64_t>(q.Int(2))});
+      Status st = ForEachRow(q, [&](const Stmt& row) {
+        rows.push_back({static_cast<uint64_t>(row.Int(0)), row.Text(1), static_cast<uint64_t>(row.Int(2))});
         uint64_t& end = indexed_end[rows.back().path];
         end = std::max(end, rows.back().end);
-      }
+      });
       if (!st.ok()) return st;
     }
     uint64_t max_id = 0;
     {
       Stmt q(writer_.get(), "SELECT value FROM meta WHERE key = 'last_frame_id'");
-      if (q.Step()) max_id = static_cast<uint64_t>(q.Int(0));
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (row.value()) max_id = static_cast<uint64_t>(q.Int(0));
     }
     size_t orphans = 0, trimmed = 0;
     std::unordered_map<std::string, uint64_t> on_disk;  // indexed segment -> its size
@@ -308,7 +312,7 @@ class StoreImpl final : public Store {
       ++missing;
     }
     if (Status s = writer_.Exec("COMMIT"); !s.ok()) return s;
-    RecountTotals();
+    if (Status s = RecountTotals(); !s.ok()) return s;
     next_id_ = max_id + 1;
     bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
     if (orphans > 0 || trimmed > 0 || missing > 0) {
@@ -398,7 +402,7 @@ class StoreImpl final : public Store {
       (void)writer_.Exec("ROLLBACK");
       // Undo the appends and recount the in-memory totals: rare path.
       for (const auto& [rel, size] : sizes_before) TruncateSegment(rel, size);
-      RecountTotals();
+      if (Status st = RecountTotals(); !st.ok()) IOT_LOG(kError) << "store: cannot recount totals: " << st.ToString();
       for (auto& [cb, st] : callbacks) st = tx;
     } else {
       stored_.Add(stored);
@@ -508,7 +512,9 @@ class StoreImpl final : public Store {
     Stmt count(writer_.get(), "SELECT count(*), coalesce(sum(size), 0) FROM frames WHERE device_id = ?");
     count.Bind(1, id);
     uint64_t n = 0, bytes = 0;
-    if (count.Step()) {
+    Result<bool> row = count.Step();
+    if (!row.ok()) return row.status();
+    if (row.value()) {
       n = static_cast<uint64_t>(count.Int(0));
       bytes = static_cast<uint64_t>(count.Int(1));
     }
@@ -523,21 +529,24 @@ class StoreImpl final : public Store {
     return Status::Ok();
   }
 
-  void RecountTotals() {
-    std::unordered_map<std::string, uint64_t> per_device;
+  // Reloads the totals from the index; on an error they stay as they were.
+  Status RecountTotals() {
+    std::unordered_map<std::string, uint64_t> per_device, per_segment;
     uint64_t total = 0, frames = 0;
-    segment_frames_.clear();
     Stmt q(writer_.get(), "SELECT device_id, size, path FROM frames");
-    while (q.Step()) {
-      per_device[q.Text(0)] += static_cast<uint64_t>(q.Int(1));
-      total += static_cast<uint64_t>(q.Int(1));
-      ++segment_frames_[q.Text(2)];
+    Status st = ForEachRow(q, [&](const Stmt& row) {
+      per_device[row.Text(0)] += static_cast<uint64_t>(row.Int(1));
+      total += static_cast<uint64_t>(row.Int(1));
+      ++per_segment[row.Text(2)];
       ++frames;
-    }
+    });
+    if (!st.ok()) return st;
+    segment_frames_ = std::move(per_segment);
     std::lock_guard lock(mu_);
     device_bytes_ = std::move(per_device);
     total_bytes_ = total;
     index_frames_ = frames;
+    return Status::Ok();
   }
 
   // Removes the oldest frames until every budget holds. Runs on the storage thread between batches.
@@ -605,7 +614,13 @@ class StoreImpl final : public Store {
         q.Bind(1, cutoff);
       }
       uint64_t freed = 0;
-      while (freed < bytes_to_free && q.Step()) {
+      while (freed < bytes_to_free) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) {
+          IOT_LOG(kError) << "store: retention failed: " << row.status().ToString();
+          return 0;
+        }
+        if (!row.value()) break;
         victims.push_back({q.Int(0), q.Text(1), static_cast<uint64_t>(q.Int(2)), q.Text(3)});
         freed += victims.back().size;
       }
