@@ -59,7 +59,7 @@ Result<SegmentRepair> Segments::Repair(const std::unordered_map<std::string, uin
 
 Result<SegmentSpan> Segments::Append(const std::string& device, int64_t received_ts_ms, uint64_t frame_id,
                                      std::string_view bytes) {
-  Open* seg = nullptr;
+  OpenSegment* seg = nullptr;
   if (Status st = SegmentFor(device, HourFolder(received_ts_ms), frame_id, &seg); !st.ok()) return st;
   SegmentSpan span{seg->rel, seg->size};
   if (Status st = WriteAll(seg->fd, seg->rel, bytes); !st.ok()) {
@@ -72,8 +72,9 @@ Result<SegmentSpan> Segments::Append(const std::string& device, int64_t received
 
 // The device's segment for a frame received in `hour`: the open one while it is of that hour and under
 // segment_max_bytes, else a new one named after `first_id` (ids never repeat, so neither do segment names).
-Status Segments::SegmentFor(const std::string& device, const std::string& hour, uint64_t first_id, Open** out) {
-  Open& seg = open_[device];
+Status Segments::SegmentFor(const std::string& device, const std::string& hour, uint64_t first_id,
+                            OpenSegment** out) {
+  OpenSegment& seg = open_[device];
   *out = &seg;
   if (seg.fd >= 0 && seg.hour == hour && seg.size < segment_max_bytes_) return Status::Ok();
   Close(&seg);
@@ -94,7 +95,7 @@ Status Segments::SegmentFor(const std::string& device, const std::string& hour, 
     if (fd >= 0) ::close(fd);
     return st;
   }
-  seg = Open{fd, rel, hour, static_cast<uint64_t>(info.st_size)};
+  seg = OpenSegment{fd, rel, hour, static_cast<uint64_t>(info.st_size)};
   return Status::Ok();
 }
 
@@ -122,11 +123,11 @@ void Segments::SetFrameCounts(std::unordered_map<std::string, uint64_t> frames_p
 }
 
 // Stops appending to `seg`; its file goes if retention has already taken all of its frames.
-void Segments::Close(Open* seg) {
+void Segments::Close(OpenSegment* seg) {
   if (seg->fd < 0) return;
   ::close(seg->fd);
   if (segment_frames_.count(seg->rel) == 0) RemoveSegment(seg->rel);
-  *seg = Open{};
+  *seg = OpenSegment{};
 }
 
 // Removes a segment no row points into, and its hour folder once that is empty.

@@ -66,22 +66,22 @@ class Segments {
 
  private:
   // A device's segment being appended to.
-  struct Open {
+  struct OpenSegment {
     int fd = -1;
     std::string rel;    // its path under root_, as the index names it
     std::string hour;   // the hour folder it is in
     uint64_t size = 0;  // bytes in the file
   };
 
-  Status SegmentFor(const std::string& device, const std::string& hour, uint64_t first_id, Open** out);
-  void Close(Open* seg);
+  Status SegmentFor(const std::string& device, const std::string& hour, uint64_t first_id, OpenSegment** out);
+  void Close(OpenSegment* seg);
   void RemoveSegment(const std::string& rel);
 
   const std::filesystem::path root_;
   const std::filesystem::path frames_root_;
   const uint64_t segment_max_bytes_;
   std::unordered_set<std::string> known_dirs_;
-  std::unordered_map<std::string, Open> open_;                // by device id
+  std::unordered_map<std::string, OpenSegment> open_;         // by device id
   std::unordered_map<std::string, uint64_t> segment_frames_;  // indexed frames per segment path
 };
 
