@@ -5,6 +5,7 @@
 // Thread-safety: a const Status/Result may be read from many threads; mutation needs external locking.
 #pragma once
 
+#include <cassert>
 #include <string>
 #include <utility>
 #include <variant>
@@ -61,7 +62,10 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}         // NOLINT: REQUIRES !status.ok()
+  Result(Status status) : v_(std::move(status)) {         // NOLINT: REQUIRES !status.ok()
+    // An OK status here would make a Result that is neither a value nor an error: a caller's bug.
+    assert(!std::get<Status>(v_).ok());
+  }
   bool ok() const { return std::holds_alternative<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
   T& value() & { return std::get<T>(v_); }

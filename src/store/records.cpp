@@ -55,9 +55,8 @@ class RecordsImpl final : public Records {
     if (Status s = db_.Open((root_ / "iotstream.db").string()); !s.ok()) return s;
     if (Status s = db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
     if (Status s = db_.Exec(kSchema); !s.ok()) return s;
-    RemoveOrphans(root_ / "faces", "SELECT id FROM faces WHERE has_thumbnail = 1");
-    RemoveOrphans(root_ / "events", "SELECT id FROM events WHERE has_thumbnail = 1");
-    return Status::Ok();
+    if (Status s = RemoveOrphans(root_ / "faces", "SELECT id FROM faces WHERE has_thumbnail = 1"); !s.ok()) return s;
+    return RemoveOrphans(root_ / "events", "SELECT id FROM events WHERE has_thumbnail = 1");
   }
 
   Result<GalleryEntry> AddFace(const std::string& name, const std::vector<float>& descriptor,
@@ -73,9 +72,12 @@ class RecordsImpl final : public Records {
     {
       Stmt find(db_.get(), "SELECT id FROM people WHERE name = ?");
       find.Bind(1, name);
-      if (find.Step(&st)) {
+      Result<bool> found = find.Step();
+      if (!found.ok()) {
+        st = found.status();
+      } else if (found.value()) {
         e.person_id = find.Int(0);
-      } else if (st.ok()) {
+      } else {
         Stmt add(db_.get(), "INSERT INTO people (name, created_ms) VALUES (?, ?)");
         st = add.Bind(1, name).Bind(2, NowMs()).Run();
         e.person_id = db_.last_insert_id();
@@ -99,8 +101,9 @@ class RecordsImpl final : public Records {
     {
       Stmt find(db_.get(), "SELECT name FROM people WHERE id = ?");
       find.Bind(1, person_id);
-      Status st;
-      if (!find.Step(&st)) return st.ok() ? Status::NotFound("no person " + std::to_string(person_id)) : st;
+      Result<bool> found = find.Step();
+      if (!found.ok()) return found.status();
+      if (!found.value()) return Status::NotFound("no person " + std::to_string(person_id));
       e.name = find.Text(0);
     }
     e.person_id = person_id;
@@ -132,13 +135,12 @@ class RecordsImpl final : public Records {
            "SELECT p.id, p.name, p.created_ms, f.id FROM people p LEFT JOIN faces f ON f.person_id = p.id AND "
            "f.negative = 0 ORDER BY p.name, f.id");
     std::vector<PersonSummary> out;
-    Status st;
-    while (q.Step(&st)) {
-      if (out.empty() || out.back().person_id != q.Int(0)) {
-        out.push_back({q.Int(0), q.Text(1), q.Int(2), {}});
+    Status st = ForEachRow(q, [&](const Stmt& row) {
+      if (out.empty() || out.back().person_id != row.Int(0)) {
+        out.push_back({row.Int(0), row.Text(1), row.Int(2), {}});
       }
-      if (!q.IsNull(3)) out.back().face_ids.push_back(q.Int(3));
-    }
+      if (!row.IsNull(3)) out.back().face_ids.push_back(row.Int(3));
+    });
     if (!st.ok()) return st;
     return out;
   }
@@ -149,7 +151,7 @@ class RecordsImpl final : public Records {
     {
       Stmt q(db_.get(), "SELECT id FROM faces WHERE person_id = ?");
       q.Bind(1, person_id);
-      while (q.Step()) faces.push_back(q.Int(0));
+      if (Status st = ForEachRow(q, [&](const Stmt& row) { faces.push_back(row.Int(0)); }); !st.ok()) return st;
     }
     Status st = db_.Exec("BEGIN IMMEDIATE");
     Stmt del_faces(db_.get(), "DELETE FROM faces WHERE person_id = ?");
@@ -227,8 +229,9 @@ class RecordsImpl final : public Records {
     std::lock_guard lock(mu_);
     Stmt s(db_.get(), std::string(kEventColumns) + " WHERE id = ?");
     s.Bind(1, id);
-    Status st;
-    if (!s.Step(&st)) return st.ok() ? Status::NotFound("no event " + std::to_string(id)) : st;
+    Result<bool> found = s.Step();
+    if (!found.ok()) return found.status();
+    if (!found.value()) return Status::NotFound("no event " + std::to_string(id));
     return EventOf(s);
   }
 
@@ -290,11 +293,12 @@ class RecordsImpl final : public Records {
     return root_ / "events" / (std::to_string(id / 1000)) / (std::to_string(id) + ".jpg");
   }
 
-  // Removes files under `dir` named <id>.jpg whose id `select` does not return.
-  void RemoveOrphans(const fs::path& dir, const char* select) {
+  // Removes files under `dir` named <id>.jpg whose id `select` does not return. An error reading the ids removes
+  // nothing: a partial list would take thumbnails that rows still name.
+  Status RemoveOrphans(const fs::path& dir, const char* select) {
     std::unordered_set<int64_t> known;
     Stmt q(db_.get(), select);
-    while (q.Step()) known.insert(q.Int(0));
+    if (Status st = ForEachRow(q, [&](const Stmt& row) { known.insert(row.Int(0)); }); !st.ok()) return st;
     size_t removed = 0;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
@@ -308,6 +312,7 @@ class RecordsImpl final : public Records {
       ++removed;
     }
     if (removed > 0) IOT_LOG(kWarn) << "store: removed " << removed << " unindexed file(s) in " << dir.string();
+    return Status::Ok();
   }
 
   const fs::path root_;

@@ -3,7 +3,13 @@
 namespace iotstream::store {
 
 Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-  sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+    error_ = std::string(sqlite3_errmsg(db)) + " in: " + std::string(sql.substr(0, 60));
+  } else if (stmt_ == nullptr) {
+    error_ = "no statement in: " + std::string(sql.substr(0, 60));
+  } else {
+    error_.clear();
+  }
 }
 
 Stmt& Stmt::operator=(Stmt&& o) noexcept {
@@ -11,6 +17,7 @@ Stmt& Stmt::operator=(Stmt&& o) noexcept {
     sqlite3_finalize(stmt_);
     stmt_ = o.stmt_;
     db_ = o.db_;
+    error_ = std::move(o.error_);
     o.stmt_ = nullptr;
   }
   return *this;
@@ -46,21 +53,16 @@ std::string Stmt::Blob(int col) const {
   return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
-bool Stmt::Step(Status* st) {
-  if (stmt_ == nullptr) {
-    if (st) *st = Status::IOError(std::string("bad statement: ") + sqlite3_errmsg(db_));
-    return false;
-  }
+Result<bool> Stmt::Step() {
+  if (stmt_ == nullptr) return Status::IOError("sqlite: cannot prepare: " + error_);
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE && st) *st = Status::IOError(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  return false;
+  if (rc == SQLITE_DONE) return false;
+  return Status::IOError(std::string("sqlite: ") + sqlite3_errmsg(db_));
 }
 
 Status Stmt::Run() {
-  Status st;
-  while (Step(&st)) {
-  }
+  Status st = ForEachRow(*this, [](const Stmt&) {});
   Reset();
   return st;
 }

@@ -17,19 +17,22 @@ class Stmt {
   Stmt() = default;
   Stmt(sqlite3* db, std::string_view sql);
   ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(Stmt&& o) noexcept : stmt_(o.stmt_), db_(o.db_) { o.stmt_ = nullptr; }
+  Stmt(Stmt&& o) noexcept : stmt_(o.stmt_), db_(o.db_), error_(std::move(o.error_)) { o.stmt_ = nullptr; }
   Stmt& operator=(Stmt&& o) noexcept;
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
   bool valid() const { return stmt_ != nullptr; }
+  // Why the statement did not prepare; empty when valid().
+  const std::string& error() const { return error_; }
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, std::string_view v);
   Stmt& BindBlob(int i, const void* data, size_t size);
   Stmt& BindNull(int i);
   Stmt& BindReal(int i, double v);
-  // Steps once: true when a row is ready, false when done. On error sets *st (if given) and returns false.
-  bool Step(Status* st = nullptr);
+  // Steps once: true when a row is ready, false when done; IOError with SQLite's message on failure (for a
+  // statement that did not prepare, the reason it did not), so that an error never reads as "no more rows".
+  [[nodiscard]] Result<bool> Step();
   // Runs to completion; IOError with SQLite's message on failure.
   Status Run();
   void Reset();
@@ -42,15 +45,38 @@ class Stmt {
  private:
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
+  std::string error_ = "statement not prepared";
 };
+
+// Resets a statement kept for reuse when it goes out of scope: it then takes new bindings and, stopped before its
+// last row, no longer holds a read transaction open.
+class ScopedReset {
+ public:
+  explicit ScopedReset(Stmt& stmt) : stmt_(stmt) {}
+  ~ScopedReset() { stmt_.Reset(); }
+  ScopedReset(const ScopedReset&) = delete;
+  ScopedReset& operator=(const ScopedReset&) = delete;
+
+ private:
+  Stmt& stmt_;
+};
+
+// Steps `q` to the end, calling `on_row(q)` for each row; the first SQLite error instead.
+template <typename OnRow>
+Status ForEachRow(Stmt& q, OnRow on_row) {
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) return Status::Ok();
+    on_row(static_cast<const Stmt&>(q));
+  }
+}
 
 // Steps `q` to the end, turning each row into a T with `row_of(q)`; the first SQLite error instead.
 template <typename T, typename RowOf>
 Result<std::vector<T>> CollectRows(Stmt& q, RowOf row_of) {
   std::vector<T> out;
-  Status st;
-  while (q.Step(&st)) out.push_back(row_of(q));
-  if (!st.ok()) return st;
+  if (Status st = ForEachRow(q, [&](const Stmt& row) { out.push_back(row_of(row)); }); !st.ok()) return st;
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_priority.h"
 #include "core/device.h"
 #include "core/frame.h"
 #include "core/metrics.h"
@@ -40,6 +41,7 @@ struct StoreOptions {
   size_t queue_max_bytes = 256ull << 20;                  // JPEG bytes waiting for the storage thread
   size_t batch_max_frames = 256;                          // frames per transaction
   uint64_t segment_max_bytes = 8ull << 20;                // a segment takes no frames once it holds this much
+  int thread_nice = cpu_priority::kStorage;               // the storage thread's CPU priority
 };
 
 struct StoredFrame {

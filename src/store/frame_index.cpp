@@ -1,0 +1,228 @@
+#include "store/frame_index.h"
+
+namespace iotstream::store {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',
+  first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+  frames_received INTEGER NOT NULL, bytes_received INTEGER NOT NULL, frames_rejected INTEGER NOT NULL,
+  last_frame_bytes INTEGER NOT NULL, last_width INTEGER NOT NULL, last_height INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS frames (
+  id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, capture_ts_ms INTEGER NOT NULL, received_ts_ms INTEGER NOT NULL,
+  size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL,
+  file_offset INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS frames_by_device ON frames(device_id, capture_ts_ms);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)sql";
+
+StoredFrame RowToFrame(const Stmt& q) {
+  StoredFrame f;
+  f.id = static_cast<uint64_t>(q.Int(0));
+  f.device_id = q.Text(1);
+  f.capture_ts_ms = q.Int(2);
+  f.received_ts_ms = q.Int(3);
+  f.size = static_cast<uint64_t>(q.Int(4));
+  f.width = static_cast<int>(q.Int(5));
+  f.height = static_cast<int>(q.Int(6));
+  return f;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FrameIndex>> FrameIndex::Open(const std::string& db_path) {
+  std::unique_ptr<FrameIndex> index(new FrameIndex());
+  if (Status st = index->Init(db_path); !st.ok()) return st;
+  return index;
+}
+
+Status FrameIndex::Init(const std::string& db_path) {
+  if (Status s = writer_.Open(db_path); !s.ok()) return s;
+  if (Status s = writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
+  if (Status s = writer_.Exec(kSchema); !s.ok()) return s;
+  {
+    // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
+    Stmt has_offset(writer_.get(), "SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'file_offset'");
+    Result<bool> row = has_offset.Step();
+    if (!row.ok()) return row.status();
+    if (row.value() && has_offset.Int(0) == 0) {
+      if (Status s = writer_.Exec("ALTER TABLE frames ADD COLUMN file_offset INTEGER NOT NULL DEFAULT 0"); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (Status s = reader_.Open(db_path); !s.ok()) return s;
+
+  insert_frame_ = Stmt(writer_.get(),
+                       "INSERT INTO frames (id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, "
+                       "file_offset) VALUES (?,?,?,?,?,?,?,?,?)");
+  upsert_device_ = Stmt(writer_.get(),
+                        "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                        "name=excluded.name, location=excluded.location, last_seen_ms=excluded.last_seen_ms, "
+                        "frames_received=excluded.frames_received, bytes_received=excluded.bytes_received, "
+                        "frames_rejected=excluded.frames_rejected, last_frame_bytes=excluded.last_frame_bytes, "
+                        "last_width=excluded.last_width, last_height=excluded.last_height");
+  raise_last_id_ = Stmt(writer_.get(),
+                        "INSERT INTO meta VALUES ('last_frame_id', ?) ON CONFLICT(key) DO UPDATE SET "
+                        "value = max(value, excluded.value)");
+  delete_frame_ = Stmt(writer_.get(), "DELETE FROM frames WHERE id = ?");
+  oldest_before_ = Stmt(writer_.get(),
+                        "SELECT id, device_id, size, path FROM frames WHERE received_ts_ms < ? ORDER BY id LIMIT ?");
+  oldest_of_device_ = Stmt(writer_.get(),
+                           "SELECT id, device_id, size, path FROM frames WHERE device_id = ? ORDER BY id LIMIT ?");
+  oldest_overall_ = Stmt(writer_.get(), "SELECT id, device_id, size, path FROM frames ORDER BY id LIMIT ?");
+  for (const Stmt* s : {&insert_frame_, &upsert_device_, &raise_last_id_, &delete_frame_, &oldest_before_,
+                        &oldest_of_device_, &oldest_overall_}) {
+    if (!s->valid()) return Status::IOError("cannot prepare statements: " + s->error());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<IndexedFrame>> FrameIndex::RecoveryRows() {
+  Stmt q(writer_.get(), "SELECT id, path, file_offset + size FROM frames");
+  return CollectRows<IndexedFrame>(q, [](const Stmt& row) {
+    return IndexedFrame{static_cast<uint64_t>(row.Int(0)), row.Text(1), static_cast<uint64_t>(row.Int(2))};
+  });
+}
+
+Result<uint64_t> FrameIndex::LastFrameId() {
+  Stmt q(writer_.get(), "SELECT value FROM meta WHERE key = 'last_frame_id'");
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  return row.value() ? static_cast<uint64_t>(q.Int(0)) : uint64_t{0};
+}
+
+Result<IndexTotals> FrameIndex::RecountTotals() {
+  IndexTotals t;
+  Stmt q(writer_.get(), "SELECT device_id, size, path FROM frames");
+  Status st = ForEachRow(q, [&](const Stmt& row) {
+    t.device_bytes[row.Text(0)] += static_cast<uint64_t>(row.Int(1));
+    t.total_bytes += static_cast<uint64_t>(row.Int(1));
+    ++t.segment_frames[row.Text(2)];
+    ++t.frames;
+  });
+  if (!st.ok()) return st;
+  return t;
+}
+
+Status FrameIndex::Begin() { return writer_.Exec("BEGIN"); }
+
+Status FrameIndex::Commit() { return writer_.Exec("COMMIT"); }
+
+void FrameIndex::Rollback() { (void)writer_.Exec("ROLLBACK"); }
+
+Status FrameIndex::InsertFrame(const Frame::Meta& m, uint64_t size, const std::string& path, uint64_t offset) {
+  return insert_frame_.Bind(1, static_cast<int64_t>(m.id)).Bind(2, m.device_id).Bind(3, m.capture_ts_ms)
+      .Bind(4, m.received_ts_ms).Bind(5, static_cast<int64_t>(size)).Bind(6, int64_t{m.width})
+      .Bind(7, int64_t{m.height}).Bind(8, path).Bind(9, static_cast<int64_t>(offset)).Run();
+}
+
+Status FrameIndex::UpsertDevice(const DeviceRecord& r) {
+  return upsert_device_.Bind(1, r.id).Bind(2, r.name).Bind(3, r.location).Bind(4, r.first_seen_ms)
+      .Bind(5, r.last_seen_ms).Bind(6, static_cast<int64_t>(r.frames_received))
+      .Bind(7, static_cast<int64_t>(r.bytes_received)).Bind(8, static_cast<int64_t>(r.frames_rejected))
+      .Bind(9, static_cast<int64_t>(r.last_frame_bytes)).Bind(10, int64_t{r.last_width})
+      .Bind(11, int64_t{r.last_height}).Run();
+}
+
+Status FrameIndex::RaiseLastFrameId(uint64_t id) { return raise_last_id_.Bind(1, static_cast<int64_t>(id)).Run(); }
+
+Result<FrameIndex::DeviceRows> FrameIndex::DeleteDeviceRows(const std::string& device) {
+  DeviceRows rows;
+  {
+    Stmt count(writer_.get(), "SELECT count(*), coalesce(sum(size), 0) FROM frames WHERE device_id = ?");
+    count.Bind(1, device);
+    Result<bool> row = count.Step();
+    if (!row.ok()) return row.status();
+    if (row.value()) {
+      rows.frames = static_cast<uint64_t>(count.Int(0));
+      rows.bytes = static_cast<uint64_t>(count.Int(1));
+    }
+  }
+  Stmt del_frames(writer_.get(), "DELETE FROM frames WHERE device_id = ?");
+  if (Status st = del_frames.Bind(1, device).Run(); !st.ok()) return st;
+  Stmt del_device(writer_.get(), "DELETE FROM devices WHERE id = ?");
+  if (Status st = del_device.Bind(1, device).Run(); !st.ok()) return st;
+  return rows;
+}
+
+Status FrameIndex::DeleteFrames(const std::vector<uint64_t>& ids) {
+  Status st = Begin();
+  for (uint64_t id : ids) {
+    if (!st.ok()) break;
+    st = delete_frame_.Bind(1, static_cast<int64_t>(id)).Run();
+  }
+  if (st.ok()) st = Commit();
+  if (!st.ok()) Rollback();
+  return st;
+}
+
+Result<std::vector<EvictionCandidate>> FrameIndex::OldestReceivedBefore(int64_t cutoff_ms, size_t limit) {
+  oldest_before_.Bind(1, cutoff_ms).Bind(2, static_cast<int64_t>(limit));
+  return Candidates(oldest_before_);
+}
+
+Result<std::vector<EvictionCandidate>> FrameIndex::OldestOfDevice(const std::string& device, size_t limit) {
+  oldest_of_device_.Bind(1, device).Bind(2, static_cast<int64_t>(limit));
+  return Candidates(oldest_of_device_);
+}
+
+Result<std::vector<EvictionCandidate>> FrameIndex::OldestOverall(size_t limit) {
+  oldest_overall_.Bind(1, static_cast<int64_t>(limit));
+  return Candidates(oldest_overall_);
+}
+
+Result<std::vector<EvictionCandidate>> FrameIndex::Candidates(Stmt& query) {
+  ScopedReset reset(query);
+  return CollectRows<EvictionCandidate>(query, [](const Stmt& row) {
+    return EvictionCandidate{static_cast<uint64_t>(row.Int(0)), row.Text(1), static_cast<uint64_t>(row.Int(2)),
+                             row.Text(3)};
+  });
+}
+
+Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q(reader_.get(),
+         "SELECT id, name, location, first_seen_ms, last_seen_ms, frames_received, bytes_received, "
+         "frames_rejected, last_frame_bytes, last_width, last_height FROM devices");
+  return CollectRows<DeviceRecord>(q, [](const Stmt& row) {
+    DeviceRecord r;
+    r.id = row.Text(0);
+    r.name = row.Text(1);
+    r.location = row.Text(2);
+    r.first_seen_ms = row.Int(3);
+    r.last_seen_ms = row.Int(4);
+    r.frames_received = static_cast<uint64_t>(row.Int(5));
+    r.bytes_received = static_cast<uint64_t>(row.Int(6));
+    r.frames_rejected = static_cast<uint64_t>(row.Int(7));
+    r.last_frame_bytes = static_cast<uint64_t>(row.Int(8));
+    r.last_width = static_cast<int>(row.Int(9));
+    r.last_height = static_cast<int>(row.Int(10));
+    return r;
+  });
+}
+
+Result<std::vector<StoredFrame>> FrameIndex::ListFrames(const std::string& device, int64_t from_ms, int64_t to_ms,
+                                                        size_t limit) {
+  std::lock_guard lock(reader_mu_);
+  Stmt q(reader_.get(),
+         "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
+         "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? ORDER BY capture_ts_ms DESC, id DESC LIMIT ?");
+  q.Bind(1, device).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
+  return CollectRows<StoredFrame>(q, RowToFrame);
+}
+
+Result<FrameLocation> FrameIndex::FindFrame(uint64_t frame_id) {
+  std::lock_guard lock(reader_mu_);
+  Stmt q(reader_.get(),
+         "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, file_offset FROM frames "
+         "WHERE id = ?");
+  q.Bind(1, static_cast<int64_t>(frame_id));
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  if (!row.value()) return Status::NotFound("no stored frame " + std::to_string(frame_id));
+  return FrameLocation{RowToFrame(q), q.Text(7), static_cast<uint64_t>(q.Int(8))};
+}
+
+}  // namespace iotstream::store
