@@ -5,7 +5,8 @@
 #   scripts/fresh-debian-check.sh [ROOT]    ROOT: the Debian tree (default /tmp/iotstream-fresh-debian),
 #                                           reused when a previous run completed its debootstrap
 # Needs root, debootstrap, unshare and ip (util-linux, iproute2), and Debian's mirror (DEBIAN_MIRROR).
-# SHARED_DIR: the shared folder to copy (default ../shared beside this checkout).
+# SHARED_DIR: the shared folder to copy (default ../shared beside this checkout). Behind a TLS-intercepting
+# proxy, the host's local CAs (/usr/local/share/ca-certificates) are trusted inside too (npm uses https).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,11 +74,17 @@ for fs in proc sys dev; do
   mounts+=("$root/$fs")
 done
 
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+ca_env=()
+if compgen -G '/usr/local/share/ca-certificates/*.crt' > /dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  ca_env=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt) # Node.js reads its own CA list, not the system's
+fi
+in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${ca_env[@]}" \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$1"; }
 
 log "apt-get install git ca-certificates curl (the rest is test.sh's job)"
-in_root 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates curl > /dev/null'
+in_root 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates curl > /dev/null && update-ca-certificates > /dev/null'
 
 # The clone, and the shared folder beside it as the project expects it: fresh on every run.
 rm -rf "$root/root/iotstream" "$root/root/shared"
