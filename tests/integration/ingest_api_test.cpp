@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "support/test_support.h"
+#include "support/server_test.h"
 
 namespace iotstream {
 namespace {
@@ -19,21 +19,9 @@ using nlohmann::json;
 using testing::FaceJpeg;
 using testing::HttpClient;
 using testing::MultipartBody;
-using testing::ServerProcess;
-using testing::TempDir;
 
-constexpr const char* kObama = "ageitgey_face_recognition/examples/obama-480p.jpg";
-constexpr const char* kBiden = "ageitgey_face_recognition/examples/biden.jpg";
-
-class IngestApiTest : public ::testing::Test {
+class IngestApiTest : public testing::ServerTest {
  protected:
-  void SetUp() override {
-    if (testing::FacesDir().empty()) GTEST_SKIP() << "IOTSTREAM_FACES_DIR not set";
-    obama_ = FaceJpeg(kObama);
-    biden_ = FaceJpeg(kBiden);
-    ASSERT_FALSE(obama_.empty());
-  }
-  fs::path data() const { return dir_.path() / "data"; }
   size_t FrameFiles() const {
     size_t n = 0;
     if (!fs::exists(data() / "frames")) return 0;
@@ -42,13 +30,10 @@ class IngestApiTest : public ::testing::Test {
   }
   static json Json(const testing::HttpResult& r) { return json::parse(r.body, nullptr, false); }
   static json Perf(HttpClient& c) { return Json(c.Get("/api/v1/system/performance")); }
-
-  TempDir dir_;
-  std::string obama_, biden_;
 };
 
 TEST_F(IngestApiTest, RawAndMultipartFramesAreStoredAndListed) {
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
 
   auto raw = c.PostJpeg("/api/v1/stream/fast", obama_, "cam-raw");
@@ -95,7 +80,7 @@ TEST_F(IngestApiTest, RawAndMultipartFramesAreStoredAndListed) {
 }
 
 TEST_F(IngestApiTest, DeviceIdFallsBackToThePeerAddress) {
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
   auto r = c.Request("POST", "/api/v1/stream/fast", obama_, {{"Content-Type", "image/jpeg"}});
   ASSERT_EQ(r.status, 200);
@@ -103,7 +88,7 @@ TEST_F(IngestApiTest, DeviceIdFallsBackToThePeerAddress) {
 }
 
 TEST_F(IngestApiTest, BadInputGetsStatusAndJsonErrorAndNothingIsStored) {
-  ServerProcess server(data(), {"--max-body-bytes", "200000"});
+  auto server = Start({"--max-body-bytes", "200000"});
   HttpClient c(server.port());
   ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "cam").status, 200);  // registers cam, stored
 
@@ -153,14 +138,14 @@ TEST_F(IngestApiTest, BadInputGetsStatusAndJsonErrorAndNothingIsStored) {
 }
 
 TEST_F(IngestApiTest, StreamPathAnswersAfterTheFrameIsDurable) {
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
   auto r = c.PostJpeg("/api/v1/stream/stream", obama_, "cam");
   ASSERT_EQ(r.status, 200) << r.body;
   const uint64_t id = Json(r)["frame_id"];
   // Acknowledged means on disk and indexed: even kill -9 right now keeps it.
   EXPECT_EQ(server.Stop(SIGKILL), 128 + SIGKILL);
-  ServerProcess again(data());
+  auto again = Start();
   HttpClient c2(again.port());
   auto jpeg = c2.Get("/api/v1/frames/" + std::to_string(id));
   EXPECT_EQ(jpeg.status, 200);
@@ -168,7 +153,7 @@ TEST_F(IngestApiTest, StreamPathAnswersAfterTheFrameIsDurable) {
 }
 
 TEST_F(IngestApiTest, StreamPathGets503WhenTheStorageQueueIsFull) {
-  ServerProcess server(data(), {"--store-queue-bytes", "1000"});  // smaller than any frame
+  auto server = Start({"--store-queue-bytes", "1000"});  // smaller than any frame
   HttpClient c(server.port());
   auto stream = c.PostJpeg("/api/v1/stream/stream", obama_, "cam");
   EXPECT_EQ(stream.status, 503);
@@ -183,7 +168,7 @@ TEST_F(IngestApiTest, StreamPathGets503WhenTheStorageQueueIsFull) {
 TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
   uint64_t last_id = 0;
   {
-    ServerProcess server(data());
+    auto server = Start();
     HttpClient c(server.port());
     for (int i = 0; i < 3; ++i) last_id = Json(c.PostJpeg("/api/v1/stream/stream", obama_, "porch"))["frame_id"];
     ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", biden_, "garage").status, 200);
@@ -192,7 +177,7 @@ TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
     EXPECT_EQ(Json(patched)["name"], "Porch");
     EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
   }
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
   auto porch = Json(c.Get("/api/v1/devices/porch"));
   EXPECT_EQ(porch["name"], "Porch");
@@ -205,7 +190,7 @@ TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
 }
 
 TEST_F(IngestApiTest, DeleteForgetsTheDeviceAndItsFrames) {
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
   ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "old").status, 200);
   ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", obama_, "new").status, 200);
@@ -221,7 +206,7 @@ TEST_F(IngestApiTest, EnvironmentConfiguresAndFlagsWin) {
   setenv("IOTSTREAM_MAX_BODY_BYTES", "1000", 1);
   setenv("IOTSTREAM_MAX_HEADER_BYTES", "2048", 1);
   {
-    ServerProcess server(data(), {"--max-body-bytes", "400000"});
+    auto server = Start({"--max-body-bytes", "400000"});
     HttpClient c(server.port());
     // The flag wins over IOTSTREAM_MAX_BODY_BYTES; IOTSTREAM_MAX_HEADER_BYTES applies.
     EXPECT_EQ(c.PostJpeg("/api/v1/stream/fast", obama_, "cam").status, 200);
@@ -244,7 +229,7 @@ TEST_F(IngestApiTest, EnvironmentConfiguresAndFlagsWin) {
 }
 
 TEST_F(IngestApiTest, HealthAndPerformance) {
-  ServerProcess server(data());
+  auto server = Start();
   HttpClient c(server.port());
   auto health = Json(c.Get("/health"));
   EXPECT_EQ(health["status"], "ok");

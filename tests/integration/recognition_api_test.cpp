@@ -1,45 +1,41 @@
 // The recognition API and background recognition against the real binary: enrol on the recognition port,
 // post camera frames on the main port, and watch events arrive on /ws and in /api/v1/events.
-// Skips when the descriptor weights are not fetched (scripts/fetch-models.sh; test.sh runs it).
+// Fails when the descriptor weights are not fetched (scripts/fetch-models.sh; test.sh runs it).
 #include <signal.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "support/test_support.h"
+#include "support/server_test.h"
 
 namespace iotstream {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::FaceJpeg;
 using testing::HttpClient;
 using testing::MultipartBody;
-using testing::ServerProcess;
-using testing::TempDir;
 using testing::WsClient;
 
 constexpr const char* kExamples = "ageitgey_face_recognition/examples/";
 
-class RecognitionApiTest : public ::testing::Test {
+class RecognitionApiTest : public testing::ServerTest {
  protected:
   void SetUp() override {
-    if (testing::FacesDir().empty()) GTEST_SKIP() << "IOTSTREAM_FACES_DIR not set";
-    const char* models = std::getenv("IOTSTREAM_MODELS_DIR");
-    if (models == nullptr || !fs::exists(fs::path(models) / "face_recognition_model.bin")) {
-      GTEST_SKIP() << "descriptor weights not fetched (IOTSTREAM_MODELS_DIR)";
-    }
-    models_ = models;
+    ServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(std::filesystem::exists(testing::ModelsDir() / "face_recognition_model.bin"))
+        << "no descriptor weights in " << testing::ModelsDir()
+        << ": run scripts/fetch-models.sh (test.sh does) or set IOTSTREAM_MODELS_DIR";
   }
-  std::vector<std::string> Args(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a{"--models-dir", models_, "--max-workers", "1"};
+  // The server with the descriptor weights, one recognition worker, and `extra`.
+  testing::ServerProcess StartRecognition(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"--models-dir", testing::ModelsDir().string(), "--max-workers", "1"};
     a.insert(a.end(), extra.begin(), extra.end());
-    return a;
+    return Start(std::move(a));
   }
   static testing::HttpResult Enrol(HttpClient& c, const std::string& name, const std::string& photo) {
     return c.Request("POST", "/api/v1/recognition/add-permitted-face",
@@ -47,12 +43,10 @@ class RecognitionApiTest : public ::testing::Test {
                      {{"Content-Type", "multipart/form-data; boundary=enrol"}});
   }
   static json Json(const testing::HttpResult& r) { return json::parse(r.body, nullptr, false); }
-  TempDir dir_;
-  std::string models_;
 };
 
 TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
-  ServerProcess server(dir_.path() / "data", Args({"--recognition-sample-rate", "1", "--event-dedup-s", "60"}));
+  auto server = StartRecognition({"--recognition-sample-rate", "1", "--event-dedup-s", "60"});
   ASSERT_NE(server.recognition_port(), 0);
   HttpClient recog(server.recognition_port());
   auto enrolled = Enrol(recog, "Barack Obama", std::string(kExamples) + "obama.jpg");
@@ -63,8 +57,7 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   ASSERT_TRUE(ws.connected());
   ASSERT_FALSE(testing::NextEvent(ws, "hello").is_null());  // joined the hub: it gets the events to come
   HttpClient cam(server.port());
-  const std::string frame = FaceJpeg(std::string(kExamples) + "obama-480p.jpg");
-  ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
+  ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "door").status, 200);
 
   json event = testing::NextEvent(ws, "person_recognised", std::chrono::seconds(20));
   ASSERT_FALSE(event.is_null());
@@ -75,7 +68,7 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   EXPECT_GT(event["box"]["w"].get<int>(), 40);
 
   // More sightings within the window fold into that one event.
-  for (int i = 0; i < 2; ++i) ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", frame, "door").status, 200);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "door").status, 200);
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         json h = Json(recog.Get("/health"));
@@ -91,7 +84,7 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
 }
 
 TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
-  ServerProcess server(dir_.path() / "data", Args());
+  auto server = StartRecognition();
   HttpClient c(server.recognition_port());
   auto health = Json(c.Get("/health"));
   EXPECT_EQ(health["models_loaded"], true);
@@ -139,7 +132,7 @@ TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
   EXPECT_EQ(many.status, 422);
   EXPECT_EQ(Json(many)["error"], "2 faces found");
   auto nameless = c.Request("POST", "/api/v1/recognition/add-permitted-face",
-                            MultipartBody("b", {{"image", FaceJpeg(std::string(kExamples) + "biden.jpg"), "b.jpg", ""}}),
+                            MultipartBody("b", {{"image", biden_, "b.jpg", ""}}),
                             {{"Content-Type", "multipart/form-data; boundary=b"}});
   EXPECT_EQ(nameless.status, 400);
 
@@ -165,14 +158,14 @@ TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
 
 TEST_F(RecognitionApiTest, AcknowledgedEnrolmentSurvivesKill9AndStreamPathAnswersWithNames) {
   {
-    ServerProcess server(dir_.path() / "data", Args());
+    auto server = StartRecognition();
     HttpClient c(server.recognition_port());
     ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
     EXPECT_EQ(server.Stop(SIGKILL), 128 + SIGKILL);
   }
-  ServerProcess server(dir_.path() / "data", Args());
+  auto server = StartRecognition();
   HttpClient cam(server.port());
-  auto r = cam.PostJpeg("/api/v1/stream/stream", FaceJpeg(std::string(kExamples) + "obama-480p.jpg"), "porch");
+  auto r = cam.PostJpeg("/api/v1/stream/stream", obama_, "porch");
   ASSERT_EQ(r.status, 200) << r.body;
   json body = Json(r);
   EXPECT_EQ(body["stored"], true);
@@ -182,11 +175,10 @@ TEST_F(RecognitionApiTest, AcknowledgedEnrolmentSurvivesKill9AndStreamPathAnswer
 
 TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
   // A loose threshold makes Biden pass for Obama: the kind of mistake feedback exists for.
-  ServerProcess server(dir_.path() / "data", Args({"--match-threshold", "1.5", "--event-dedup-s", "0"}));
+  auto server = StartRecognition({"--match-threshold", "1.5", "--event-dedup-s", "0"});
   HttpClient c(server.port());
   ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
-  const std::string biden = FaceJpeg(std::string(kExamples) + "biden.jpg");
-  auto first = Json(c.PostJpeg("/api/v1/stream/stream", biden, "gate"));
+  auto first = Json(c.PostJpeg("/api/v1/stream/stream", biden_, "gate"));
   ASSERT_EQ(first["recognition"]["faces"][0]["name"], "Barack Obama");
   auto events = Json(c.Get("/api/v1/events?device_id=gate"));
   ASSERT_EQ(events["events"].size(), 1u);
@@ -198,7 +190,7 @@ TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
   ASSERT_EQ(fb.status, 200) << fb.body;
   EXPECT_EQ(Json(c.Get("/api/v1/events/" + id))["feedback"], "wrong");
 
-  auto again = Json(c.PostJpeg("/api/v1/stream/stream", biden, "gate"));
+  auto again = Json(c.PostJpeg("/api/v1/stream/stream", biden_, "gate"));
   ASSERT_EQ(again["recognition"]["faces"].size(), 1u);
   EXPECT_TRUE(again["recognition"]["faces"][0]["name"].is_null());
   auto latest = Json(c.Get("/api/v1/events?device_id=gate&limit=1"));

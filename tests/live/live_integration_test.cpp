@@ -10,39 +10,28 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "support/test_support.h"
+#include "support/server_test.h"
 
 namespace iotstream {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using testing::FaceJpeg;
 using testing::HttpClient;
-using testing::ServerProcess;
-using testing::TempDir;
 using testing::WsClient;
 
-class LiveTest : public ::testing::Test {
+class LiveTest : public testing::ServerTest {
  protected:
-  void SetUp() override {
-    if (testing::FacesDir().empty()) GTEST_SKIP() << "IOTSTREAM_FACES_DIR not set";
-    obama_ = FaceJpeg("ageitgey_face_recognition/examples/obama-480p.jpg");
-    biden_ = FaceJpeg("ageitgey_face_recognition/examples/biden.jpg");
-    ASSERT_FALSE(obama_.empty());
-  }
   // Posts and returns the frame id (0 on failure).
   static uint64_t Post(HttpClient& c, const std::string& jpeg, const std::string& device) {
     auto r = c.PostJpeg("/api/v1/stream/fast", jpeg, device);
     if (r.status != 200) return 0;
     return json::parse(r.body)["frame_id"].get<uint64_t>();
   }
-  TempDir dir_;
-  std::string obama_, biden_;
 };
 
 TEST_F(LiveTest, EveryViewerGetsEveryFrameOfATenFpsCamera) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient cam(server.port());
   std::vector<std::unique_ptr<WsClient>> viewers;
   for (int i = 0; i < 3; ++i) {
@@ -81,7 +70,7 @@ TEST_F(LiveTest, EveryViewerGetsEveryFrameOfATenFpsCamera) {
 }
 
 TEST_F(LiveTest, SubscribeFiltersAndBadMessagesGetErrors) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient cam(server.port());
   WsClient ws(server.port(), "/ws");
   ASSERT_TRUE(ws.connected());
@@ -111,7 +100,7 @@ TEST_F(LiveTest, SubscribeFiltersAndBadMessagesGetErrors) {
 }
 
 TEST_F(LiveTest, OversizedMessageClosesOnlyThatSession) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient cam(server.port());
   WsClient rude(server.port(), "/ws");
   WsClient polite(server.port(), "/ws");
@@ -133,7 +122,7 @@ TEST_F(LiveTest, OversizedMessageClosesOnlyThatSession) {
 }
 
 TEST_F(LiveTest, StalledViewerSkipsFramesWithoutHurtingOthers) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient cam(server.port());
   ASSERT_NE(Post(cam, obama_, "cam"), 0u);
   WsClient stalled(server.port(), "/ws/devices/cam", 4096);  // never reads after the handshake
@@ -169,7 +158,7 @@ TEST_F(LiveTest, StalledViewerSkipsFramesWithoutHurtingOthers) {
 }
 
 TEST_F(LiveTest, SnapshotIsTheNewestFrameWithEtag) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient c(server.port());
   Post(c, obama_, "cam");
   const uint64_t second = Post(c, biden_, "cam");
@@ -188,7 +177,7 @@ TEST_F(LiveTest, SnapshotIsTheNewestFrameWithEtag) {
 }
 
 TEST_F(LiveTest, DeviceOnlineAndOfflineEvents) {
-  ServerProcess server(dir_.path() / "data", {"--device-offline-s", "1"});
+  auto server = Start({"--device-offline-s", "1"});
   HttpClient cam(server.port());
   WsClient ws(server.port(), "/ws");
   ASSERT_TRUE(ws.connected());
@@ -204,7 +193,7 @@ TEST_F(LiveTest, DeviceOnlineAndOfflineEvents) {
 }
 
 TEST_F(LiveTest, MjpegIsAMultipartStreamFfprobeCanRead) {
-  ServerProcess server(dir_.path() / "data");
+  auto server = Start();
   HttpClient cam(server.port());
   Post(cam, obama_, "cam");
   EXPECT_EQ(cam.Get("/api/v1/devices/nope/mjpeg").status, 404);

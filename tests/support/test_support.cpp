@@ -39,9 +39,23 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-fs::path FacesDir() {
-  const char* dir = std::getenv("IOTSTREAM_FACES_DIR");
-  return dir ? fs::path(dir) : fs::path();
+namespace {
+
+fs::path EnvOr(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? fs::path(value) : fs::path(fallback).lexically_normal();
+}
+
+}  // namespace
+
+fs::path FacesDir() { return EnvOr("IOTSTREAM_FACES_DIR", IOTSTREAM_DEFAULT_FACES_DIR); }
+fs::path ModelsDir() { return EnvOr("IOTSTREAM_MODELS_DIR", IOTSTREAM_DEFAULT_MODELS_DIR); }
+
+std::string FacesProblem() {
+  if (fs::exists(FacesDir() / "MANIFEST.tsv")) return {};
+  return "no face photos at " + FacesDir().string() +
+         " (no MANIFEST.tsv): set IOTSTREAM_FACES_DIR to the shared face set (test.sh: FACES_DIR), or put it at " +
+         fs::path(IOTSTREAM_DEFAULT_FACES_DIR).lexically_normal().string();
 }
 
 std::string ReadFile(const fs::path& p) {
@@ -52,9 +66,13 @@ std::string ReadFile(const fs::path& p) {
 }
 
 std::string FaceJpeg(const std::string& relative) {
-  const fs::path dir = FacesDir();
-  if (dir.empty()) return {};
-  return ReadFile(dir / relative);
+  const fs::path file = FacesDir() / relative;
+  std::string bytes = ReadFile(file);
+  if (bytes.empty()) {
+    const std::string problem = FacesProblem();
+    ADD_FAILURE() << "cannot read " << file << (problem.empty() ? "" : "; " + problem);
+  }
+  return bytes;
 }
 
 struct HttpClient::Impl {

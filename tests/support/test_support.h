@@ -29,10 +29,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// $IOTSTREAM_FACES_DIR (set by test.sh / CTest); tests skip when it is not set.
+// The labelled face photos: $IOTSTREAM_FACES_DIR, or when it is unset the shared set beside the checkout
+// (../shared/faces, fixed at build time), so that a plain `ctest` finds them.
 std::filesystem::path FacesDir();
+// The descriptor weights: $IOTSTREAM_MODELS_DIR, or when it is unset the checkout's .cache/models.
+std::filesystem::path ModelsDir();
+// Empty when FacesDir() holds the photo set; otherwise what is missing and how to point the tests at it.
+std::string FacesProblem();
 std::string ReadFile(const std::filesystem::path& p);
-// A JPEG from the face set, e.g. "ageitgey_face_recognition/examples/obama-480p.jpg".
+// A photo from the face set, e.g. "ageitgey_face_recognition/examples/obama-480p.jpg". Fails the current
+// test (and returns "") when it cannot be read.
 std::string FaceJpeg(const std::string& relative);
 
 struct HttpResult {
