@@ -34,7 +34,7 @@ struct Upload {
 Result<Upload> UploadOf(Request& req) {
   Upload u;
   auto body = std::make_shared<std::string>(std::move(req.body));
-  auto found = ingest::FindImage(*body, req.header("Content-Type"));
+  auto found = ingest::FindImage(*body, req.header("Content-Type"), ingest::ImageKind::kJpegOrPng);
   if (!found.ok()) return found.status();
   const ingest::UploadedImage& image = found.value();
   u.image = image.image;

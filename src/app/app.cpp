@@ -116,13 +116,12 @@ int Run(const Config& config) {
                     live::LiveCallbacks{
                         .hello = [&registry] { return events::HelloMessage(registry.List(NowMs())); },
                         .device_known = [&registry](const std::string& id) { return registry.Get(id, 0).has_value(); },
-                        .device_state =
-                            [&bus](const std::string& id, bool online, int64_t ts_ms) {
-                              bus.Publish(events::DeviceStateEvent(id, online, ts_ms));
-                            },
                     });
   frames.AddSink(&hub, /*wait_on_stream=*/false);
   bus.AddPublisher(&hub);
+  registry.SetStateListener([&bus](const std::string& id, bool online, int64_t ts_ms) {
+    bus.Publish(events::DeviceStateEvent(id, online, ts_ms));
+  });
 
   events::EventHub event_hub(config.events, *records, gallery, bus, metrics);
 
@@ -196,7 +195,7 @@ int Run(const Config& config) {
     IOT_LOG(kInfo) << "iotstream " << kVersion << " serving on http://" << config.main_server.bind_address << ':'
                    << server->port() << " (data in " << config.store.data_dir << ")";
 
-    // Wait for a stop signal; once a second persist the devices whose figures changed.
+    // Wait for a stop signal; once a second persist the devices whose figures changed and report those gone offline.
     while (true) {
       timespec one_second{1, 0};
       const int sig = sigtimedwait(&stop_signals, nullptr, &one_second);
@@ -205,7 +204,7 @@ int Run(const Config& config) {
         break;
       }
       store->SaveDevices(registry.TakeDirty());
-      hub.CheckOffline(NowMs());
+      registry.CheckOffline(NowMs());
     }
     hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));

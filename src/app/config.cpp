@@ -166,7 +166,6 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   st.retention_max_age_ms = retention_age_s * 1000;
   cfg->devices.offline_after_ms = offline_s * 1000;
-  cfg->live.offline_after_ms = cfg->devices.offline_after_ms;
   s.name = "main";
   return cfg;
 }

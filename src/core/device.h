@@ -18,6 +18,9 @@ struct DeviceRecord {
   uint64_t last_frame_bytes = 0;
   int last_width = 0;
   int last_height = 0;
+  // A camera that posts a burst and sleeps (battery, PIR): it is offline only once it misses its interval.
+  bool sparse = false;
+  int64_t expected_interval_ms = 0;  // user-given time between bursts; 0: learned from its bursts
 };
 
 }  // namespace iotstream

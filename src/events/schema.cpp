@@ -30,7 +30,11 @@ json DeviceJson(const ingest::DeviceView& v) {
               {"frames_rejected", r.frames_rejected},
               {"success_rate", std::round(v.success_rate * 10000) / 10000},
               {"last_frame_size", r.last_frame_bytes},
-              {"resolution", {{"width", r.last_width}, {"height", r.last_height}}}};
+              {"resolution", {{"width", r.last_width}, {"height", r.last_height}}},
+              {"sparse", v.sparse},
+              {"sparse_marked", r.sparse},
+              {"expected_interval_s", v.interval_ms > 0 ? json(static_cast<double>(v.interval_ms) / 1000.0) : json(nullptr)},
+              {"interval_learned", v.interval_learned}};
 }
 
 json DeviceListJson(const std::vector<ingest::DeviceView>& devices) {

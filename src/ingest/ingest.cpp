@@ -11,6 +11,7 @@ namespace iotstream::ingest {
 namespace {
 
 constexpr size_t kFpsRing = 64;
+constexpr size_t kLearnedPauses = 3;
 
 }  // namespace
 
@@ -51,27 +52,41 @@ void DeviceRegistry::Restore(std::vector<DeviceRecord> records) {
 }
 
 void DeviceRegistry::RecordAccepted(const std::string& id, size_t bytes, int width, int height, int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  auto [it, inserted] = devices_.try_emplace(id);
-  Entry& e = it->second;
-  DeviceRecord& r = e.record;
-  if (inserted) {
-    r.id = id;
-    r.first_seen_ms = now_ms;
+  bool came_online = false;
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = devices_.try_emplace(id);
+    Entry& e = it->second;
+    DeviceRecord& r = e.record;
+    if (inserted) {
+      r.id = id;
+      r.first_seen_ms = now_ms;
+    }
+    // A pause longer than the offline time ends a burst; the last few pauses teach a sparse camera's interval.
+    if (r.last_seen_ms == 0 || now_ms - r.last_seen_ms > options_.offline_after_ms) {
+      if (r.last_seen_ms > 0 && e.burst_start_ms > 0) {
+        e.pauses_ms.push_back(now_ms - r.last_seen_ms);
+        if (e.pauses_ms.size() > kLearnedPauses) e.pauses_ms.erase(e.pauses_ms.begin());
+      }
+      e.burst_start_ms = now_ms;
+    }
+    r.last_seen_ms = now_ms;
+    r.frames_received += 1;
+    r.bytes_received += bytes;
+    r.last_frame_bytes = bytes;
+    r.last_width = width;
+    r.last_height = height;
+    if (e.recent_ms.size() < kFpsRing) {
+      e.recent_ms.push_back(now_ms);
+    } else {
+      e.recent_ms[e.ring_next] = now_ms;
+    }
+    e.ring_next = (e.ring_next + 1) % kFpsRing;
+    dirty_[id] = true;
+    came_online = !e.reported_online;
+    e.reported_online = true;
   }
-  r.last_seen_ms = now_ms;
-  r.frames_received += 1;
-  r.bytes_received += bytes;
-  r.last_frame_bytes = bytes;
-  r.last_width = width;
-  r.last_height = height;
-  if (e.recent_ms.size() < kFpsRing) {
-    e.recent_ms.push_back(now_ms);
-  } else {
-    e.recent_ms[e.ring_next] = now_ms;
-  }
-  e.ring_next = (e.ring_next + 1) % kFpsRing;
-  dirty_[id] = true;
+  if (came_online && listener_) listener_(id, true, now_ms);
 }
 
 void DeviceRegistry::RecordRejected(const std::string& id) {
@@ -82,12 +97,62 @@ void DeviceRegistry::RecordRejected(const std::string& id) {
   dirty_[id] = true;
 }
 
+void DeviceRegistry::CheckOffline(int64_t now_ms) {
+  std::vector<std::string> went_offline;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : devices_) {
+      if (e.reported_online && !Online(e, now_ms)) {
+        e.reported_online = false;
+        went_offline.push_back(id);
+      }
+    }
+  }
+  if (!listener_) return;
+  for (const auto& id : went_offline) listener_(id, false, now_ms);
+}
+
+int64_t DeviceRegistry::IntervalMs(const Entry& e, bool* learned) const {
+  *learned = false;
+  if (e.record.sparse && e.record.expected_interval_ms > 0) return e.record.expected_interval_ms;
+  // Learned from at least two pauses that are regular (the longest at most twice the shortest).
+  if (e.pauses_ms.size() >= 2) {
+    const auto [shortest, longest] = std::minmax_element(e.pauses_ms.begin(), e.pauses_ms.end());
+    if (*longest <= 2 * *shortest) {
+      *learned = true;
+      return *longest;
+    }
+  }
+  return 0;
+}
+
+bool DeviceRegistry::Online(const Entry& e, int64_t now_ms) const {
+  bool learned = false;
+  const int64_t allowed = options_.offline_after_ms + IntervalMs(e, &learned);
+  return e.record.last_seen_ms > 0 && now_ms - e.record.last_seen_ms <= allowed;
+}
+
 DeviceView DeviceRegistry::ViewOf(const Entry& e, int64_t now_ms) const {
   DeviceView v;
   v.record = e.record;
-  v.online = e.record.last_seen_ms > 0 && now_ms - e.record.last_seen_ms <= options_.offline_after_ms;
+  v.online = Online(e, now_ms);
+  v.interval_ms = IntervalMs(e, &v.interval_learned);
+  v.sparse = e.record.sparse || v.interval_learned;
   const uint64_t total = e.record.frames_received + e.record.frames_rejected;
   v.success_rate = total == 0 ? 1.0 : static_cast<double>(e.record.frames_received) / static_cast<double>(total);
+  if (v.sparse) {
+    // Over its last burst (the ring's frames since the burst began), not over the silence after it.
+    size_t in_burst = 0;
+    int64_t first = INT64_MAX, last = 0;
+    for (int64_t t : e.recent_ms) {
+      if (t < e.burst_start_ms) continue;
+      ++in_burst;
+      first = std::min(first, t);
+      last = std::max(last, t);
+    }
+    if (in_burst >= 2 && last > first) v.fps = static_cast<double>(in_burst - 1) * 1000.0 / static_cast<double>(last - first);
+    return v;
+  }
   // fps: frames that arrived within the window, over the window (or over the span the ring covers when
   // the ring is full and younger than the window, as at high frame rates).
   size_t in_window = 0;
@@ -125,13 +190,18 @@ std::optional<DeviceView> DeviceRegistry::Get(const std::string& id, int64_t now
   return ViewOf(it->second, now_ms);
 }
 
-Status DeviceRegistry::Update(const std::string& id, const std::optional<std::string>& name,
-                              const std::optional<std::string>& location) {
+Status DeviceRegistry::Update(const std::string& id, const DeviceUpdate& update) {
+  if (update.expected_interval_ms && *update.expected_interval_ms < 0) {
+    return Status::InvalidArgument("the expected interval must not be negative");
+  }
   std::lock_guard lock(mu_);
   auto it = devices_.find(id);
   if (it == devices_.end()) return Status::NotFound("no device '" + id + "'");
-  if (name) it->second.record.name = *name;
-  if (location) it->second.record.location = *location;
+  DeviceRecord& r = it->second.record;
+  if (update.name) r.name = *update.name;
+  if (update.location) r.location = *update.location;
+  if (update.sparse) r.sparse = *update.sparse;
+  if (update.expected_interval_ms) r.expected_interval_ms = *update.expected_interval_ms;
   dirty_[id] = true;
   return Status::Ok();
 }
@@ -162,11 +232,8 @@ size_t DeviceRegistry::size() const {
 
 size_t DeviceRegistry::online(int64_t now_ms) const {
   std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [id, e] : devices_) {
-    if (e.record.last_seen_ms > 0 && now_ms - e.record.last_seen_ms <= options_.offline_after_ms) ++n;
-  }
-  return n;
+  return static_cast<size_t>(
+      std::count_if(devices_.begin(), devices_.end(), [&](const auto& kv) { return Online(kv.second, now_ms); }));
 }
 
 // ---- Ingestor ----
@@ -185,7 +252,7 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   std::string_view form_device_id;
   std::string_view form_timestamp;
   Status failure;
-  auto found = FindImage(upload.body, upload.content_type);
+  auto found = FindImage(upload.body, upload.content_type, ImageKind::kJpeg);
   if (found.ok()) {
     const UploadedImage& image = found.value();
     // An empty part may view no memory at all: it is checked (and refused) as an empty image at offset 0.

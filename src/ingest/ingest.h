@@ -46,30 +46,56 @@ Result<std::string> ResolveDeviceId(const Upload& upload, std::string_view form_
 struct DeviceView {
   DeviceRecord record;
   bool online = false;
-  double fps = 0;            // accepted frames per second over the last few seconds
+  double fps = 0;            // accepted frames per second: over the last few seconds, or a sparse camera's last burst
   double success_rate = 1;   // accepted / (accepted + rejected)
+  bool sparse = false;       // marked sparse, or learned to be from its bursts
+  int64_t interval_ms = 0;   // a sparse camera's time between bursts (given, else learned); 0 when unknown
+  bool interval_learned = false;
 };
 
-// Devices known to the server. Thread-safe; every method takes the registry lock briefly.
+// What PATCH may change about a device; nullopt leaves a field as it is.
+struct DeviceUpdate {
+  std::optional<std::string> name = std::nullopt;
+  std::optional<std::string> location = std::nullopt;
+  std::optional<bool> sparse = std::nullopt;
+  std::optional<int64_t> expected_interval_ms = std::nullopt;  // >= 0; 0: learn it
+};
+
+// Devices known to the server, and when each comes online and goes offline.
+//
+// A camera is offline after offline_after_ms without a frame. A sparse camera (battery, PIR: a burst, then sleep
+// for minutes) is offline only once it misses its interval by that much: the interval is the one it was given, or
+// learned once it has slept at least twice with regular pauses (the longest of the last three). A camera whose
+// pauses are regular is treated as sparse without being marked.
+//
+// Thread-safety: every method may be called from any thread; each takes the registry lock briefly. The state
+// listener runs outside the lock, on the thread that called RecordAccepted or CheckOffline.
 class DeviceRegistry {
  public:
   struct Options {
     int64_t offline_after_ms = 10'000;  // a device with no frame for this long is offline
     int64_t fps_window_ms = 5'000;      // fps is measured over this trailing window
   };
+  // A device came online (its first frame after being offline; ts = that frame's arrival) or went offline
+  // (ts = when CheckOffline noticed).
+  using StateListener = std::function<void(const std::string& device_id, bool online, int64_t ts_ms)>;
+
   explicit DeviceRegistry(Options options) : options_(options) {}
 
-  // Loads records saved by the store (at start, before serving).
+  // REQUIRES: called before the first RecordAccepted; the listener must be quick and must not call back in.
+  void SetStateListener(StateListener listener) { listener_ = std::move(listener); }
+  // Loads records saved by the store (at start, before serving). Restored devices count as offline until they send.
   void Restore(std::vector<DeviceRecord> records);
   void RecordAccepted(const std::string& id, size_t bytes, int width, int height, int64_t now_ms);
   // Counts a rejected upload against `id`, registering nothing new: unknown ids are ignored.
   void RecordRejected(const std::string& id);
+  // Tells the listener about every device that has gone offline since it was last seen online. Call periodically.
+  void CheckOffline(int64_t now_ms);
 
   std::vector<DeviceView> List(int64_t now_ms) const;
   std::optional<DeviceView> Get(const std::string& id, int64_t now_ms) const;
-  // NotFound if unknown; otherwise sets the fields given (nullopt leaves a field unchanged).
-  Status Update(const std::string& id, const std::optional<std::string>& name,
-                const std::optional<std::string>& location);
+  // NotFound if unknown; InvalidArgument for a negative interval; otherwise applies the fields given.
+  Status Update(const std::string& id, const DeviceUpdate& update);
   // NotFound if unknown.
   Status Remove(const std::string& id);
   // Records changed since the last call (for the store to persist); clears the dirty set.
@@ -82,10 +108,17 @@ class DeviceRegistry {
     DeviceRecord record;
     std::vector<int64_t> recent_ms;  // ring of recent arrival times, for fps
     size_t ring_next = 0;
+    int64_t burst_start_ms = 0;      // arrival of the first frame after the last long pause
+    std::vector<int64_t> pauses_ms;  // the last few long pauses (> offline_after_ms), oldest first
+    bool reported_online = false;    // what the listener was last told
   };
   DeviceView ViewOf(const Entry& e, int64_t now_ms) const;
+  bool Online(const Entry& e, int64_t now_ms) const;
+  // The interval between bursts: given, else learned from regular pauses; 0 when not sparse.
+  int64_t IntervalMs(const Entry& e, bool* learned) const;
 
   const Options options_;
+  StateListener listener_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> devices_;  // guarded by mu_
   std::unordered_map<std::string, bool> dirty_;     // guarded by mu_; id -> still exists

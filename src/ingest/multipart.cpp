@@ -1,5 +1,7 @@
 #include "ingest/multipart.h"
 
+#include <algorithm>
+
 #include "core/parse.h"
 
 namespace iotstream::ingest {
@@ -66,6 +68,7 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
     pos += 1;
   }
   std::vector<FormPart> parts;
+  const std::string next_delim = "\n" + delim;
   while (true) {
     pos += delim.size();
     if (body.substr(pos, 2) == "--") return parts;  // closing delimiter
@@ -73,12 +76,21 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
     const size_t eol = body.find('\n', pos);
     if (eol == std::string_view::npos) return Status::InvalidArgument("multipart body ends inside a boundary line");
     const size_t head_start = eol + 1;
-    // the part's headers end at an empty line
+    // The part ends right before the line end that precedes the next delimiter; a last part whose closing
+    // delimiter never came runs to the end of the body (a truncated image then fails its own check).
+    size_t next = body.find(next_delim, head_start == 0 ? 0 : head_start - 1);
+    const bool last = next == std::string_view::npos;
+    size_t part_end = last ? body.size() : next;
+    if (last) {
+      while (part_end > head_start && (body[part_end - 1] == '\n' || body[part_end - 1] == '\r')) --part_end;
+    }
+    // Its headers end at an empty line. A part without one (a firmware that forgot it) has no headers: all of it
+    // is data, and the image search looks for the image's first bytes in it.
     size_t head_end = head_start;
     size_t data_start = std::string_view::npos;
-    while (head_end <= body.size()) {
+    while (head_end < part_end) {
       const size_t nl = body.find('\n', head_end);
-      if (nl == std::string_view::npos) break;
+      if (nl == std::string_view::npos || nl >= part_end) break;
       std::string_view line = body.substr(head_end, nl - head_end);
       if (line.empty() || line == "\r") {
         data_start = nl + 1;
@@ -86,16 +98,15 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
       }
       head_end = nl + 1;
     }
-    if (data_start == std::string_view::npos) return Status::InvalidArgument("multipart part without a header end");
-    // the data ends right before the line end that precedes the next delimiter
-    size_t next = body.find("\n" + delim, data_start - 1);
-    while (next != std::string_view::npos && next + 1 < data_start) next = body.find("\n" + delim, next + 1);
-    if (next == std::string_view::npos) return Status::InvalidArgument("multipart body has no closing boundary");
-    size_t data_end = next;
-    if (data_end > data_start && body[data_end - 1] == '\r') --data_end;
+    if (data_start == std::string_view::npos) {
+      head_end = head_start;
+      data_start = head_start;
+    }
+    size_t data_end = std::max(part_end, data_start);
+    if (!last && data_end > data_start && body[data_end - 1] == '\r') --data_end;
 
     FormPart part;
-    part.data = data_end >= data_start ? body.substr(data_start, data_end - data_start) : std::string_view{};
+    part.data = body.substr(data_start, data_end - data_start);
     std::string_view headers = body.substr(head_start, head_end - head_start);
     while (!headers.empty()) {
       const size_t nl = headers.find('\n');
@@ -113,6 +124,7 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
       }
     }
     parts.push_back(std::move(part));
+    if (last) return parts;
     pos = next + 1;
   }
 }
@@ -124,29 +136,92 @@ std::string_view UploadedImage::Field(std::string_view name) const {
   return {};
 }
 
-Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type) {
+namespace {
+
+// Where an image starts in `data`: at 0 when it starts like one, or just after a few stray header bytes a firmware
+// left in a part (within kStrayBytes); npos when it holds none there.
+constexpr size_t kStrayBytes = 1024;
+size_t ImageStart(std::string_view data, ImageKind kinds) {
+  constexpr std::string_view kJpegStart("\xFF\xD8\xFF", 3);
+  constexpr std::string_view kPngStart("\x89PNG\r\n\x1A\n", 8);
+  const std::string_view head = data.substr(0, kStrayBytes + kPngStart.size());
+  size_t at = head.find(kJpegStart);
+  if (kinds == ImageKind::kJpegOrPng) at = std::min(at, head.find(kPngStart));
+  return at <= kStrayBytes ? at : std::string_view::npos;
+}
+
+// "123 bytes starting with 'GIF89a..'": what a body without an image held, for the error.
+std::string Describe(std::string_view data) {
+  std::string shown;
+  for (char c : data.substr(0, 16)) shown += (c >= 0x20 && c < 0x7F) ? c : '.';
+  return std::to_string(data.size()) + " bytes" + (data.empty() ? "" : " starting with '" + shown + "'");
+}
+
+// The boundary of a multipart body: the Content-Type's when the body holds it, else the body's own first line
+// ("--boundary"), as a firmware that sends a wrong or no boundary parameter still writes its parts soundly.
+std::string BoundaryOf(std::string_view body, std::string_view content_type) {
+  auto declared = MultipartBoundary(content_type);
+  if (declared.ok() && body.find("--" + declared.value()) != std::string_view::npos) return declared.value();
+  if (body.substr(0, 2) != "--") return {};
+  const size_t eol = body.find_first_of("\r\n");
+  const std::string_view line = body.substr(2, eol == std::string_view::npos ? 0 : eol - 2);
+  if (line.empty() || line.size() > 200 || line.find(' ') != std::string_view::npos) return {};
+  return std::string(line);
+}
+
+const char* KindName(ImageKind kinds) { return kinds == ImageKind::kJpeg ? "a JPEG" : "a JPEG or PNG"; }
+
+}  // namespace
+
+Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type, ImageKind kinds) {
   const std::string media = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
   UploadedImage out;
-  if (media == "multipart/form-data") {
-    auto boundary = MultipartBoundary(content_type);
-    if (!boundary.ok()) return boundary.status();
-    auto parts = ParseMultipart(body, boundary.value());
+  if (ImageStart(body, kinds) == 0) {
+    out.image = body;
+    return out;
+  }
+  const std::string boundary = BoundaryOf(body, content_type);
+  if (!boundary.empty()) {
+    auto parts = ParseMultipart(body, boundary);
     if (!parts.ok()) return parts.status();
     out.form = std::move(parts).value();
+    const FormPart* named = nullptr;
     for (const char* field : {"image", "file", "frame"}) {
       for (const auto& p : out.form) {
-        if (p.name == field) {
-          out.image = p.data;
-          return out;
-        }
+        if (named == nullptr && p.name == field) named = &p;
       }
     }
-    return Status::InvalidArgument("multipart upload has no 'image' (or 'file', 'frame') field");
+    if (named != nullptr) {
+      if (const size_t at = ImageStart(named->data, kinds); at != std::string_view::npos) {
+        out.image = named->data.substr(at);
+        return out;
+      }
+    }
+    for (const auto& p : out.form) {
+      if (const size_t at = ImageStart(p.data, kinds); at != std::string_view::npos) {
+        out.image = p.data.substr(at);
+        return out;
+      }
+    }
+    if (named != nullptr) {
+      out.image = named->data;  // not an image: its own check says what is wrong with it
+      return out;
+    }
+    std::string found;
+    for (const auto& p : out.form) {
+      found += (found.empty() ? "" : ", ") + ("'" + p.name + "' (" + Describe(p.data) + ")");
+    }
+    return Status::InvalidArgument("multipart upload holds no image: expected " + std::string(KindName(kinds)) +
+                                   " in a part (preferably named 'image', 'file' or 'frame'); found " +
+                                   (found.empty() ? std::string("no parts") : found));
+  }
+  if (media == "multipart/form-data") {
+    return Status::InvalidArgument("multipart upload without a usable boundary and no image in its " + Describe(body));
   }
   if (!media.empty() && media.rfind("image/", 0) != 0 && media != "application/octet-stream") {
-    return Status::Unsupported("content type '" + std::string(content_type) +
-                               "' not accepted: send an image (e.g. image/jpeg), application/octet-stream or "
-                               "multipart/form-data");
+    return Status::Unsupported("no image in the body: content type '" + std::string(content_type) + "' and " +
+                               Describe(body) + "; send " + KindName(kinds) +
+                               " (any content type) or multipart/form-data");
   }
   out.image = body;
   return out;

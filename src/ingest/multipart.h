@@ -33,10 +33,19 @@ struct UploadedImage {
   std::string_view Field(std::string_view name) const;
 };
 
-// Where the image is in an upload. multipart/form-data: the first part named "image", else "file", else "frame";
-// any other body is the image itself when its media type is image/*, application/octet-stream or absent.
-// InvalidArgument for a malformed multipart body or one without such a part, Unsupported for another media type.
-// Whether the bytes really are an image is the caller's check.
-Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type);
+// Which images an upload may carry: camera ingest takes JPEG only, the recognition API PNG too.
+enum class ImageKind { kJpeg, kJpegOrPng };
+
+// Where the image is in an upload. The bytes decide; the Content-Type and the part names are hints:
+//  1. a body that starts like an image (JPEG: FF D8 FF; PNG's signature where `kinds` allow) is the image,
+//     whatever its Content-Type says (curl --data-binary sends application/x-www-form-urlencoded);
+//  2. a multipart body (its boundary from the Content-Type, or from its own first line when the parameter is
+//     wrong or missing): the part named "image", "file" or "frame" (in that order) when it holds an image, else
+//     the first part that does (a part may start with up to 1 KiB of stray header bytes), else the named part;
+//  3. any other body is the image when its media type is image/*, application/octet-stream or absent.
+// InvalidArgument for a multipart body with no image part (the error lists the parts found), Unsupported for a
+// non-image body of another media type (naming the type and the first bytes). Whether the image is whole and
+// decodable is the caller's check.
+Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type, ImageKind kinds);
 
 }  // namespace iotstream::ingest

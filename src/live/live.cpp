@@ -55,19 +55,14 @@ LiveHub::~LiveHub() { CloseAll(); }
 void LiveHub::Offer(const FramePtr& frame, FramePath, DoneCallback done) {
   LiveFramePtr lf = MakeLiveFrame(frame);
   std::vector<std::shared_ptr<Viewer>> targets;
-  bool came_online = false;
   {
     std::lock_guard lock(mu_);
-    DeviceState& d = devices_[frame->device_id()];
-    d.latest = frame;
-    came_online = !d.online;
-    d.online = true;
+    latest_[frame->device_id()] = frame;
     targets.reserve(viewers_.size());
     for (const auto& [raw, weak] : viewers_) {
       if (auto v = weak.lock()) targets.push_back(std::move(v));
     }
   }
-  if (came_online) callbacks_.device_state(frame->device_id(), true, frame->meta().received_ts_ms);
   // One hand-off to the viewer thread for all the sessions on it, which there take the frame (or not: their
   // subscription is checked there) one after the other: the I/O thread copies N pointers and posts once.
   // A session left on another executor (Adopt could not move its socket) gets its own post.
@@ -99,29 +94,15 @@ void LiveHub::Publish(const EventPtr& event) {
   for (const auto& v : targets) v->PostEvent(text);
 }
 
-void LiveHub::CheckOffline(int64_t now_ms) {
-  std::vector<std::string> went_offline;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [id, d] : devices_) {
-      if (d.online && d.latest && now_ms - d.latest->meta().received_ts_ms > options_.offline_after_ms) {
-        d.online = false;
-        went_offline.push_back(id);
-      }
-    }
-  }
-  for (const auto& id : went_offline) callbacks_.device_state(id, false, now_ms);
-}
-
 void LiveHub::ForgetDevice(const std::string& device_id) {
   std::lock_guard lock(mu_);
-  devices_.erase(device_id);
+  latest_.erase(device_id);
 }
 
 FramePtr LiveHub::Latest(const std::string& device_id) const {
   std::lock_guard lock(mu_);
-  auto it = devices_.find(device_id);
-  return it == devices_.end() ? nullptr : it->second.latest;
+  auto it = latest_.find(device_id);
+  return it == latest_.end() ? nullptr : it->second;
 }
 
 size_t LiveHub::viewers() const {
@@ -139,9 +120,7 @@ void LiveHub::Join(const std::shared_ptr<Viewer>& viewer) {
     }
     viewers_[viewer.get()] = viewer;
     stats_.viewers.Set(static_cast<int64_t>(viewers_.size()));
-    for (const auto& [id, d] : devices_) {
-      if (d.latest) latest.push_back(d.latest);
-    }
+    for (const auto& [id, f] : latest_) latest.push_back(f);
   }
   // A new viewer sees each camera's current picture at once instead of waiting for the next frame.
   for (const auto& f : latest) {

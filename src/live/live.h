@@ -1,7 +1,6 @@
 // Live view: fans camera frames out to viewers over WebSocket (/ws, /ws/devices/{id}), MJPEG
 // (/api/v1/devices/{id}/mjpeg) and snapshots (/api/v1/devices/{id}/snapshot.jpg), and pushes events (as an
-// EventPublisher on the core event bus) to /ws viewers. It notices when a camera starts and stops sending and
-// reports that through a callback; what the event says is the events layer's business.
+// EventPublisher on the core event bus) to /ws viewers.
 //
 // A frame arrives once as JPEG and is never re-encoded or copied: every viewer writes from the same
 // immutable bytes. Each viewer keeps at most one pending frame per camera (newer replaces older), so a slow
@@ -33,7 +32,6 @@ struct LiveOptions {
   size_t max_viewers = 1000;               // further viewers get 503
   size_t max_ws_message_bytes = 4096;      // larger client messages close that session
   size_t max_pending_events = 256;         // per viewer; beyond it the oldest events are dropped (counted)
-  int64_t offline_after_ms = 10'000;       // no frame for this long: device_offline event
   std::chrono::seconds write_timeout{30};  // a viewer that accepts no bytes for this long is closed
   int viewer_thread_nice = cpu_priority::kLiveViewers;  // CPU priority of the viewers' I/O thread
 };
@@ -47,8 +45,6 @@ struct LiveCallbacks {
   std::function<std::string()> hello;
   // Whether a device id exists (for 404s).
   std::function<bool(const std::string&)> device_known;
-  // A camera started sending (online = true, at its frame's arrival) or stopped for offline_after_ms (false).
-  std::function<void(const std::string& device_id, bool online, int64_t ts_ms)> device_state;
 };
 
 class LiveHub final : public FrameSink, public EventPublisher {
@@ -64,8 +60,6 @@ class LiveHub final : public FrameSink, public EventPublisher {
 
   // EventPublisher: sends the event's JSON text to every /ws viewer.
   void Publish(const EventPtr& event) override;
-  // Reports devices whose last frame is older than offline_after_ms as offline. Call periodically.
-  void CheckOffline(int64_t now_ms);
   // Forgets a deleted device's latest frame.
   void ForgetDevice(const std::string& device_id);
 
@@ -97,16 +91,12 @@ class LiveHub final : public FrameSink, public EventPublisher {
   Stats& stats() { return stats_; }
 
  private:
-  struct DeviceState {
-    FramePtr latest;
-    bool online = false;
-  };
   const LiveOptions options_;
   const LiveCallbacks callbacks_;
   Stats stats_;
   mutable std::mutex mu_;
   std::unordered_map<Viewer*, std::weak_ptr<Viewer>> viewers_;  // guarded by mu_
-  std::unordered_map<std::string, DeviceState> devices_;        // guarded by mu_
+  std::unordered_map<std::string, FramePtr> latest_;             // guarded by mu_: newest frame per device
   bool closed_ = false;                                          // guarded by mu_
   // Last, so that it goes first: the sessions it still holds leave a hub that is whole.
   std::unique_ptr<ViewerThread> viewer_thread_;

@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS devices (
   id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',
   first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
   frames_received INTEGER NOT NULL, bytes_received INTEGER NOT NULL, frames_rejected INTEGER NOT NULL,
-  last_frame_bytes INTEGER NOT NULL, last_width INTEGER NOT NULL, last_height INTEGER NOT NULL);
+  last_frame_bytes INTEGER NOT NULL, last_width INTEGER NOT NULL, last_height INTEGER NOT NULL,
+  sparse INTEGER NOT NULL DEFAULT 0, expected_interval_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS frames (
   id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, capture_ts_ms INTEGER NOT NULL, received_ts_ms INTEGER NOT NULL,
   size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL,
@@ -29,6 +30,16 @@ StoredFrame RowToFrame(const Stmt& q) {
   return f;
 }
 
+// Adds a column that tables written by an earlier version lack (CREATE TABLE IF NOT EXISTS leaves them as they were).
+Status AddColumnIfMissing(Db& db, const char* table, const char* column, const char* declaration) {
+  Stmt has(db.get(), std::string("SELECT count(*) FROM pragma_table_info('") + table + "') WHERE name = ?");
+  has.Bind(1, std::string_view(column));
+  Result<bool> row = has.Step();
+  if (!row.ok()) return row.status();
+  if (row.value() && has.Int(0) > 0) return Status::Ok();
+  return db.Exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + declaration);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FrameIndex>> FrameIndex::Open(const std::string& db_path) {
@@ -41,16 +52,13 @@ Status FrameIndex::Init(const std::string& db_path) {
   if (Status s = writer_.Open(db_path); !s.ok()) return s;
   if (Status s = writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
   if (Status s = writer_.Exec(kSchema); !s.ok()) return s;
-  {
-    // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
-    Stmt has_offset(writer_.get(), "SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'file_offset'");
-    Result<bool> row = has_offset.Step();
-    if (!row.ok()) return row.status();
-    if (row.value() && has_offset.Int(0) == 0) {
-      if (Status s = writer_.Exec("ALTER TABLE frames ADD COLUMN file_offset INTEGER NOT NULL DEFAULT 0"); !s.ok()) {
-        return s;
-      }
-    }
+  // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
+  if (Status s = AddColumnIfMissing(writer_, "frames", "file_offset", "INTEGER NOT NULL DEFAULT 0"); !s.ok()) return s;
+  // Devices saved before cameras could be marked sparse are not.
+  if (Status s = AddColumnIfMissing(writer_, "devices", "sparse", "INTEGER NOT NULL DEFAULT 0"); !s.ok()) return s;
+  if (Status s = AddColumnIfMissing(writer_, "devices", "expected_interval_ms", "INTEGER NOT NULL DEFAULT 0");
+      !s.ok()) {
+    return s;
   }
   if (Status s = reader_.Open(db_path); !s.ok()) return s;
 
@@ -58,11 +66,14 @@ Status FrameIndex::Init(const std::string& db_path) {
                        "INSERT INTO frames (id, device_id, capture_ts_ms, received_ts_ms, size, width, height, path, "
                        "file_offset) VALUES (?,?,?,?,?,?,?,?,?)");
   upsert_device_ = Stmt(writer_.get(),
-                        "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                        "INSERT INTO devices (id, name, location, first_seen_ms, last_seen_ms, frames_received, "
+                        "bytes_received, frames_rejected, last_frame_bytes, last_width, last_height, sparse, "
+                        "expected_interval_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                         "name=excluded.name, location=excluded.location, last_seen_ms=excluded.last_seen_ms, "
                         "frames_received=excluded.frames_received, bytes_received=excluded.bytes_received, "
                         "frames_rejected=excluded.frames_rejected, last_frame_bytes=excluded.last_frame_bytes, "
-                        "last_width=excluded.last_width, last_height=excluded.last_height");
+                        "last_width=excluded.last_width, last_height=excluded.last_height, sparse=excluded.sparse, "
+                        "expected_interval_ms=excluded.expected_interval_ms");
   raise_last_id_ = Stmt(writer_.get(),
                         "INSERT INTO meta VALUES ('last_frame_id', ?) ON CONFLICT(key) DO UPDATE SET "
                         "value = max(value, excluded.value)");
@@ -123,7 +134,7 @@ Status FrameIndex::UpsertDevice(const DeviceRecord& r) {
       .Bind(5, r.last_seen_ms).Bind(6, static_cast<int64_t>(r.frames_received))
       .Bind(7, static_cast<int64_t>(r.bytes_received)).Bind(8, static_cast<int64_t>(r.frames_rejected))
       .Bind(9, static_cast<int64_t>(r.last_frame_bytes)).Bind(10, int64_t{r.last_width})
-      .Bind(11, int64_t{r.last_height}).Run();
+      .Bind(11, int64_t{r.last_height}).Bind(12, int64_t{r.sparse ? 1 : 0}).Bind(13, r.expected_interval_ms).Run();
 }
 
 Status FrameIndex::RaiseLastFrameId(uint64_t id) { return raise_last_id_.Bind(1, static_cast<int64_t>(id)).Run(); }
@@ -185,7 +196,7 @@ Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
   std::lock_guard lock(reader_mu_);
   Stmt q(reader_.get(),
          "SELECT id, name, location, first_seen_ms, last_seen_ms, frames_received, bytes_received, "
-         "frames_rejected, last_frame_bytes, last_width, last_height FROM devices");
+         "frames_rejected, last_frame_bytes, last_width, last_height, sparse, expected_interval_ms FROM devices");
   return CollectRows<DeviceRecord>(q, [](const Stmt& row) {
     DeviceRecord r;
     r.id = row.Text(0);
@@ -199,6 +210,8 @@ Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
     r.last_frame_bytes = static_cast<uint64_t>(row.Int(8));
     r.last_width = static_cast<int>(row.Int(9));
     r.last_height = static_cast<int>(row.Int(10));
+    r.sparse = row.Int(11) != 0;
+    r.expected_interval_ms = row.Int(12);
     return r;
   });
 }

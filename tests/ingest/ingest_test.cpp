@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "support/test_support.h"
 
 namespace iotstream::ingest {
@@ -53,6 +55,69 @@ TEST(DeviceRegistry, CountsOnlineFpsAndSuccessRate) {
   EXPECT_EQ(reg.online(t0 + 4900), 1u);
 }
 
+// What the listener hears: online with the first frame (and again after an outage), offline once, when noticed.
+struct Transitions {
+  std::vector<std::tuple<std::string, bool, int64_t>> seen;
+  DeviceRegistry::StateListener Listener() {
+    return [this](const std::string& id, bool online, int64_t ts) { seen.emplace_back(id, online, ts); };
+  }
+};
+
+TEST(DeviceRegistry, ReportsEachCameraComingOnlineAndGoingOfflineOnce) {
+  Transitions t;
+  DeviceRegistry reg({.offline_after_ms = 10'000});
+  reg.SetStateListener(t.Listener());
+  reg.RecordAccepted("cam", 1, 1, 1, 1'000);
+  reg.RecordAccepted("cam", 1, 1, 1, 1'100);
+  reg.CheckOffline(11'000);  // 9.9 s of silence: still online
+  reg.CheckOffline(11'101);
+  reg.CheckOffline(12'000);
+  reg.RecordAccepted("cam", 1, 1, 1, 20'000);
+  using T = std::tuple<std::string, bool, int64_t>;
+  EXPECT_EQ(t.seen, (std::vector<T>{{"cam", true, 1'000}, {"cam", false, 11'101}, {"cam", true, 20'000}}));
+}
+
+TEST(DeviceRegistry, AMarkedSparseCameraIsOfflineOnlyAfterMissingItsInterval) {
+  Transitions t;
+  DeviceRegistry reg({.offline_after_ms = 10'000, .fps_window_ms = 5'000});
+  reg.SetStateListener(t.Listener());
+  for (int i = 0; i < 5; ++i) reg.RecordAccepted("pir", 1, 1, 1, 1'000 + i * 200);  // a 5 fps burst
+  ASSERT_TRUE(reg.Update("pir", {.sparse = true, .expected_interval_ms = 300'000}).ok());
+  reg.CheckOffline(1'800 + 300'000);  // asleep for its interval: still online
+  auto asleep = reg.Get("pir", 1'800 + 300'000);
+  EXPECT_TRUE(asleep->online);
+  EXPECT_TRUE(asleep->sparse);
+  EXPECT_EQ(asleep->interval_ms, 300'000);
+  EXPECT_FALSE(asleep->interval_learned);
+  EXPECT_NEAR(asleep->fps, 5.0, 1e-9);  // over the burst, not over the silence
+  reg.CheckOffline(1'800 + 310'001);  // missed it by more than the offline time
+  EXPECT_FALSE(reg.Get("pir", 1'800 + 310'001)->online);
+  ASSERT_EQ(t.seen.size(), 2u);
+  EXPECT_EQ(t.seen[1], std::make_tuple(std::string("pir"), false, int64_t{1'800 + 310'001}));
+}
+
+TEST(DeviceRegistry, RegularPausesAreLearnedAsASparseCamerasInterval) {
+  Transitions t;
+  DeviceRegistry reg({.offline_after_ms = 10'000, .fps_window_ms = 5'000});
+  reg.SetStateListener(t.Listener());
+  // Bursts of 3 frames every 60 s.
+  for (int burst = 0; burst < 3; ++burst) {
+    for (int i = 0; i < 3; ++i) reg.RecordAccepted("cam", 1, 1, 1, burst * 60'000 + 1 + i * 100);
+  }
+  const auto v = reg.Get("cam", 2 * 60'000 + 201 + 30'000);  // half-way through its next sleep
+  EXPECT_TRUE(v->sparse);
+  EXPECT_FALSE(v->record.sparse);  // not marked: learned
+  EXPECT_TRUE(v->interval_learned);
+  EXPECT_EQ(v->interval_ms, 60'000 - 200);
+  EXPECT_TRUE(v->online);
+  EXPECT_NEAR(v->fps, 10.0, 1e-9);
+  // Pauses of 20 s and 60 s are no pattern: the camera is offline after the plain offline time.
+  DeviceRegistry irregular({.offline_after_ms = 10'000});
+  for (int64_t start : {int64_t{0}, int64_t{20'000}, int64_t{80'000}}) irregular.RecordAccepted("cam", 1, 1, 1, start);
+  EXPECT_FALSE(irregular.Get("cam", 80'000 + 10'001)->online);
+  EXPECT_FALSE(irregular.Get("cam", 80'000)->sparse);
+}
+
 TEST(DeviceRegistry, HighFrameRateUsesTheRingSpan) {
   DeviceRegistry reg({});
   for (int i = 0; i < 200; ++i) reg.RecordAccepted("fast", 10, 1, 1, 1000 + i * 10);  // 100 fps
@@ -65,8 +130,9 @@ TEST(DeviceRegistry, UpdateRemoveAndDirtyTracking) {
   reg.RecordAccepted("b", 1, 1, 1, 1);
   EXPECT_EQ(reg.TakeDirty().size(), 2u);
   EXPECT_TRUE(reg.TakeDirty().empty());
-  EXPECT_TRUE(reg.Update("a", std::string("Front door"), std::nullopt).ok());
-  EXPECT_TRUE(reg.Update("zz", std::string("x"), std::nullopt).IsNotFound());
+  EXPECT_TRUE(reg.Update("a", {.name = "Front door"}).ok());
+  EXPECT_TRUE(reg.Update("zz", {.name = "x"}).IsNotFound());
+  EXPECT_TRUE(reg.Update("a", {.expected_interval_ms = -1}).IsInvalidArgument());
   auto dirty = reg.TakeDirty();
   ASSERT_EQ(dirty.size(), 1u);
   EXPECT_EQ(dirty[0].name, "Front door");
@@ -124,18 +190,28 @@ TEST_F(IngestorTest, BadInputIsRejectedAndCounted) {
   const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
   if (jpeg.empty()) GTEST_SKIP();
   ASSERT_TRUE(ingestor_.Accept(Raw(jpeg), 1).ok());  // registers "cam"
-  EXPECT_TRUE(ingestor_.Accept(Raw(jpeg, "text/plain"), 1).status().IsUnsupported());
+  EXPECT_TRUE(ingestor_.Accept(Raw("plain text", "text/plain"), 1).status().IsUnsupported());
   EXPECT_TRUE(ingestor_.Accept(Raw(""), 1).status().IsInvalidArgument());
   EXPECT_TRUE(ingestor_.Accept(Raw(jpeg.substr(0, 500)), 1).status().IsInvalidArgument());
   Upload no_image;
   no_image.content_type = "multipart/form-data; boundary=B";
   no_image.header_device_id = "cam";
-  no_image.body = MultipartBody("B", {{"photo", jpeg, "x.jpg", ""}});
-  EXPECT_NE(ingestor_.Accept(std::move(no_image), 1).status().message().find("'image'"), std::string::npos);
+  no_image.body = MultipartBody("B", {{"photo", "not a picture", "x.jpg", "image/jpeg"}});
+  EXPECT_NE(ingestor_.Accept(std::move(no_image), 1).status().message().find("'photo' (13 bytes"), std::string::npos);
   EXPECT_EQ(registry_.Get("cam", 1)->record.frames_rejected, 4u);
   EXPECT_EQ(metrics_.CounterValue("ingest_frames_rejected_total").value(), 4u);
   EXPECT_EQ(ingestor_.stats().rejected, 4u);
   EXPECT_EQ(ingestor_.stats().accepted, 1u);
+}
+
+TEST_F(IngestorTest, AJpegIsAcceptedUnderAnyContentType) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", ""}) {
+    auto f = ingestor_.Accept(Raw(jpeg, type), 1);
+    ASSERT_TRUE(f.ok()) << type << ": " << f.status().ToString();
+    EXPECT_EQ(f.value()->jpeg(), jpeg);
+  }
 }
 
 }  // namespace

@@ -52,12 +52,25 @@ TEST(ParseMultipart, EmptyPartAndNoParts) {
 
 TEST(ParseMultipart, MalformedBodiesAreInvalidArgument) {
   EXPECT_TRUE(ParseMultipart("no boundary here", "b").status().IsInvalidArgument());
-  // never closed
-  EXPECT_TRUE(ParseMultipart("--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nDATA", "b")
-                  .status()
-                  .IsInvalidArgument());
-  // no blank line after the headers
-  EXPECT_TRUE(ParseMultipart("--b\r\nContent-Disposition: form-data; name=\"image\"", "b").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseMultipart("--b", "b").status().IsInvalidArgument());  // ends inside the boundary line
+}
+
+// What firmwares get wrong while the part boundaries stay sound.
+TEST(ParseMultipart, ToleratesAMissingClosingDelimiterAndAMissingHeaderEnd) {
+  auto unclosed = ParseMultipart("--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nDATA\r\n", "b");
+  ASSERT_TRUE(unclosed.ok()) << unclosed.status().ToString();
+  ASSERT_EQ(unclosed.value().size(), 1u);
+  EXPECT_EQ(unclosed.value()[0].name, "image");
+  EXPECT_EQ(unclosed.value()[0].data, "DATA");
+  // No blank line after the headers: the part has no headers, all of it is data.
+  auto headless = ParseMultipart("--b\r\nContent-Type: image/jpeg\r\nDATA\r\n--b\r\n"
+                                 "Content-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n", "b");
+  ASSERT_TRUE(headless.ok()) << headless.status().ToString();
+  ASSERT_EQ(headless.value().size(), 2u);
+  EXPECT_EQ(headless.value()[0].name, "");
+  EXPECT_EQ(headless.value()[0].data, "Content-Type: image/jpeg\r\nDATA");
+  EXPECT_EQ(headless.value()[1].name, "x");  // the next part's header end is not taken for the first's
+  EXPECT_EQ(headless.value()[1].data, "1");
 }
 
 // The one rule camera ingest and the recognition API share: "image", else "file", else "frame", whatever the
@@ -67,33 +80,89 @@ TEST(FindImage, MultipartPrefersImageThenFileThenFrame) {
                            "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nL\r\n"
                            "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda\r\n"
                            "--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nI\r\n--b--\r\n";
-  auto found = FindImage(body, "multipart/form-data; boundary=b");
+  auto found = FindImage(body, "multipart/form-data; boundary=b", ImageKind::kJpeg);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   EXPECT_EQ(found.value().image, "I");
   EXPECT_EQ(found.value().Field("name"), "Ada");
   EXPECT_EQ(found.value().Field("missing"), "");
   const std::string no_image = "--b\r\nContent-Disposition: form-data; name=\"frame\"\r\n\r\nF\r\n"
                                "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nL\r\n--b--\r\n";
-  EXPECT_EQ(FindImage(no_image, "multipart/form-data; boundary=b").value().image, "L");
+  EXPECT_EQ(FindImage(no_image, "multipart/form-data; boundary=b", ImageKind::kJpeg).value().image, "L");
 }
 
 TEST(FindImage, RawBodiesByMediaType) {
   for (const char* type : {"image/jpeg", "image/png", "Image/JPEG; q=1", "application/octet-stream", ""}) {
-    auto found = FindImage("BYTES", type);
+    auto found = FindImage("BYTES", type, ImageKind::kJpeg);
     ASSERT_TRUE(found.ok()) << type;
     EXPECT_EQ(found.value().image, "BYTES");
     EXPECT_TRUE(found.value().form.empty());
   }
-  EXPECT_TRUE(FindImage("BYTES", "text/plain").status().IsUnsupported());
-  EXPECT_TRUE(FindImage("BYTES", "application/json").status().IsUnsupported());
+  EXPECT_TRUE(FindImage("BYTES", "text/plain", ImageKind::kJpeg).status().IsUnsupported());
+  EXPECT_TRUE(FindImage("BYTES", "application/json", ImageKind::kJpeg).status().IsUnsupported());
 }
 
 TEST(FindImage, MultipartWithoutAnImagePartSaysWhichNamesCount) {
   auto found = FindImage("--b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nP\r\n--b--\r\n",
-                         "multipart/form-data; boundary=b");
+                         "multipart/form-data; boundary=b", ImageKind::kJpeg);
   ASSERT_TRUE(found.status().IsInvalidArgument());
   EXPECT_NE(found.status().message().find("'frame'"), std::string::npos);
-  EXPECT_TRUE(FindImage("--b\r\n", "multipart/form-data").status().IsInvalidArgument());
+  EXPECT_TRUE(FindImage("--b\r\n", "multipart/form-data", ImageKind::kJpeg).status().IsInvalidArgument());
+}
+
+const std::string kJpegBytes("\xFF\xD8\xFF\xE0JFIF-ish\xFF\xD9", 14);
+const std::string kPngBytes("\x89PNG\r\n\x1A\n....", 12);
+
+// The bytes decide: a JPEG body is the image under any content type, and a multipart body is recognised by its
+// own first line when the Content-Type is wrong.
+TEST(FindImage, AJpegBodyIsTheImageWhateverTheContentType) {
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=z", ""}) {
+    auto found = FindImage(kJpegBytes, type, ImageKind::kJpeg);
+    ASSERT_TRUE(found.ok()) << type << ": " << found.status().ToString();
+    EXPECT_EQ(found.value().image, kJpegBytes);
+  }
+  EXPECT_TRUE(FindImage(kPngBytes, "text/plain", ImageKind::kJpeg).status().IsUnsupported());
+  EXPECT_EQ(FindImage(kPngBytes, "text/plain", ImageKind::kJpegOrPng).value().image, kPngBytes);
+}
+
+TEST(FindImage, AnyPartWhoseBytesAreAJpegWhenNoneIsNamed) {
+  const std::string body = "--q\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+                           "--q\r\nContent-Disposition: form-data; name=\"imageFile\"; filename=\"x.bin\"\r\n"
+                           "Content-Type: text/plain\r\n\r\n" + kJpegBytes + "\r\n--q--\r\n";
+  for (const char* type : {"multipart/form-data; boundary=q", "multipart/form-data; boundary=wrong",
+                           "multipart/form-data", "application/octet-stream"}) {
+    auto found = FindImage(body, type, ImageKind::kJpeg);
+    ASSERT_TRUE(found.ok()) << type << ": " << found.status().ToString();
+    EXPECT_EQ(found.value().image, kJpegBytes) << type;
+    EXPECT_EQ(found.value().Field("note"), "hello");
+  }
+}
+
+TEST(FindImage, ANamedPartWithStrayHeaderBytesBeforeItsJpeg) {
+  // A firmware that wrote its part header without the blank line: the JPEG starts after the stray header.
+  const std::string body = "--q\r\nContent-Disposition: form-data; name=\"image\"\r\nContent-Type: image/jpeg\r\n" +
+                           kJpegBytes + "\r\n--q--\r\n";
+  auto found = FindImage(body, "multipart/form-data; boundary=q", ImageKind::kJpeg);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found.value().image, kJpegBytes);
+}
+
+TEST(FindImage, ANamedPartIsPreferredOnlyWhenItHoldsAnImage) {
+  const std::string body = "--q\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nnot-an-image\r\n"
+                           "--q\r\nContent-Disposition: form-data; name=\"upload\"\r\n\r\n" + kJpegBytes +
+                           "\r\n--q--\r\n";
+  EXPECT_EQ(FindImage(body, "multipart/form-data; boundary=q", ImageKind::kJpeg).value().image, kJpegBytes);
+}
+
+TEST(FindImage, ABodyWithNoImageSaysWhatItHeld) {
+  auto text = FindImage("hello world", "application/x-www-form-urlencoded", ImageKind::kJpeg);
+  ASSERT_TRUE(text.status().IsUnsupported());
+  EXPECT_NE(text.status().message().find("11 bytes starting with 'hello world'"), std::string::npos)
+      << text.status().message();
+  auto parts = FindImage("--q\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nxyz\r\n--q--\r\n",
+                         "multipart/form-data; boundary=q", ImageKind::kJpeg);
+  ASSERT_TRUE(parts.status().IsInvalidArgument());
+  EXPECT_NE(parts.status().message().find("'a' (3 bytes starting with 'xyz')"), std::string::npos)
+      << parts.status().message();
 }
 
 }  // namespace

