@@ -45,6 +45,15 @@ std::string HeaderParam(std::string_view value, std::string_view key) {
   return {};
 }
 
+// "Name: value" with a token for a name: what a part header line looks like (binary data seldom does).
+bool IsHeaderLine(std::string_view line) {
+  const size_t colon = line.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 64 || line.size() > 8192) return false;
+  return std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
@@ -84,24 +93,25 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
     if (last) {
       while (part_end > head_start && (body[part_end - 1] == '\n' || body[part_end - 1] == '\r')) --part_end;
     }
-    // Its headers end at an empty line. A part without one (a firmware that forgot it) has no headers: all of it
-    // is data, and the image search looks for the image's first bytes in it.
+    // Its headers end at an empty line. A firmware that forgot that line goes straight from its last header to
+    // the data: the first line that is not a header ("Name: value") starts the data then.
     size_t head_end = head_start;
-    size_t data_start = std::string_view::npos;
+    size_t data_start = part_end;
     while (head_end < part_end) {
       const size_t nl = body.find('\n', head_end);
-      if (nl == std::string_view::npos || nl >= part_end) break;
-      std::string_view line = body.substr(head_end, nl - head_end);
+      const size_t line_end = nl == std::string_view::npos || nl >= part_end ? part_end : nl;
+      std::string_view line = body.substr(head_end, line_end - head_end);
       if (line.empty() || line == "\r") {
-        data_start = nl + 1;
+        data_start = std::min(line_end + 1, part_end);
         break;
       }
-      head_end = nl + 1;
+      if (!IsHeaderLine(line)) {
+        data_start = head_end;
+        break;
+      }
+      head_end = line_end + 1;
     }
-    if (data_start == std::string_view::npos) {
-      head_end = head_start;
-      data_start = head_start;
-    }
+    head_end = std::min(head_end, part_end);
     size_t data_end = std::max(part_end, data_start);
     if (!last && data_end > data_start && body[data_end - 1] == '\r') --data_end;
 

@@ -62,13 +62,13 @@ TEST(ParseMultipart, ToleratesAMissingClosingDelimiterAndAMissingHeaderEnd) {
   ASSERT_EQ(unclosed.value().size(), 1u);
   EXPECT_EQ(unclosed.value()[0].name, "image");
   EXPECT_EQ(unclosed.value()[0].data, "DATA");
-  // No blank line after the headers: the part has no headers, all of it is data.
+  // No blank line after the headers: the first line that is not a header starts the data.
   auto headless = ParseMultipart("--b\r\nContent-Type: image/jpeg\r\nDATA\r\n--b\r\n"
                                  "Content-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n", "b");
   ASSERT_TRUE(headless.ok()) << headless.status().ToString();
   ASSERT_EQ(headless.value().size(), 2u);
-  EXPECT_EQ(headless.value()[0].name, "");
-  EXPECT_EQ(headless.value()[0].data, "Content-Type: image/jpeg\r\nDATA");
+  EXPECT_EQ(headless.value()[0].content_type, "image/jpeg");
+  EXPECT_EQ(headless.value()[0].data, "DATA");
   EXPECT_EQ(headless.value()[1].name, "x");  // the next part's header end is not taken for the first's
   EXPECT_EQ(headless.value()[1].data, "1");
 }

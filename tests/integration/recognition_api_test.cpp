@@ -122,6 +122,18 @@ TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
   EXPECT_TRUE(Json(stranger)["faces"][0]["name"].is_null());
   EXPECT_EQ(Json(stranger)["faces"][0]["permitted"], false);
 
+  // The upload rule camera ingest uses: a JPEG under curl's default type, a PNG in an unnamed part.
+  auto curl_type = c.Request("POST", "/api/v1/recognize", biden_, {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(curl_type.status, 200) << curl_type.body;
+  ASSERT_EQ(Json(curl_type)["faces"].size(), 1u);
+  EXPECT_EQ(Json(curl_type)["faces"][0]["name"], "Joe Biden");
+  auto png_part = c.Request(
+      "POST", "/api/v1/recognize",
+      MultipartBody("b", {{"upload", FaceJpeg(std::string(kExamples) + "lin-manuel-miranda.png"), "x.png", ""}}),
+      {{"Content-Type", "multipart/form-data; boundary=b"}});
+  ASSERT_EQ(png_part.status, 200) << png_part.body;
+  EXPECT_EQ(Json(png_part)["faces"].size(), 1u);
+
   auto not_image = c.Request("POST", "/api/v1/recognize", "this is text", {{"Content-Type", "image/jpeg"}});
   EXPECT_EQ(not_image.status, 400);
   EXPECT_TRUE(Json(not_image)["error"].is_string());
