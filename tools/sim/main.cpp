@@ -1,0 +1,201 @@
+// iotstream-sim: simulated ESP32-CAM cameras posting JPEGs to an iotstream server with the firmware's own uploader.
+//   iotstream-sim --url http://127.0.0.1:9003 --cameras 20 --fps 10 --duration 10 --frames ../shared/faces
+//   iotstream-sim --scene --face photo.jpg --path /api/v1/stream/stream --cameras 2 --fps 2 --duration 30
+// A progress line goes to stderr each second; the figures per camera and in total to stdout, as a table or, with
+// --json, as one JSON object. Exit status 0 after a run, 2 for bad options or unusable frames.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "host/posix_io.h"
+#include "scene.h"
+#include "simulator.h"
+#include "uploader/http.h"
+
+namespace {
+
+namespace po = boost::program_options;
+using iotstream::firmware::JpegSet;
+using iotstream::firmware::UploaderStats;
+using nlohmann::json;
+
+struct Figures {
+  std::string name;
+  UploaderStats stats;
+  std::vector<uint32_t> latency_us;
+};
+
+void Add(UploaderStats& into, const UploaderStats& s) {
+  into.attempts += s.attempts;
+  into.ok += s.ok;
+  into.non_2xx += s.non_2xx;
+  into.timeouts += s.timeouts;
+  into.connect_failures += s.connect_failures;
+  into.connection_errors += s.connection_errors;
+  into.no_frame += s.no_frame;
+  into.skipped_slots += s.skipped_slots;
+  into.late += s.late;
+  into.connections += s.connections;
+}
+
+json ToJson(Figures& f, double duration_s) {
+  const UploaderStats& s = f.stats;
+  const double ms = 1000.0;
+  return {
+      {"sent", s.attempts},
+      {"ok", s.ok},
+      {"success_rate", s.attempts == 0 ? 0.0 : static_cast<double>(s.ok) / static_cast<double>(s.attempts)},
+      {"fps", static_cast<double>(s.ok) / duration_s},
+      {"latency_ms",
+       {{"p50", iotstream::sim::Percentile(f.latency_us, 50) / ms},
+        {"p99", iotstream::sim::Percentile(f.latency_us, 99) / ms},
+        {"max", iotstream::sim::Percentile(f.latency_us, 100) / ms}}},
+      {"timeouts", s.timeouts},
+      {"non_2xx", s.non_2xx},
+      {"connect_failures", s.connect_failures},
+      {"connection_errors", s.connection_errors},
+      {"skipped", s.skipped_slots},
+      {"late", s.late},
+      {"connections", s.connections},
+  };
+}
+
+void PrintRow(const std::string& name, const json& j) {
+  std::printf("%-16s %7llu %7llu %6.1f%% %7.1f %8.2f %8.2f %8.2f %8llu %7llu %6llu %7llu %6llu\n", name.c_str(),
+              j["sent"].get<unsigned long long>(), j["ok"].get<unsigned long long>(),
+              100.0 * j["success_rate"].get<double>(), j["fps"].get<double>(), j["latency_ms"]["p50"].get<double>(),
+              j["latency_ms"]["p99"].get<double>(), j["latency_ms"]["max"].get<double>(),
+              j["timeouts"].get<unsigned long long>(), j["non_2xx"].get<unsigned long long>(),
+              j["connect_failures"].get<unsigned long long>() + j["connection_errors"].get<unsigned long long>(),
+              j["skipped"].get<unsigned long long>(), j["late"].get<unsigned long long>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  iotstream::sim::SimOptions options;
+  std::string url;
+  std::string frames_dir;
+  std::string face;
+  po::options_description desc("iotstream-sim: simulated ESP32-CAM cameras (the firmware's uploader) against iotstream");
+  desc.add_options()("help", "this text")
+      ("url", po::value(&url)->default_value("http://127.0.0.1:9003"), "server, http://host[:port]")
+      ("cameras", po::value(&options.cameras)->default_value(1), "number of cameras, each with its own connection")
+      ("fps", po::value(&options.fps)->default_value(10), "frames per second per camera (0: as fast as answered)")
+      ("duration", po::value(&options.duration_s)->default_value(10), "seconds to run")
+      ("frames", po::value(&frames_dir), "folder of JPEGs (searched recursively), sent in turn")
+      ("scene", "a generated 640x480 scene with a face walking in and out (needs --face)")
+      ("face", po::value(&face), "the face photo (JPEG) for --scene")
+      ("path", po::value(&options.path)->default_value("/api/v1/stream/fast"), "upload route")
+      ("device-prefix", po::value(&options.device_prefix)->default_value("sim-"), "device ids are prefix + 000, 001, ...")
+      ("timeout-ms", po::value(&options.timeout_ms)->default_value(3000), "per request, as on the board")
+      ("json", "print the figures as JSON")
+      ("verbose", "print the uploaders' log lines (failures, backoff)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "iotstream-sim: " << e.what() << "\n" << desc;
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  iotstream::firmware::ServerUrl server;
+  if (!iotstream::firmware::ParseServerUrl(url, &server)) {
+    std::cerr << "iotstream-sim: --url must be http://host[:port]\n";
+    return 2;
+  }
+  if (options.cameras < 1 || options.fps < 0 || options.duration_s <= 0) {
+    std::cerr << "iotstream-sim: --cameras >= 1, --fps >= 0 and --duration > 0 please\n";
+    return 2;
+  }
+  options.host = server.host;
+  options.port = server.port;
+  options.verbose = vm.count("verbose") > 0;
+  const bool scene = vm.count("scene") > 0;
+
+  JpegSet frames;
+  const double scene_fps = options.fps > 0 ? options.fps : 10;
+  if (scene) {
+    if (face.empty()) {
+      std::cerr << "iotstream-sim: --scene needs --face PHOTO.jpg\n";
+      return 2;
+    }
+    iotstream::sim::SceneOptions so;
+    so.fps = scene_fps;
+    std::string error;
+    frames = iotstream::sim::MakeScene(iotstream::firmware::LoadJpegFile(face), so, &error);
+    if (frames->empty()) {
+      std::cerr << "iotstream-sim: " << error << "\n";
+      return 2;
+    }
+  } else {
+    if (frames_dir.empty()) {
+      std::cerr << "iotstream-sim: give --frames DIR or --scene --face PHOTO.jpg\n";
+      return 2;
+    }
+    frames = iotstream::firmware::LoadJpegFolder(frames_dir);
+    if (frames->empty()) {
+      std::cerr << "iotstream-sim: no .jpg files under " << frames_dir << "\n";
+      return 2;
+    }
+  }
+  const iotstream::sim::CameraFactory make_camera =
+      [&](int index, iotstream::firmware::Clock& clock) -> std::unique_ptr<iotstream::firmware::Camera> {
+    const auto offset = static_cast<size_t>(index) * 7;
+    if (scene) return std::make_unique<iotstream::sim::ClockedCamera>(frames, clock, scene_fps, offset);
+    return std::make_unique<iotstream::firmware::JpegSetCamera>(frames, offset);
+  };
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto progress = [&](const iotstream::sim::LiveTotals& t, double elapsed) {
+    std::fprintf(stderr, "%s[%5.1f s] %d cameras: %llu sent, %llu ok, %llu non-2xx, %llu timeouts, %llu errors%s",
+                 tty ? "\r" : "", elapsed, options.cameras, static_cast<unsigned long long>(t.sent.load()),
+                 static_cast<unsigned long long>(t.ok.load()), static_cast<unsigned long long>(t.non_2xx.load()),
+                 static_cast<unsigned long long>(t.timeouts.load()), static_cast<unsigned long long>(t.errors.load()),
+                 tty ? "" : "\n");
+  };
+  std::vector<iotstream::sim::CameraSummary> cameras = iotstream::sim::RunSimulation(options, make_camera, progress);
+  if (tty) std::fputc('\n', stderr);
+
+  Figures total{"total", {}, {}};
+  json per_camera = json::array();
+  std::vector<std::pair<std::string, json>> rows;
+  for (auto& c : cameras) {
+    Figures f{c.device_id, c.stats, std::move(c.latency_us)};
+    Add(total.stats, f.stats);
+    total.latency_us.insert(total.latency_us.end(), f.latency_us.begin(), f.latency_us.end());
+    json j = ToJson(f, options.duration_s);
+    j["device_id"] = c.device_id;
+    per_camera.push_back(j);
+    rows.emplace_back(c.device_id, j);
+  }
+  const json total_json = ToJson(total, options.duration_s);
+  if (vm.count("json")) {
+    const json out = {{"url", url},
+                      {"path", options.path},
+                      {"cameras", options.cameras},
+                      {"target_fps", options.fps},
+                      {"duration_s", options.duration_s},
+                      {"source", scene ? "scene" : "frames"},
+                      {"expected", static_cast<uint64_t>(options.fps * options.duration_s) * options.cameras},
+                      {"total", total_json},
+                      {"per_camera", per_camera}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-16s %7s %7s %7s %7s %8s %8s %8s %8s %7s %6s %7s %6s\n", "camera", "sent", "ok", "success", "fps",
+              "p50 ms", "p99 ms", "max ms", "timeouts", "non-2xx", "errors", "skipped", "late");
+  for (const auto& [name, j] : rows) PrintRow(name, j);
+  PrintRow("total", total_json);
+  return 0;
+}
