@@ -71,6 +71,10 @@ function applyDevice(d, sentAt = Infinity) {
   if (typeof d.fps === 'number') c.fps = d.fps;
   if (typeof d.last_seen === 'number') c.lastSeen = Math.max(c.lastSeen, d.last_seen);
   if (d.resolution?.width) c.resolution = d.resolution;
+  if (typeof d.sparse_marked === 'boolean') c.sparseMarked = d.sparse_marked;
+  if (typeof d.sparse === 'boolean') c.sparse = d.sparse;
+  if ('expected_interval_s' in d) c.intervalS = d.expected_interval_s;
+  if (typeof d.interval_learned === 'boolean') c.intervalLearned = d.interval_learned;
   render(c);
   return c;
 }
@@ -107,6 +111,10 @@ function render(c) {
   c.row.dataset.online = String(c.online);
   const input = $('[data-testid="rename-input"]', c.row);
   if (!input.dataset.dirty && document.activeElement !== input) input.value = c.name;
+  const sparse = $('[data-testid="sparse-toggle"]', c.row);
+  if (!sparse.disabled) sparse.checked = Boolean(c.sparseMarked);
+  $('[data-testid="sparse-interval"]', c.row).textContent = c.sparse && c.intervalS
+    ? `every ${Math.round(c.intervalS)} s${c.intervalLearned ? ' (learned)' : ''}` : '';
   if (viewer.deviceId === c.id) renderViewerHead(c);
   renderLastSeen(c);
   renderSummary();
@@ -329,31 +337,40 @@ function makeDeviceRow(c) {
   $('label .visually-hidden', row).textContent = `Name for ${c.id}`;
   $('.device-id', row).textContent = c.id;
   input.addEventListener('input', () => { input.dataset.dirty = '1'; msg.textContent = ''; });
+  const sparse = $('[data-testid="sparse-toggle"]', row);
+  sparse.addEventListener('change', () => patchDevice(c, { sparse: sparse.checked }, sparse, msg));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const name = input.value.trim();
     if (!name) return;
-    button.disabled = true;
-    msg.textContent = 'saving…';
-    try {
-      const res = await fetch(`/api/v1/devices/${encodeURIComponent(c.id)}`, {
-        method: 'PATCH',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ name }),
-      });
-      const body = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
-      delete input.dataset.dirty;
-      const cam = applyDevice(body);
-      if (cam) cam.eventAt = performance.now();
-      msg.textContent = 'saved';
-    } catch (err) {
-      msg.textContent = `not saved: ${err.message}`;
-    } finally {
-      button.disabled = false;
-    }
+    if (await patchDevice(c, { name }, button, msg)) delete input.dataset.dirty;
   });
   return row;
+}
+
+/** PATCHes the device with `changes`, disabling `control` meanwhile; says how it went in `msg`. */
+async function patchDevice(c, changes, control, msg) {
+  control.disabled = true;
+  msg.textContent = 'saving…';
+  try {
+    const res = await fetch(`/api/v1/devices/${encodeURIComponent(c.id)}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(changes),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
+    control.disabled = false;
+    const cam = applyDevice(body);
+    if (cam) cam.eventAt = performance.now();
+    msg.textContent = 'saved';
+    return true;
+  } catch (err) {
+    msg.textContent = `not saved: ${err.message}`;
+    control.disabled = false;
+    if (control.type === 'checkbox') control.checked = Boolean(c.sparseMarked);
+    return false;
+  }
 }
 
 // ---------- large view ----------

@@ -256,6 +256,28 @@ test('dashboard: live tiles, offline flip, rename', { timeout: 90000 }, async (t
       .some((li) => li.textContent.includes('cam-b')), null, { timeout: WAIT_MS });
   });
 
+  await t.test('marking cam-a as sleeping between bursts is saved', async () => {
+    const row = `[data-testid="device-row"][data-device-id="cam-a"]`;
+    await page.check(`${row} [data-testid="sparse-toggle"]`);
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="rename-msg"]`).textContent === 'saved',
+      row, { timeout: WAIT_MS });
+    const device = await (await fetch(`${base}/api/v1/devices/cam-a`)).json();
+    assert.equal(device.sparse_marked, true);
+    assert.equal(device.sparse, true);
+    assert.equal(await page.isChecked(`${row} [data-testid="sparse-toggle"]`), true);
+  });
+
+  await t.test('deleting cam-b removes its tile and its row', async () => {
+    const res = await fetch(`${base}/api/v1/devices/cam-b`, { method: 'DELETE' });
+    assert.equal(res.status, 200);
+    await page.waitForFunction((sel) => document.querySelector(sel) === null, tile('cam-b'), { timeout: WAIT_MS });
+    await page.waitForFunction(() => document.querySelector('[data-testid="device-row"][data-device-id="cam-b"]') === null,
+      null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="event"][data-type="device_removed"]')]
+      .some((li) => li.textContent.includes('cam-b')), null, { timeout: WAIT_MS });
+    assert.notEqual(await page.$(tile('cam-a')), null, 'cam-a keeps its tile');
+  });
+
   await t.test('no uncaught errors in the page, cameras were accepted', () => {
     assert.deepEqual(pageErrors, []);
     for (const [id, cam] of Object.entries(cameras)) {

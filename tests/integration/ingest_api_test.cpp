@@ -175,6 +175,15 @@ TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
     auto patched = c.Request("PATCH", "/api/v1/devices/porch", R"({"name":"Porch","location":"front"})");
     ASSERT_EQ(patched.status, 200) << patched.body;
     EXPECT_EQ(Json(patched)["name"], "Porch");
+    auto sparse = c.Request("PATCH", "/api/v1/devices/garage", R"({"sparse":true,"expected_interval_s":300})");
+    ASSERT_EQ(sparse.status, 200) << sparse.body;
+    EXPECT_EQ(Json(sparse)["sparse"], true);
+    EXPECT_EQ(Json(sparse)["expected_interval_s"], 300.0);
+    for (const char* bad : {R"({"sparse":"yes"})", R"({"expected_interval_s":-1})", R"({"expected_interval_s":1e9})"}) {
+      auto refused = c.Request("PATCH", "/api/v1/devices/garage", bad);
+      EXPECT_EQ(refused.status, 400) << bad << ": " << refused.body;
+      EXPECT_TRUE(Json(refused)["error"].is_string()) << bad;
+    }
     EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
   }
   auto server = Start();
@@ -183,6 +192,10 @@ TEST_F(IngestApiTest, RestartKeepsDevicesFramesAndNames) {
   EXPECT_EQ(porch["name"], "Porch");
   EXPECT_EQ(porch["location"], "front");
   EXPECT_EQ(porch["frames_received"], 3);
+  EXPECT_EQ(porch["sparse"], false);
+  auto garage = Json(c.Get("/api/v1/devices/garage"));
+  EXPECT_EQ(garage["sparse_marked"], true);
+  EXPECT_EQ(garage["expected_interval_s"], 300.0);
   EXPECT_EQ(Json(c.Get("/api/v1/devices"))["total"], 2);
   EXPECT_EQ(Json(c.Get("/api/v1/devices/porch/frames"))["frames"].size(), 3u);
   auto next = Json(c.PostJpeg("/api/v1/stream/fast", obama_, "porch"));
