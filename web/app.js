@@ -202,6 +202,18 @@ function onEvent(msg) {
       }
       return;
     }
+    case 'device_added':
+      if (typeof msg.device_id !== 'string') break;
+      addEvent(msg.type, `new camera ${nameOf(msg.device_id)}`, msg.ts);
+      return;
+    case 'person_left':
+      addEvent(msg.type, `${msg.name} left (last seen at ${nameOf(msg.device_id)})`, msg.ts);
+      return;
+    case 'storage_pressure':
+      addEvent(msg.type, msg.reason === 'queue_full'
+        ? `storage is behind: ${msg.frames_dropped} frame(s) not stored`
+        : `footage fills its disk budget: the oldest frames are being removed`, msg.ts);
+      return;
     case 'device_removed':
       if (typeof msg.device_id !== 'string') break;
       addEvent(msg.type, `${nameOf(msg.device_id)} was removed`, msg.ts);

@@ -216,7 +216,7 @@ class Routes {
     ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
     auto v = ctx_.registry.Get(id, NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    ctx_.events.Publish(events::DeviceUpdatedEvent(*v));
+    ctx_.events.OnDeviceUpdated(id, NowMs());
     s.Send(Response::Json(200, events::DeviceJson(*v).dump()));
   }
 
@@ -224,7 +224,7 @@ class Routes {
     const std::string id(req.param("id"));
     if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
     ctx_.live.ForgetDevice(id);
-    ctx_.events.Publish(events::DeviceRemovedEvent(id, NowMs()));
+    ctx_.events.OnDeviceRemoved(id, NowMs());
     ctx_.store.DeleteDevice(id, [s, id](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));
       s.Send(Response::Json(200, json{{"success", true}, {"device_id", id}}.dump()));

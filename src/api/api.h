@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <string>
 
-#include "core/event.h"
 #include "core/frame_sink.h"
 #include "core/metrics.h"
 #include "core/work_pool.h"
+#include "events/events.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "live/live.h"
@@ -29,7 +29,7 @@ struct ApiContext {
   Metrics& metrics;
   WorkPool& disk_pool;      // for store queries and frame reads
   live::LiveHub& live;      // forgets deleted devices' latest frames
-  const EventBus& events;   // device changes are published here
+  events::EventHub& events;  // device changes become events
   RecognitionContext* recognition;  // the stream path answers with its frame's recognition
   std::string version;
   int64_t started_ms = 0;   // wall clock at start, for uptime

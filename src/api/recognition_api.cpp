@@ -220,6 +220,11 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       if (!n) return s.Send(Response::Error(400, "'limit' must be a positive integer"));
       q.limit = static_cast<size_t>(std::min<int64_t>(*n, 1000));
     }
+    if (auto v = req.query_param("since_id")) {
+      auto n = ParseInt(*v);
+      if (!n || *n < 0) return s.Send(Response::Error(400, "'since_id' must be a non-negative integer"));
+      q.since_id = *n;
+    }
     q.device_id = req.query_param("device_id").value_or("");
     q.type = req.query_param("type").value_or("");
     OnDiskPool(c->disk_pool, s, [c, s, q] {

@@ -54,6 +54,20 @@ void LimitBlasThreads() {
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
+// storage_pressure when frames were dropped since the last call (the queue was full) or the footage fills 95 % of
+// its disk budget (retention is evicting the oldest frames).
+void ReportStoragePressure(const store::Store& store, const store::StoreOptions& options, events::EventHub& events,
+                           uint64_t* last_dropped, int64_t now_ms) {
+  const auto st = store.stats();
+  if (st.dropped > *last_dropped) {
+    events.OnStoragePressure("queue_full", st.dropped - *last_dropped, st.bytes, options.retention_max_bytes, now_ms);
+  }
+  *last_dropped = st.dropped;
+  if (st.bytes >= options.retention_max_bytes / 100 * 95) {
+    events.OnStoragePressure("disk_budget", 0, st.bytes, options.retention_max_bytes, now_ms);
+  }
+}
+
 void Announce(const char* what, const std::string& address, unsigned port) {
   std::printf("%s %s:%u\n", what, address.c_str(), port);
 }
@@ -119,11 +133,11 @@ int Run(const Config& config) {
                     });
   frames.AddSink(&hub, /*wait_on_stream=*/false);
   bus.AddPublisher(&hub);
-  registry.SetStateListener([&bus](const std::string& id, bool online, int64_t ts_ms) {
-    bus.Publish(events::DeviceStateEvent(id, online, ts_ms));
-  });
 
-  events::EventHub event_hub(config.events, *records, gallery, bus, metrics);
+  events::EventHub event_hub(config.events, *records, gallery, registry, bus, metrics);
+  registry.SetStateListener([&event_hub](const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
+    event_hub.OnDeviceChange(id, change, ts_ms);
+  });
 
   std::unique_ptr<vision::RecognitionPool> pool;
   std::unique_ptr<RecognitionSink> recognition_sink;
@@ -155,7 +169,8 @@ int Run(const Config& config) {
     auto disk_pool = std::make_unique<WorkPool>("api_disk_pool", config.disk_threads, 256, metrics);
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
                                         NowMs()};
-    api::ApiContext ctx{ingestor, frames, registry, *store, metrics, *disk_pool, hub, bus, &recognition, kVersion, NowMs()};
+    api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,
+                        hub,        event_hub, &recognition, kVersion, NowMs()};
     http::Router router;
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
@@ -195,7 +210,9 @@ int Run(const Config& config) {
     IOT_LOG(kInfo) << "iotstream " << kVersion << " serving on http://" << config.main_server.bind_address << ':'
                    << server->port() << " (data in " << config.store.data_dir << ")";
 
-    // Wait for a stop signal; once a second persist the devices whose figures changed and report those gone offline.
+    // Wait for a stop signal; once a second persist the devices whose figures changed, and report devices gone
+    // offline, people gone and a store under pressure.
+    uint64_t last_dropped = store->stats().dropped;
     while (true) {
       timespec one_second{1, 0};
       const int sig = sigtimedwait(&stop_signals, nullptr, &one_second);
@@ -204,7 +221,10 @@ int Run(const Config& config) {
         break;
       }
       store->SaveDevices(registry.TakeDirty());
-      registry.CheckOffline(NowMs());
+      const int64_t now = NowMs();
+      registry.CheckOffline(now);
+      event_hub.CheckPresence(now);
+      ReportStoragePressure(*store, config.store, event_hub, &last_dropped, now);
     }
     hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));

@@ -45,6 +45,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t recognition_timeout_ms = pool.job_timeout.count();
   int64_t max_frame_age_ms = pool.max_frame_age.count();
   int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
+  int64_t presence_s = cfg->events.presence_timeout_ms / 1000;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
   if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
@@ -118,6 +119,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "faces described per image at most")
       ("event-dedup-s", po::value(&dedup_s)->default_value(dedup_s),
        "one event per person per camera within this window")
+      ("presence-timeout-s", po::value(&presence_s)->default_value(presence_s),
+       "a person not seen for this long has left (person_left event)")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off");
@@ -157,10 +160,12 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (pool.workers <= 0 || recognition_timeout_ms <= 0 || dedup_s < 0) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");
   }
+  if (presence_s <= 0) return fail("--presence-timeout-s must be positive");
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);
   if (max_frame_age_ms < 0) return fail("--recognition-max-age-ms must not be negative");
   pool.max_frame_age = std::chrono::milliseconds(max_frame_age_ms);
   cfg->events.dedup_window_ms = dedup_s * 1000;
+  cfg->events.presence_timeout_ms = presence_s * 1000;
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -1,7 +1,6 @@
 #include "events/events.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -10,18 +9,30 @@
 
 namespace iotstream::events {
 
-EventHub::EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, const EventBus& bus,
-                   Metrics& metrics)
+EventHub::EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery,
+                   const ingest::DeviceRegistry& devices, const EventBus& bus, Metrics& metrics)
     : options_(options),
       records_(records),
       gallery_(gallery),
+      devices_(devices),
       bus_(bus),
       recognised_(metrics.counter("events_person_recognised_total", "person_recognised events recorded")),
       unknown_(metrics.counter("events_unknown_face_total", "unknown_face events recorded")),
       suppressed_(metrics.counter("events_deduplicated_total", "face sightings folded into an earlier event")),
       errors_(metrics.counter("events_store_errors_total", "events that could not be stored")),
+      dropped_(metrics.counter("events_dropped_total", "events dropped because the event log's queue was full")),
       frame_to_event_(metrics.histogram("events_frame_to_event_seconds",
-                                        "from a frame's arrival to its event being published")) {}
+                                        "from a frame's arrival to its event being published")),
+      writer_([this] { Write(); }) {}
+
+EventHub::~EventHub() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  writer_.join();
+}
 
 void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& recognition) {
   for (const auto& rf : recognition.faces) {
@@ -30,6 +41,7 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     const int64_t now = NowMs();
     {
       std::lock_guard lock(mu_);
+      if (known) presence_[*rf.match.person_id] = Presence{rf.match.name, frame->device_id(), now, false};
       auto [it, inserted] = last_event_ms_.try_emplace(key, now);
       if (!inserted && now - it->second < options_.dedup_window_ms) {
         suppressed_.Add();
@@ -37,7 +49,8 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
       }
       it->second = now;
     }
-    store::EventRecord e;
+    Pending p;
+    store::EventRecord& e = p.record;
     e.type = known ? type::kPersonRecognised : type::kUnknownFace;
     e.ts_ms = now;
     e.device_id = frame->device_id();
@@ -48,22 +61,94 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     } else if (rf.match.nearest_person_id >= 0) {
       e.person_id = rf.match.nearest_person_id;  // the nearest, for the record; not a match
     }
-    e.distance = std::isfinite(rf.match.distance) ? std::round(static_cast<double>(rf.match.distance) * 1e4) / 1e4 : -1.0;
+    e.distance = static_cast<double>(rf.match.distance);
     e.box_x = rf.face.box.x;
     e.box_y = rf.face.box.y;
     e.box_w = rf.face.box.w;
     e.box_h = rf.face.box.h;
     e.descriptor.assign(rf.face.descriptor.begin(), rf.face.descriptor.end());
-    auto thumb = vision::FaceThumbnail(rf.face);
-    if (Status st = records_.AppendEvent(&e, thumb.ok() ? std::string_view(thumb.value()) : std::string_view());
-        !st.ok()) {
+    const auto device = devices_.Get(frame->device_id(), now);
+    CompleteRecognitionEvent(&e, frame->meta(), device ? &*device : nullptr);
+    if (auto thumb = vision::FaceThumbnail(rf.face); thumb.ok()) p.thumbnail = std::move(thumb).value();
+    p.frame_received_ms = frame->meta().received_ts_ms;
+    Queue(std::move(p));
+  }
+}
+
+void EventHub::OnDeviceChange(const std::string& device_id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
+  using Change = ingest::DeviceRegistry::Change;
+  const char* t = change == Change::kAdded    ? type::kDeviceAdded
+                  : change == Change::kOnline ? type::kDeviceOnline
+                                              : type::kDeviceOffline;
+  const auto device = devices_.Get(device_id, ts_ms);
+  Queue({DeviceEvent(t, device_id, ts_ms, device ? &*device : nullptr)});
+}
+
+void EventHub::OnDeviceUpdated(const std::string& device_id, int64_t ts_ms) {
+  if (const auto device = devices_.Get(device_id, ts_ms)) Queue({DeviceUpdatedEvent(*device, ts_ms)});
+}
+
+void EventHub::OnDeviceRemoved(const std::string& device_id, int64_t ts_ms) {
+  Queue({DeviceEvent(type::kDeviceRemoved, device_id, ts_ms, nullptr)});
+}
+
+void EventHub::OnStoragePressure(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
+                                 uint64_t budget_bytes, int64_t ts_ms) {
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = last_pressure_.try_emplace(reason, ts_ms);
+    if (!inserted && ts_ms - it->second < options_.pressure_interval_ms) return;
+    it->second = ts_ms;
+  }
+  Queue({StoragePressureEvent(reason, frames_dropped, bytes, budget_bytes, ts_ms)});
+}
+
+void EventHub::CheckPresence(int64_t now_ms) {
+  std::vector<store::EventRecord> left;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [person_id, p] : presence_) {
+      if (p.left || now_ms - p.last_seen_ms <= options_.presence_timeout_ms) continue;
+      p.left = true;
+      left.push_back(PersonLeftEvent(person_id, p.name, p.device_id, p.last_seen_ms, now_ms));
+    }
+  }
+  for (auto& e : left) Queue({std::move(e)});
+}
+
+void EventHub::Queue(Pending pending) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_ && queue_.size() < options_.max_queued) {
+      queue_.push_back(std::move(pending));
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  dropped_.Add();
+  IOT_LOG(kWarn) << "events: the log's queue is full, " << pending.record.type << " dropped";
+}
+
+void EventHub::Write() {
+  while (true) {
+    Pending p;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is written
+      p = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    store::EventRecord& e = p.record;
+    if (Status st = records_.AppendEvent(&e, p.thumbnail); !st.ok()) {
       errors_.Add();
-      IOT_LOG(kWarn) << "events: cannot store " << e.type << " of " << e.device_id << ": " << st.ToString();
+      IOT_LOG(kWarn) << "events: cannot store " << e.type << " of '" << e.device_id << "': " << st.ToString();
       continue;
     }
-    (known ? recognised_ : unknown_).Add();
-    bus_.Publish(RecognitionEvent(e, frame->meta().received_ts_ms));
-    frame_to_event_.Record((NowMs() - frame->meta().received_ts_ms) * 1000);
+    if (e.type == type::kPersonRecognised) recognised_.Add();
+    if (e.type == type::kUnknownFace) unknown_.Add();
+    bus_.Publish(ToEvent(e));
+    if (p.frame_received_ms > 0) frame_to_event_.Record((NowMs() - p.frame_received_ms) * 1000);
   }
 }
 

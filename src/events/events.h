@@ -1,53 +1,104 @@
-// Events: turns recognition results of camera frames into person_recognised / unknown_face events,
-// de-duplicated per person per camera within a window, stored (with a face thumbnail) in the event log and
-// published on the core event bus (to /ws viewers and every other output), in the JSON of events/schema.h.
-// Also applies feedback: a wrong match becomes a negative example.
+// Events: the event log and what feeds it. Every event kind of events/schema.h is built here, stored in the log
+// (SQLite, with an increasing id; a recognition's face thumbnail beside it) and then published on the core event
+// bus (to /ws viewers and every other output), so that every output sends what the log keeps.
 //
-// Thread-safety: every method may be called from any thread. OnRecognition and Feedback block on the disk
-// (SQLite, thumbnails): call them from recognition workers or disk threads, never from I/O threads.
+// Recognition results become person_recognised / unknown_face events, de-duplicated per person per camera within a
+// window; device changes, storage pressure and presence (a person not seen for a while has left) become their own
+// events. Feedback turns a wrong match into a negative example.
+//
+// Thread-safety: every method may be called from any thread. The On* methods never block on the disk: they queue
+// the event (bounded; a full queue drops and counts it) for the hub's own writer thread, which appends it to the
+// log and publishes it, in the order queued. Feedback blocks on SQLite: call it off I/O threads.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "core/event.h"
 #include "core/frame.h"
 #include "core/metrics.h"
+#include "ingest/ingest.h"
 #include "store/records.h"
 #include "vision/vision.h"
 
 namespace iotstream::events {
 
 struct EventOptions {
-  int64_t dedup_window_ms = 10'000;  // one event per person (or "unknown") per camera within this window
+  int64_t dedup_window_ms = 10'000;        // one event per person (or "unknown") per camera within this window
+  int64_t presence_timeout_ms = 600'000;   // a person not seen for this long has left (person_left)
+  int64_t pressure_interval_ms = 60'000;   // at most one storage_pressure event per reason within this time
+  size_t max_queued = 1024;                // events waiting for the log; more are dropped (counted)
 };
 
 class EventHub {
  public:
-  // Everything referenced must outlive the hub.
-  EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery, const EventBus& bus,
-           Metrics& metrics);
+  // Everything referenced must outlive the hub. Starts the writer thread.
+  EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery,
+           const ingest::DeviceRegistry& devices, const EventBus& bus, Metrics& metrics);
+  // Logs and publishes what is queued, then stops the writer thread.
+  ~EventHub();
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
 
-  // Records events for the faces of a camera frame's recognition.
+  // Events for the faces of a camera frame's recognition; encodes their thumbnails on the calling thread.
   void OnRecognition(const FramePtr& frame, const vision::Recognition& recognition);
+  // device_added / device_online / device_offline, as the device registry reports them.
+  void OnDeviceChange(const std::string& device_id, ingest::DeviceRegistry::Change change, int64_t ts_ms);
+  // device_updated with the device as it is now; nothing when it is unknown.
+  void OnDeviceUpdated(const std::string& device_id, int64_t ts_ms);
+  void OnDeviceRemoved(const std::string& device_id, int64_t ts_ms);
+  // storage_pressure, at most once per reason per pressure_interval_ms.
+  void OnStoragePressure(const std::string& reason, uint64_t frames_dropped, uint64_t bytes, uint64_t budget_bytes,
+                         int64_t ts_ms);
+  // person_left for every person last seen more than presence_timeout_ms ago (once per absence). Call periodically.
+  void CheckPresence(int64_t now_ms);
+
   // Applies feedback on event `id`. correct=false on a person_recognised event keeps that face's descriptor
   // as a negative example of the person it was mistaken for. NotFound if there is no such event.
   Status Feedback(int64_t event_id, bool correct);
 
  private:
+  struct Pending {
+    store::EventRecord record;
+    std::string thumbnail{};         // JPEG; empty for none
+    int64_t frame_received_ms = 0;   // a recognition's frame arrival, for the frame-to-event histogram
+  };
+  struct Presence {
+    std::string name;
+    std::string device_id;
+    int64_t last_seen_ms = 0;
+    bool left = false;
+  };
+  void Queue(Pending pending);
+  void Write();
+
   const EventOptions options_;
   store::Records& records_;
   vision::Gallery& gallery_;
+  const ingest::DeviceRegistry& devices_;
   const EventBus& bus_;
   Counter& recognised_;
   Counter& unknown_;
   Counter& suppressed_;
   Counter& errors_;
+  Counter& dropped_;
   Histogram& frame_to_event_;
+
   std::mutex mu_;
   std::unordered_map<std::string, int64_t> last_event_ms_;  // guarded by mu_: "device\nperson" -> time
+  std::unordered_map<int64_t, Presence> presence_;          // guarded by mu_: by person id
+  std::unordered_map<std::string, int64_t> last_pressure_;  // guarded by mu_: reason -> time
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+  std::thread writer_;         // last: starts once everything above is built
 };
 
 }  // namespace iotstream::events

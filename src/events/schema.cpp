@@ -8,8 +8,35 @@ using nlohmann::json;
 
 namespace {
 
-EventPtr MakeEvent(const char* event_type, std::string device_id, const json& message) {
-  return std::make_shared<const Event>(Event{event_type, std::move(device_id), message.dump()});
+store::EventRecord Logged(const char* event_type, std::string device_id, int64_t ts_ms, json message) {
+  store::EventRecord e;
+  e.type = event_type;
+  e.device_id = std::move(device_id);
+  e.ts_ms = ts_ms;
+  message["type"] = event_type;
+  message["ts"] = ts_ms;
+  e.message = message.dump();
+  return e;
+}
+
+void AddCamera(json* message, const std::string& device_id, const ingest::DeviceView* device) {
+  (*message)["device_id"] = device_id;
+  (*message)["camera_name"] = device && !device->record.name.empty() ? device->record.name : device_id;
+  (*message)["location"] = device ? device->record.location : "";
+}
+
+double Rounded(double distance) { return std::isfinite(distance) ? std::round(distance * 1e4) / 1e4 : -1.0; }
+
+// A recognition event's message rebuilt from its columns, for rows logged before messages were kept.
+json LegacyRecognitionJson(const store::EventRecord& e) {
+  return json{{"type", e.type},
+              {"ts", e.ts_ms},
+              {"device_id", e.device_id},
+              {"frame_id", e.frame_id},
+              {"person_id", e.person_id ? json(*e.person_id) : json(nullptr)},
+              {"name", e.type == type::kPersonRecognised ? json(e.name) : json(nullptr)},
+              {"distance", e.distance},
+              {"box", {{"x", e.box_x}, {"y", e.box_y}, {"w", e.box_w}, {"h", e.box_h}}}};
 }
 
 }  // namespace
@@ -47,47 +74,75 @@ json DeviceListJson(const std::vector<ingest::DeviceView>& devices) {
   return json{{"devices", std::move(list)}, {"total", devices.size()}, {"online", online}};
 }
 
-json EventJson(const store::EventRecord& e) {
-  return json{{"id", e.id},
-              {"type", e.type},
-              {"ts", e.ts_ms},
-              {"device_id", e.device_id},
-              {"frame_id", e.frame_id},
-              {"person_id", e.person_id ? json(*e.person_id) : json(nullptr)},
-              {"name", e.type == type::kPersonRecognised ? json(e.name) : json(nullptr)},
-              {"distance", e.distance},
-              {"box", {{"x", e.box_x}, {"y", e.box_y}, {"w", e.box_w}, {"h", e.box_h}}},
-              {"thumbnail_url", e.has_thumbnail ? json("/api/v1/events/" + std::to_string(e.id) + "/thumbnail.jpg")
-                                                : json(nullptr)},
-              {"feedback", e.feedback_correct ? json(*e.feedback_correct ? "correct" : "wrong") : json(nullptr)}};
-}
-
 std::string HelloMessage(const std::vector<ingest::DeviceView>& devices) {
   json hello = DeviceListJson(devices);
   hello["type"] = type::kHello;
   return hello.dump();
 }
 
-EventPtr DeviceStateEvent(const std::string& device_id, bool online, int64_t ts_ms) {
-  const char* t = online ? type::kDeviceOnline : type::kDeviceOffline;
-  return MakeEvent(t, device_id, json{{"type", t}, {"device_id", device_id}, {"ts", ts_ms}});
+store::EventRecord DeviceEvent(const char* event_type, const std::string& device_id, int64_t ts_ms,
+                               const ingest::DeviceView* device) {
+  json message;
+  AddCamera(&message, device_id, device);
+  return Logged(event_type, device_id, ts_ms, std::move(message));
 }
 
-EventPtr DeviceUpdatedEvent(const ingest::DeviceView& device) {
-  return MakeEvent(type::kDeviceUpdated, device.record.id,
-                   json{{"type", type::kDeviceUpdated}, {"device", DeviceJson(device)}});
+store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t ts_ms) {
+  return Logged(type::kDeviceUpdated, device.record.id, ts_ms,
+                json{{"device_id", device.record.id}, {"device", DeviceJson(device)}});
 }
 
-EventPtr DeviceRemovedEvent(const std::string& device_id, int64_t ts_ms) {
-  return MakeEvent(type::kDeviceRemoved, device_id,
-                   json{{"type", type::kDeviceRemoved}, {"device_id", device_id}, {"ts", ts_ms}});
+void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device) {
+  if (e->type != type::kPersonRecognised) e->type = type::kUnknownFace;
+  json message{{"frame_id", e->frame_id},
+               {"person_id", e->person_id ? json(*e->person_id) : json(nullptr)},
+               {"name", e->type == type::kPersonRecognised ? json(e->name) : json(nullptr)},
+               {"distance", Rounded(e->distance)},
+               {"box", {{"x", e->box_x}, {"y", e->box_y}, {"w", e->box_w}, {"h", e->box_h}}},
+               {"frame_ts", frame.capture_ts_ms},
+               {"frame_received_at", frame.received_ts_ms},
+               {"latency_ms", e->ts_ms - frame.received_ts_ms},
+               {"frame_url", "/api/v1/frames/" + std::to_string(e->frame_id)}};
+  AddCamera(&message, e->device_id, device);
+  message["type"] = e->type;
+  message["ts"] = e->ts_ms;
+  e->distance = Rounded(e->distance);
+  e->message = message.dump();
 }
 
-EventPtr RecognitionEvent(const store::EventRecord& event, int64_t frame_received_ms) {
-  json message = EventJson(event);
-  message["frame_received_at"] = frame_received_ms;
-  const char* t = event.type == type::kPersonRecognised ? type::kPersonRecognised : type::kUnknownFace;
-  return MakeEvent(t, event.device_id, message);
+store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, const std::string& device_id,
+                                   int64_t last_seen_ms, int64_t ts_ms) {
+  store::EventRecord e = Logged(type::kPersonLeft, "", ts_ms,
+                                json{{"person_id", person_id},
+                                     {"name", name},
+                                     {"device_id", device_id},
+                                     {"last_seen", last_seen_ms}});
+  e.person_id = person_id;
+  e.name = name;
+  return e;
+}
+
+store::EventRecord StoragePressureEvent(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
+                                        uint64_t budget_bytes, int64_t ts_ms) {
+  return Logged(type::kStoragePressure, "", ts_ms,
+                json{{"reason", reason}, {"frames_dropped", frames_dropped}, {"bytes", bytes},
+                     {"budget_bytes", budget_bytes}});
+}
+
+json EventJson(const store::EventRecord& e) {
+  json j = e.message.empty() ? LegacyRecognitionJson(e) : json::parse(e.message, nullptr, false);
+  if (!j.is_object()) j = json{{"type", e.type}, {"ts", e.ts_ms}};
+  j["id"] = e.id;
+  if (e.type == type::kPersonRecognised || e.type == type::kUnknownFace) {
+    j["thumbnail_url"] = e.has_thumbnail ? json("/api/v1/events/" + std::to_string(e.id) + "/thumbnail.jpg")
+                                         : json(nullptr);
+    j["feedback"] = e.feedback_correct ? json(*e.feedback_correct ? "correct" : "wrong") : json(nullptr);
+  }
+  return j;
+}
+
+EventPtr ToEvent(const store::EventRecord& event) {
+  return std::make_shared<const Event>(Event{event.type, event.device_id, EventJson(event).dump()});
 }
 
 }  // namespace iotstream::events

@@ -1,15 +1,19 @@
 // The event schema: every event type iotstream sends and its JSON, defined once. /ws viewers, the events API and
-// every later output (MQTT, webhooks) get the same message from these builders. Stateless and thread-safe.
+// every other output (MQTT, webhooks) get the same message from these builders, and the event log keeps it.
+// Stateless and thread-safe. Times are ms since the epoch; `device` is what GET /api/v1/devices/{id} answers.
 //
-//   hello              {"type","devices":[device...],"total","online"}      first /ws message (not an event)
-//   device_online      {"type","device_id","ts"}                           a camera started sending
-//   device_offline     {"type","device_id","ts"}                           no frame for --device-offline-s
-//   device_updated     {"type","device":device}                            renamed or moved
-//   device_removed     {"type","device_id","ts"}                           deleted with its footage
-//   person_recognised  {"type","id","ts","device_id","frame_id","person_id","name","distance","box",
-//                       "thumbnail_url","feedback","frame_received_at"}    an enrolled person was seen
-//   unknown_face       as person_recognised, "name" null, "person_id" the nearest person (not a match)
-// `device` is the object GET /api/v1/devices/{id} answers; times are ms since the epoch.
+//   hello              {type, devices:[device...], total, online}                first /ws message (not logged)
+//   every logged event {id, type, ts, ...}; `id` increases (GET /api/v1/events?since_id=)
+//   device_added       {device_id, camera_name, location}                       a camera's first frame ever
+//   device_online      {device_id, camera_name, location}                       it started sending
+//   device_offline     {device_id, camera_name, location}                       no frame for its offline time
+//   device_updated     {device_id, device}                                      renamed, moved, marked sparse
+//   device_removed     {device_id}                                              deleted with its footage
+//   person_recognised  {device_id, camera_name, location, person_id, name, distance, box {x,y,w,h}, frame_id,
+//                       frame_ts, frame_received_at, latency_ms, frame_url, thumbnail_url, feedback}
+//   unknown_face       as person_recognised; name null, person_id the nearest person (not a match)
+//   person_left        {person_id, name, device_id (where last seen), last_seen}  not seen for --presence-timeout-s
+//   storage_pressure   {reason: "queue_full"|"disk_budget", frames_dropped, bytes, budget_bytes}
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/event.h"
+#include "core/frame.h"
 #include "ingest/ingest.h"
 #include "store/records.h"
 
@@ -26,28 +31,40 @@ namespace iotstream::events {
 
 namespace type {
 inline constexpr char kHello[] = "hello";
+inline constexpr char kDeviceAdded[] = "device_added";
 inline constexpr char kDeviceOnline[] = "device_online";
 inline constexpr char kDeviceOffline[] = "device_offline";
 inline constexpr char kDeviceUpdated[] = "device_updated";
 inline constexpr char kDeviceRemoved[] = "device_removed";
 inline constexpr char kPersonRecognised[] = "person_recognised";
 inline constexpr char kUnknownFace[] = "unknown_face";
+inline constexpr char kPersonLeft[] = "person_left";
+inline constexpr char kStoragePressure[] = "storage_pressure";
 }  // namespace type
 
 // A device as the devices API shows it.
 nlohmann::json DeviceJson(const ingest::DeviceView& device);
 // {"devices":[...],"total":n,"online":m}, as GET /api/v1/devices answers.
 nlohmann::json DeviceListJson(const std::vector<ingest::DeviceView>& devices);
-// A stored recognition event, as the events API shows it.
-nlohmann::json EventJson(const store::EventRecord& event);
-
 // The hello message's text.
 std::string HelloMessage(const std::vector<ingest::DeviceView>& devices);
 
-EventPtr DeviceStateEvent(const std::string& device_id, bool online, int64_t ts_ms);
-EventPtr DeviceUpdatedEvent(const ingest::DeviceView& device);
-EventPtr DeviceRemovedEvent(const std::string& device_id, int64_t ts_ms);
-// A stored recognition event as it is pushed live: EventJson plus the frame's arrival time.
-EventPtr RecognitionEvent(const store::EventRecord& event, int64_t frame_received_ms);
+// The messages of logged events, without the id the log gives them: each builder returns the record to append,
+// its `message` set. `device` is the camera's current view, when it is known.
+store::EventRecord DeviceEvent(const char* event_type, const std::string& device_id, int64_t ts_ms,
+                               const ingest::DeviceView* device);
+store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t ts_ms);
+// `e` holds the recognition's columns (type, device, person, distance, box, frame id); adds the message.
+void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device);
+store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, const std::string& device_id,
+                                   int64_t last_seen_ms, int64_t ts_ms);
+store::EventRecord StoragePressureEvent(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
+                                        uint64_t budget_bytes, int64_t ts_ms);
+
+// A logged event as the events API shows it and every output sends it: its message with its id, feedback and
+// thumbnail URL. Rows from before messages were kept are rebuilt from their columns.
+nlohmann::json EventJson(const store::EventRecord& event);
+// The same, ready for the bus.
+EventPtr ToEvent(const store::EventRecord& event);
 
 }  // namespace iotstream::events

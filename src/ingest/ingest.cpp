@@ -53,9 +53,11 @@ void DeviceRegistry::Restore(std::vector<DeviceRecord> records) {
 
 void DeviceRegistry::RecordAccepted(const std::string& id, size_t bytes, int width, int height, int64_t now_ms) {
   bool came_online = false;
+  bool added = false;
   {
     std::lock_guard lock(mu_);
     auto [it, inserted] = devices_.try_emplace(id);
+    added = inserted;
     Entry& e = it->second;
     DeviceRecord& r = e.record;
     if (inserted) {
@@ -86,7 +88,9 @@ void DeviceRegistry::RecordAccepted(const std::string& id, size_t bytes, int wid
     came_online = !e.reported_online;
     e.reported_online = true;
   }
-  if (came_online && listener_) listener_(id, true, now_ms);
+  if (!listener_) return;
+  if (added) listener_(id, Change::kAdded, now_ms);
+  if (came_online) listener_(id, Change::kOnline, now_ms);
 }
 
 void DeviceRegistry::RecordRejected(const std::string& id) {
@@ -109,7 +113,7 @@ void DeviceRegistry::CheckOffline(int64_t now_ms) {
     }
   }
   if (!listener_) return;
-  for (const auto& id : went_offline) listener_(id, false, now_ms);
+  for (const auto& id : went_offline) listener_(id, Change::kOffline, now_ms);
 }
 
 int64_t DeviceRegistry::IntervalMs(const Entry& e, bool* learned) const {

@@ -76,9 +76,10 @@ class DeviceRegistry {
     int64_t offline_after_ms = 10'000;  // a device with no frame for this long is offline
     int64_t fps_window_ms = 5'000;      // fps is measured over this trailing window
   };
-  // A device came online (its first frame after being offline; ts = that frame's arrival) or went offline
-  // (ts = when CheckOffline noticed).
-  using StateListener = std::function<void(const std::string& device_id, bool online, int64_t ts_ms)>;
+  // What the listener is told: a device sent its first frame ever (kAdded, then kOnline), came online (its first
+  // frame after being offline; ts = that frame's arrival) or went offline (ts = when CheckOffline noticed).
+  enum class Change { kAdded, kOnline, kOffline };
+  using StateListener = std::function<void(const std::string& device_id, Change change, int64_t ts_ms)>;
 
   explicit DeviceRegistry(Options options) : options_(options) {}
 

@@ -30,16 +30,6 @@ StoredFrame RowToFrame(const Stmt& q) {
   return f;
 }
 
-// Adds a column that tables written by an earlier version lack (CREATE TABLE IF NOT EXISTS leaves them as they were).
-Status AddColumnIfMissing(Db& db, const char* table, const char* column, const char* declaration) {
-  Stmt has(db.get(), std::string("SELECT count(*) FROM pragma_table_info('") + table + "') WHERE name = ?");
-  has.Bind(1, std::string_view(column));
-  Result<bool> row = has.Step();
-  if (!row.ok()) return row.status();
-  if (row.value() && has.Int(0) > 0) return Status::Ok();
-  return db.Exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + declaration);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<FrameIndex>> FrameIndex::Open(const std::string& db_path) {

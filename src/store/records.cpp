@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, type TEXT NOT NULL, ts_ms INTEGER NOT NULL, device_id TEXT NOT NULL,
   frame_id INTEGER NOT NULL, person_id INTEGER, name TEXT NOT NULL, distance REAL NOT NULL,
   box_x INTEGER NOT NULL, box_y INTEGER NOT NULL, box_w INTEGER NOT NULL, box_h INTEGER NOT NULL,
-  has_thumbnail INTEGER NOT NULL, feedback INTEGER, descriptor BLOB NOT NULL);
+  has_thumbnail INTEGER NOT NULL, feedback INTEGER, descriptor BLOB NOT NULL, message TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);
 )sql";
 
@@ -55,6 +55,8 @@ class RecordsImpl final : public Records {
     if (Status s = db_.Open((root_ / "iotstream.db").string()); !s.ok()) return s;
     if (Status s = db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
     if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+    // Event logs written before every event kind was kept lack the message column.
+    if (Status s = AddColumnIfMissing(db_, "events", "message", "TEXT NOT NULL DEFAULT ''"); !s.ok()) return s;
     if (Status s = RemoveOrphans(root_ / "faces", "SELECT id FROM faces WHERE has_thumbnail = 1"); !s.ok()) return s;
     return RemoveOrphans(root_ / "events", "SELECT id FROM events WHERE has_thumbnail = 1");
   }
@@ -190,7 +192,7 @@ class RecordsImpl final : public Records {
     if (!st.ok()) return st;
     Stmt ins(db_.get(),
              "INSERT INTO events (type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, "
-             "box_h, has_thumbnail, feedback, descriptor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)");
+             "box_h, has_thumbnail, feedback, descriptor, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)");
     ins.Bind(1, e->type).Bind(2, e->ts_ms).Bind(3, e->device_id).Bind(4, static_cast<int64_t>(e->frame_id));
     if (e->person_id) {
       ins.Bind(5, *e->person_id);
@@ -202,6 +204,7 @@ class RecordsImpl final : public Records {
     ins.Bind(12, int64_t{thumbnail_jpeg.empty() ? 0 : 1});
     const std::string blob = DescriptorBlob(e->descriptor);
     ins.BindBlob(13, blob.data(), blob.size());
+    ins.Bind(14, e->message);
     ins.BindReal(7, e->distance);
     st = ins.Run();
     if (st.ok()) {
@@ -219,9 +222,9 @@ class RecordsImpl final : public Records {
     std::lock_guard lock(mu_);
     Stmt s(db_.get(), std::string(kEventColumns) +
                           " WHERE ts_ms BETWEEN ? AND ? AND (? = '' OR device_id = ?) AND (? = '' OR type = ?) "
-                          "ORDER BY id DESC LIMIT ?");
+                          "AND id > ? ORDER BY id " + (q.since_id ? "ASC" : "DESC") + " LIMIT ?");
     s.Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.device_id).Bind(4, q.device_id).Bind(5, q.type).Bind(6, q.type);
-    s.Bind(7, static_cast<int64_t>(q.limit));
+    s.Bind(7, q.since_id.value_or(0)).Bind(8, static_cast<int64_t>(q.limit));
     return CollectRows<EventRecord>(s, EventOf);
   }
 
@@ -250,7 +253,7 @@ class RecordsImpl final : public Records {
  private:
   static constexpr std::string_view kEventColumns =
       "SELECT id, type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, box_h, "
-      "has_thumbnail, feedback, descriptor FROM events";
+      "has_thumbnail, feedback, descriptor, message FROM events";
 
   static EventRecord EventOf(const Stmt& s) {
     EventRecord e;
@@ -269,6 +272,7 @@ class RecordsImpl final : public Records {
     e.has_thumbnail = s.Int(12) != 0;
     if (!s.IsNull(13)) e.feedback_correct = s.Int(13) != 0;
     e.descriptor = DescriptorOf(s.Blob(14));
+    e.message = s.Text(15);
     return e;
   }
 

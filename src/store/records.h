@@ -34,11 +34,13 @@ struct PersonSummary {
   std::vector<int64_t> face_ids;  // oldest first
 };
 
+// One entry of the event log: every kind (events/schema.h) is stored here. The columns hold what queries and
+// feedback need; `message` holds the event's JSON as it was sent (without its id, which the row gives it).
 struct EventRecord {
-  int64_t id = 0;                   // assigned by AppendEvent
-  std::string type;                 // "person_recognised", "unknown_face"
+  int64_t id = 0;                   // assigned by AppendEvent; increasing
+  std::string type;                 // "person_recognised", "device_online", ...
   int64_t ts_ms = 0;
-  std::string device_id;
+  std::string device_id;            // empty when the event concerns no camera
   uint64_t frame_id = 0;
   std::optional<int64_t> person_id;  // the match (person_recognised) or nearest person (unknown_face)
   std::string name;
@@ -47,6 +49,7 @@ struct EventRecord {
   bool has_thumbnail = false;
   std::optional<bool> feedback_correct;
   std::vector<float> descriptor;    // kept for feedback (a wrong match becomes a negative example)
+  std::string message;              // the JSON object sent; empty in rows written before it was kept
 };
 
 struct EventQuery {
@@ -54,6 +57,7 @@ struct EventQuery {
   int64_t to_ms = INT64_MAX;
   std::string device_id;  // empty: any
   std::string type;       // empty: any
+  std::optional<int64_t> since_id;  // set: only events after this id, oldest first (paging forward); else newest first
   size_t limit = 100;
 };
 

@@ -98,4 +98,13 @@ Status Db::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
+Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& declaration) {
+  Stmt has(db.get(), "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
+  has.Bind(1, table).Bind(2, column);
+  Result<bool> row = has.Step();
+  if (!row.ok()) return row.status();
+  if (row.value() && has.Int(0) > 0) return Status::Ok();
+  return db.Exec("ALTER TABLE " + table + " ADD COLUMN " + column + " " + declaration);
+}
+
 }  // namespace iotstream::store

@@ -95,4 +95,8 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
+// Adds `column` (with its type and default in `declaration`) to `table` unless it has it: the migration for tables
+// an earlier version created, which CREATE TABLE IF NOT EXISTS leaves as they were. IOError from SQLite.
+Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& declaration);
+
 }  // namespace iotstream::store

@@ -16,7 +16,11 @@ ingest::DeviceView Device(const std::string& id, bool online) {
   return v;
 }
 
-json Parse(const EventPtr& e) { return json::parse(e->json); }
+// What an output receives once the log has given the event an id.
+json Sent(store::EventRecord e, int64_t id) {
+  e.id = id;
+  return json::parse(ToEvent(e)->json);
+}
 
 TEST(EventSchema, HelloIsTheDeviceListWithItsType) {
   const json hello = json::parse(HelloMessage({Device("a", true), Device("b", false)}));
@@ -30,48 +34,94 @@ TEST(EventSchema, HelloIsTheDeviceListWithItsType) {
   EXPECT_EQ(hello["devices"][0]["resolution"]["width"], 640);
 }
 
-TEST(EventSchema, DeviceEventsCarryTypeDeviceAndTime) {
-  for (const auto& [event, name] : {std::pair{DeviceStateEvent("cam", true, 5), type::kDeviceOnline},
-                                    std::pair{DeviceStateEvent("cam", false, 5), type::kDeviceOffline},
-                                    std::pair{DeviceRemovedEvent("cam", 5), type::kDeviceRemoved}}) {
-    EXPECT_EQ(event->type, name);
-    EXPECT_EQ(event->device_id, "cam");
-    const json j = Parse(event);
+TEST(EventSchema, DeviceEventsCarryTypeIdDeviceCameraAndTime) {
+  ingest::DeviceView porch = Device("cam", true);
+  porch.record.name = "Porch";
+  porch.record.location = "front";
+  for (const char* name : {type::kDeviceAdded, type::kDeviceOnline, type::kDeviceOffline}) {
+    const store::EventRecord e = DeviceEvent(name, "cam", 5, &porch);
+    EXPECT_EQ(e.type, name);
+    EXPECT_EQ(e.device_id, "cam");
+    const json j = Sent(e, 7);
+    EXPECT_EQ(j["id"], 7);
     EXPECT_EQ(j["type"], name);
     EXPECT_EQ(j["device_id"], "cam");
+    EXPECT_EQ(j["camera_name"], "Porch");
+    EXPECT_EQ(j["location"], "front");
     EXPECT_EQ(j["ts"], 5);
   }
-  ingest::DeviceView renamed = Device("cam", true);
-  renamed.record.name = "Front door";
-  const EventPtr updated = DeviceUpdatedEvent(renamed);
-  EXPECT_EQ(updated->type, type::kDeviceUpdated);
-  EXPECT_EQ(Parse(updated)["device"]["name"], "Front door");
+  EXPECT_EQ(Sent(DeviceEvent(type::kDeviceRemoved, "gone", 9, nullptr), 8)["camera_name"], "gone");
+  const json updated = Sent(DeviceUpdatedEvent(porch, 6), 9);
+  EXPECT_EQ(updated["type"], type::kDeviceUpdated);
+  EXPECT_EQ(updated["device"]["name"], "Porch");
 }
 
-TEST(EventSchema, RecognitionEventsAsStoredAndAsPushed) {
+TEST(EventSchema, RecognitionEventsCarryCameraPersonFrameAndLatency) {
   store::EventRecord e;
-  e.id = 12;
-  e.type = type::kUnknownFace;
-  e.ts_ms = 100;
-  e.device_id = "cam";
-  e.person_id = 3;  // the nearest person, not a match
-  e.name = "Ada";
-  e.has_thumbnail = true;
-  const json stored = EventJson(e);
-  EXPECT_EQ(stored["name"], nullptr);
-  EXPECT_EQ(stored["person_id"], 3);
-  EXPECT_EQ(stored["thumbnail_url"], "/api/v1/events/12/thumbnail.jpg");
-  EXPECT_EQ(stored["feedback"], nullptr);
-  EXPECT_FALSE(stored.contains("frame_received_at"));
-
   e.type = type::kPersonRecognised;
-  e.feedback_correct = false;
-  const EventPtr pushed = RecognitionEvent(e, 90);
-  EXPECT_EQ(pushed->type, type::kPersonRecognised);
-  const json j = Parse(pushed);
+  e.ts_ms = 1'000'120;
+  e.device_id = "cam";
+  e.frame_id = 42;
+  e.person_id = 3;
+  e.name = "Ada";
+  e.distance = 0.412345;
+  e.box_w = 80;
+  Frame::Meta frame;
+  frame.capture_ts_ms = 999'990;
+  frame.received_ts_ms = 1'000'000;
+  ingest::DeviceView door = Device("cam", true);
+  door.record.name = "Door";
+  CompleteRecognitionEvent(&e, frame, &door);
+  e.has_thumbnail = true;
+  const json j = Sent(e, 12);
+  EXPECT_EQ(j["id"], 12);
+  EXPECT_EQ(j["type"], type::kPersonRecognised);
+  EXPECT_EQ(j["camera_name"], "Door");
+  EXPECT_EQ(j["name"], "Ada");
+  EXPECT_EQ(j["person_id"], 3);
+  EXPECT_DOUBLE_EQ(j["distance"].get<double>(), 0.4123);
+  EXPECT_EQ(j["box"]["w"], 80);
+  EXPECT_EQ(j["frame_id"], 42);
+  EXPECT_EQ(j["frame_ts"], 999'990);
+  EXPECT_EQ(j["latency_ms"], 120);
+  EXPECT_EQ(j["frame_url"], "/api/v1/frames/42");
+  EXPECT_EQ(j["thumbnail_url"], "/api/v1/events/12/thumbnail.jpg");
+  EXPECT_EQ(j["feedback"], nullptr);
+
+  store::EventRecord unknown;
+  unknown.type = "anything else";
+  unknown.person_id = 3;  // the nearest person, not a match
+  unknown.name = "Ada";
+  CompleteRecognitionEvent(&unknown, frame, nullptr);
+  EXPECT_EQ(unknown.type, type::kUnknownFace);
+  EXPECT_EQ(Sent(unknown, 13)["name"], nullptr);
+}
+
+TEST(EventSchema, RowsLoggedBeforeMessagesWereKeptAreRebuilt) {
+  store::EventRecord old;
+  old.id = 4;
+  old.type = type::kPersonRecognised;
+  old.device_id = "cam";
+  old.name = "Ada";
+  old.feedback_correct = false;
+  const json j = EventJson(old);
+  EXPECT_EQ(j["id"], 4);
   EXPECT_EQ(j["name"], "Ada");
   EXPECT_EQ(j["feedback"], "wrong");
-  EXPECT_EQ(j["frame_received_at"], 90);
+  EXPECT_EQ(j["thumbnail_url"], nullptr);
+}
+
+TEST(EventSchema, PresenceAndStoragePressure) {
+  const json left = Sent(PersonLeftEvent(3, "Ada", "cam", 100, 700), 1);
+  EXPECT_EQ(left["type"], type::kPersonLeft);
+  EXPECT_EQ(left["name"], "Ada");
+  EXPECT_EQ(left["device_id"], "cam");
+  EXPECT_EQ(left["last_seen"], 100);
+  const json pressure = Sent(StoragePressureEvent("queue_full", 5, 10, 20, 700), 2);
+  EXPECT_EQ(pressure["type"], type::kStoragePressure);
+  EXPECT_EQ(pressure["reason"], "queue_full");
+  EXPECT_EQ(pressure["frames_dropped"], 5);
+  EXPECT_FALSE(pressure.contains("thumbnail_url"));
 }
 
 }  // namespace

@@ -57,9 +57,10 @@ TEST(DeviceRegistry, CountsOnlineFpsAndSuccessRate) {
 
 // What the listener hears: online with the first frame (and again after an outage), offline once, when noticed.
 struct Transitions {
-  std::vector<std::tuple<std::string, bool, int64_t>> seen;
+  using Change = DeviceRegistry::Change;
+  std::vector<std::tuple<std::string, Change, int64_t>> seen;
   DeviceRegistry::StateListener Listener() {
-    return [this](const std::string& id, bool online, int64_t ts) { seen.emplace_back(id, online, ts); };
+    return [this](const std::string& id, Change change, int64_t ts) { seen.emplace_back(id, change, ts); };
   }
 };
 
@@ -73,8 +74,12 @@ TEST(DeviceRegistry, ReportsEachCameraComingOnlineAndGoingOfflineOnce) {
   reg.CheckOffline(11'101);
   reg.CheckOffline(12'000);
   reg.RecordAccepted("cam", 1, 1, 1, 20'000);
-  using T = std::tuple<std::string, bool, int64_t>;
-  EXPECT_EQ(t.seen, (std::vector<T>{{"cam", true, 1'000}, {"cam", false, 11'101}, {"cam", true, 20'000}}));
+  using T = std::tuple<std::string, Transitions::Change, int64_t>;
+  using C = Transitions::Change;
+  EXPECT_EQ(t.seen, (std::vector<T>{{"cam", C::kAdded, 1'000},
+                                    {"cam", C::kOnline, 1'000},
+                                    {"cam", C::kOffline, 11'101},
+                                    {"cam", C::kOnline, 20'000}}));
 }
 
 TEST(DeviceRegistry, AMarkedSparseCameraIsOfflineOnlyAfterMissingItsInterval) {
@@ -92,8 +97,8 @@ TEST(DeviceRegistry, AMarkedSparseCameraIsOfflineOnlyAfterMissingItsInterval) {
   EXPECT_NEAR(asleep->fps, 5.0, 1e-9);  // over the burst, not over the silence
   reg.CheckOffline(1'800 + 310'001);  // missed it by more than the offline time
   EXPECT_FALSE(reg.Get("pir", 1'800 + 310'001)->online);
-  ASSERT_EQ(t.seen.size(), 2u);
-  EXPECT_EQ(t.seen[1], std::make_tuple(std::string("pir"), false, int64_t{1'800 + 310'001}));
+  ASSERT_EQ(t.seen.size(), 3u);  // added, online, offline
+  EXPECT_EQ(t.seen[2], std::make_tuple(std::string("pir"), Transitions::Change::kOffline, int64_t{1'800 + 310'001}));
 }
 
 TEST(DeviceRegistry, RegularPausesAreLearnedAsASparseCamerasInterval) {

@@ -66,6 +66,9 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   EXPECT_EQ(event["device_id"], "door");
   EXPECT_LT(event["distance"].get<double>(), 0.6);
   EXPECT_GT(event["box"]["w"].get<int>(), 40);
+  EXPECT_EQ(event["camera_name"], "door");
+  EXPECT_GE(event["latency_ms"].get<int64_t>(), 0);
+  EXPECT_EQ(event["frame_url"], "/api/v1/frames/" + std::to_string(event["frame_id"].get<uint64_t>()));
 
   // More sightings within the window fold into that one event.
   for (int i = 0; i < 2; ++i) ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "door").status, 200);
@@ -75,9 +78,19 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
         return h["pool"]["busy"] == 0 && h["pool"]["pending_cameras"] == 0;
       },
       std::chrono::seconds(60)));
-  auto events = Json(cam.Get("/api/v1/events?device_id=door"));
+  auto events = Json(cam.Get("/api/v1/events?device_id=door&type=person_recognised"));
   ASSERT_EQ(events["events"].size(), 1u) << events.dump();
   EXPECT_EQ(events["events"][0]["id"], event["id"]);
+  // The camera's own events are in the same log, before the recognition, and paged forward by since_id.
+  auto all = Json(cam.Get("/api/v1/events?since_id=0"));
+  std::vector<std::string> types;
+  for (const auto& e : all["events"]) types.push_back(e["type"]);
+  ASSERT_GE(types.size(), 3u) << all.dump();
+  EXPECT_EQ(std::vector<std::string>(types.begin(), types.begin() + 3),
+            (std::vector<std::string>{"device_added", "device_online", "person_recognised"}));
+  const int64_t first = all["events"][0]["id"];
+  auto after = Json(cam.Get("/api/v1/events?since_id=" + std::to_string(first)));
+  EXPECT_EQ(after["events"][0]["id"], all["events"][1]["id"]);
   auto thumb = cam.Get(event["thumbnail_url"].get<std::string>());
   EXPECT_EQ(thumb.status, 200);
   EXPECT_EQ(thumb.headers["content-type"], "image/jpeg");
@@ -192,8 +205,12 @@ TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
   ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
   auto first = Json(c.PostJpeg("/api/v1/stream/stream", biden_, "gate"));
   ASSERT_EQ(first["recognition"]["faces"][0]["name"], "Barack Obama");
-  auto events = Json(c.Get("/api/v1/events?device_id=gate"));
-  ASSERT_EQ(events["events"].size(), 1u);
+  // The event log is written just after the answer.
+  json events;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    events = Json(c.Get("/api/v1/events?device_id=gate&type=person_recognised"));
+    return events["events"].size() == 1;
+  })) << events.dump();
   const std::string id = std::to_string(events["events"][0]["id"].get<int64_t>());
 
   EXPECT_EQ(c.Request("POST", "/api/v1/events/" + id + "/feedback", "{\"correct\": 3}").status, 400);
@@ -205,8 +222,9 @@ TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
   auto again = Json(c.PostJpeg("/api/v1/stream/stream", biden_, "gate"));
   ASSERT_EQ(again["recognition"]["faces"].size(), 1u);
   EXPECT_TRUE(again["recognition"]["faces"][0]["name"].is_null());
-  auto latest = Json(c.Get("/api/v1/events?device_id=gate&limit=1"));
-  EXPECT_EQ(latest["events"][0]["type"], "unknown_face");
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return Json(c.Get("/api/v1/events?device_id=gate&type=unknown_face"))["events"].size() == 1;
+  }));
 }
 
 }  // namespace
