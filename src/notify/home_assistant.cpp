@@ -65,19 +65,18 @@ std::vector<MqttMessage> CameraDiscovery(const MqttOptions& o, const CameraInfo&
   const json device = Device(node, camera.name.empty() ? camera.id : camera.name, "camera");
   std::vector<MqttMessage> out;
 
-  json occupancy = Base(o, node + "_occupancy", "Occupancy", device);
-  occupancy["device_class"] = "occupancy";
-  occupancy["state_topic"] = base + "/occupancy";
-  occupancy["payload_on"] = "ON";
-  occupancy["payload_off"] = "OFF";
-  out.push_back(Retained(ConfigTopic(o, "binary_sensor", node, "occupancy"), occupancy.dump()));
-
-  json connectivity = Base(o, node + "_connectivity", "Online", device);
-  connectivity["device_class"] = "connectivity";
+  auto binary_sensor = [&](const char* object, const char* name, const char* leaf, const char* on, const char* off) {
+    json config = Base(o, node + "_" + object, name, device);
+    config["device_class"] = object;
+    config["state_topic"] = base + "/" + leaf;
+    config["payload_on"] = on;
+    config["payload_off"] = off;
+    return config;
+  };
+  out.push_back(Retained(ConfigTopic(o, "binary_sensor", node, "occupancy"),
+                         binary_sensor("occupancy", "Occupancy", "occupancy", "ON", "OFF").dump()));
+  json connectivity = binary_sensor("connectivity", "Online", "state", "online", "offline");
   connectivity["entity_category"] = "diagnostic";
-  connectivity["state_topic"] = base + "/state";
-  connectivity["payload_on"] = "online";
-  connectivity["payload_off"] = "offline";
   out.push_back(Retained(ConfigTopic(o, "binary_sensor", node, "connectivity"), connectivity.dump()));
 
   json person = Base(o, node + "_person", "Last person", device);

@@ -64,11 +64,23 @@ class MqttTest : public ::testing::Test {
   Metrics metrics_;
 };
 
-TEST_F(MqttTest, DiscoveryConfigsHaveWhatHomeAssistantRequires) {
-  Broker broker(dir_.path() / "broker");
-  ASSERT_NE(broker.port(), 0);
-  Subscriber sub(broker.port());
-  ASSERT_TRUE(WaitFor([&] { return sub.subscribed(); }));
+// With a broker and a subscriber to every topic on it.
+class MqttSubscribedTest : public MqttTest {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<Broker>(dir_.path() / "broker");
+    ASSERT_NE(broker_->port(), 0);
+    sub_ = std::make_unique<Subscriber>(broker_->port());
+    ASSERT_TRUE(WaitFor([this] { return sub_->subscribed(); }));
+  }
+
+  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<Subscriber> sub_;
+};
+
+TEST_F(MqttSubscribedTest, DiscoveryConfigsHaveWhatHomeAssistantRequires) {
+  const Broker& broker = *broker_;
+  Subscriber& sub = *sub_;
   MqttCallbacks callbacks;
   callbacks.cameras = [] { return std::vector<CameraInfo>{{"front.door", "Front door", "Hall", true}}; };
   callbacks.people = [] { return std::vector<std::string>{"Alice Smith"}; };
@@ -125,11 +137,9 @@ TEST_F(MqttTest, DiscoveryConfigsHaveWhatHomeAssistantRequires) {
   EXPECT_NE(sub.Last(expected[4]), "") << "people stay";
 }
 
-TEST_F(MqttTest, ARecognitionReachesTheEventsThePersonTopicsAndTheCameraImage) {
-  Broker broker(dir_.path() / "broker");
-  ASSERT_NE(broker.port(), 0);
-  Subscriber sub(broker.port());
-  ASSERT_TRUE(WaitFor([&] { return sub.subscribed(); }));
+TEST_F(MqttSubscribedTest, ARecognitionReachesTheEventsThePersonTopicsAndTheCameraImage) {
+  const Broker& broker = *broker_;
+  Subscriber& sub = *sub_;
   MqttCallbacks callbacks;
   callbacks.frame = [](uint64_t frame_id) -> Result<std::string> {
     if (frame_id != 42) return Status::NotFound("no such frame");
@@ -171,11 +181,9 @@ TEST_F(MqttTest, ARecognitionReachesTheEventsThePersonTopicsAndTheCameraImage) {
   EXPECT_TRUE(WaitFor([&] { return mqtt->stats().queued == 0; }));
 }
 
-TEST_F(MqttTest, APersonNotSeenForThePresenceTimeoutIsNotHomeAndLeaves) {
-  Broker broker(dir_.path() / "broker");
-  ASSERT_NE(broker.port(), 0);
-  Subscriber sub(broker.port());
-  ASSERT_TRUE(WaitFor([&] { return sub.subscribed(); }));
+TEST_F(MqttSubscribedTest, APersonNotSeenForThePresenceTimeoutIsNotHomeAndLeaves) {
+  const Broker& broker = *broker_;
+  Subscriber& sub = *sub_;
   ManualClock clock;
   MqttOptions o = Options(broker);
   o.presence_timeout_ms = 600'000;
@@ -256,11 +264,9 @@ TEST_F(MqttTest, WithoutABrokerEventsWaitBoundedAndTheRestAreCountedAsDropped) {
   mqtt->Stop();  // returns although nothing can be delivered
 }
 
-TEST_F(MqttTest, StopDeliversWhatIsQueuedThenSaysOffline) {
-  Broker broker(dir_.path() / "broker");
-  ASSERT_NE(broker.port(), 0);
-  Subscriber sub(broker.port());
-  ASSERT_TRUE(WaitFor([&] { return sub.subscribed(); }));
+TEST_F(MqttSubscribedTest, StopDeliversWhatIsQueuedThenSaysOffline) {
+  const Broker& broker = *broker_;
+  Subscriber& sub = *sub_;
   auto mqtt = StartPublisher(Options(broker));
   ASSERT_NE(mqtt, nullptr);
   ASSERT_TRUE(WaitFor([&] { return sub.Last("iot/available") == "online"; }));
