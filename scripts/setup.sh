@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
-#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core
+#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core, the mosquitto broker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev libjemalloc-dev
+  libmosquitto-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev)
-[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium)
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium mosquitto)
 # npm fetches the model weights. Node.js may come from elsewhere with its npm bundled: ask apt only when
 # node itself is missing.
 command -v node >/dev/null || pkgs+=(nodejs npm)

@@ -304,6 +304,11 @@ class Routes {
           {"stream_count", stream_latency_.count()}}},
         {"connections", {{"open", server != nullptr ? server->open_connections() : 0}}},
     };
+    if (ctx_.mqtt != nullptr) {
+      const auto m = ctx_.mqtt->stats();
+      body["mqtt"] = {{"connected", m.connected}, {"queued", m.queued}, {"dropped", m.dropped},
+                      {"published", m.published}};
+    }
     s.Send(Response::Json(200, body.dump()));
   }
 

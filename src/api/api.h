@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "live/live.h"
+#include "notify/mqtt.h"
 #include "store/store.h"
 
 namespace iotstream::api {
@@ -34,6 +35,7 @@ struct ApiContext {
   std::string version;
   int64_t started_ms = 0;   // wall clock at start, for uptime
   std::atomic<const http::Server*> server{nullptr};  // the main port's server once started, for its figures
+  const notify::MqttPublisher* mqtt = nullptr;       // the MQTT output when on, for its figures
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.

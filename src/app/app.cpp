@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -66,6 +67,44 @@ void ReportStoragePressure(const store::Store& store, const store::StoreOptions&
   if (st.bytes >= options.retention_max_bytes / 100 * 95) {
     events.OnStoragePressure("disk_budget", 0, st.bytes, options.retention_max_bytes, now_ms);
   }
+}
+
+// Where Home Assistant finds a camera's MJPEG and snapshot: the bind address, or this host's name when it binds all.
+std::string HttpBaseUrl(const http::ServerOptions& server) {
+  std::string host = server.bind_address;
+  char name[256] = {};
+  if ((host == "0.0.0.0" || host == "::") && gethostname(name, sizeof name - 1) == 0) host = name;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(server.port);
+}
+
+// The MQTT output, with the start-up snapshots and frame reads it asks for on its own thread.
+Result<std::unique_ptr<notify::MqttPublisher>> StartMqtt(const Config& config, const ingest::DeviceRegistry& registry,
+                                                         store::Records& records, store::Store& store,
+                                                         Metrics& metrics) {
+  notify::MqttOptions options = *config.mqtt;
+  options.http_base_url = HttpBaseUrl(config.main_server);
+  options.sw_version = kVersion;
+  notify::MqttCallbacks callbacks;
+  callbacks.cameras = [&registry] {
+    std::vector<notify::CameraInfo> cameras;
+    for (const auto& d : registry.List(NowMs())) {
+      cameras.push_back({d.record.id, d.record.name, d.record.location, d.online});
+    }
+    return cameras;
+  };
+  callbacks.people = [&records] {
+    std::vector<std::string> names;
+    auto people = records.ListPeople();
+    if (!people.ok()) {
+      IOT_LOG(kWarn) << "mqtt: cannot list people: " << people.status().ToString();
+      return names;
+    }
+    for (const auto& p : people.value()) names.push_back(p.name);
+    return names;
+  };
+  callbacks.frame = [&store](uint64_t frame_id) { return store.ReadFrame(frame_id, nullptr); };
+  return notify::MqttPublisher::Start(std::move(options), std::move(callbacks), metrics);
 }
 
 void Announce(const char* what, const std::string& address, unsigned port) {
@@ -133,6 +172,17 @@ int Run(const Config& config) {
                     });
   frames.AddSink(&hub, /*wait_on_stream=*/false);
   bus.AddPublisher(&hub);
+  std::unique_ptr<notify::MqttPublisher> mqtt;
+  if (config.mqtt) {
+    auto started = StartMqtt(config, registry, *records, *store, metrics);
+    if (!started.ok()) {
+      IOT_LOG(kError) << started.status().ToString();
+      store->Close();
+      return 1;
+    }
+    mqtt = std::move(started).value();
+    bus.AddPublisher(mqtt.get());
+  }
 
   events::EventHub event_hub(config.events, *records, gallery, registry, bus, metrics);
   registry.SetStateListener([&event_hub](const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
@@ -171,6 +221,7 @@ int Run(const Config& config) {
                                         NowMs()};
     api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,
                         hub,        event_hub, &recognition, kVersion, NowMs()};
+    ctx.mqtt = mqtt.get();
     http::Router router;
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
@@ -234,6 +285,8 @@ int Run(const Config& config) {
     pool.reset();
     disk_pool.reset();
   }
+  // No event comes after this: send what is queued, say offline, disconnect.
+  if (mqtt) mqtt->Stop();
   store->SaveDevices(registry.TakeDirty());
   store->Close();
   IOT_LOG(kInfo) << "stopped cleanly";

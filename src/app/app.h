@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "ingest/ingest.h"
 #include "live/live.h"
 #include "events/events.h"
+#include "notify/mqtt.h"
 #include "vision/pool.h"
 #include "vision/vision.h"
 #include "store/store.h"
@@ -32,6 +34,9 @@ struct Config {
   std::string web_dir;                        // the dashboard's files; default: the source tree's web/
   int disk_threads = 2;                       // threads for store queries and frame reads off the I/O threads
   LogLevel log_level = LogLevel::kInfo;
+  // MQTT output with Home Assistant discovery (--mqtt-url); off when unset. http_base_url and sw_version are
+  // filled in by Run.
+  std::optional<notify::MqttOptions> mqtt;
 };
 
 // Parses flags, with IOTSTREAM_* environment variables as fallbacks (flag wins). Returns the config, or

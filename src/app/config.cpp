@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 #include <iostream>
 
@@ -46,6 +47,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t max_frame_age_ms = pool.max_frame_age.count();
   int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
   int64_t presence_s = cfg->events.presence_timeout_ms / 1000;
+  notify::MqttOptions mqtt;
+  std::string mqtt_url;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
   if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
@@ -123,7 +126,14 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "a person not seen for this long has left (person_left event)")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
-      ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off");
+      ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off")
+      ("mqtt-url", po::value(&mqtt_url), "publish events to this MQTT broker: mqtt://[user:password@]host:port, "
+       "or mqtts://... (off when unset)")
+      ("mqtt-ca-file", po::value(&mqtt.ca_file), "CA certificates for an mqtts:// broker (default: the system's)")
+      ("mqtt-prefix", po::value(&mqtt.prefix)->default_value(mqtt.prefix), "MQTT topic prefix")
+      ("ha-discovery", po::value(&mqtt.ha_discovery)->default_value(mqtt.ha_discovery),
+       "publish Home Assistant MQTT discovery configs (with --mqtt-url)")
+      ("ha-prefix", po::value(&mqtt.ha_prefix)->default_value(mqtt.ha_prefix), "Home Assistant's discovery prefix");
 
   po::variables_map vm;
   try {
@@ -166,6 +176,22 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   pool.max_frame_age = std::chrono::milliseconds(max_frame_age_ms);
   cfg->events.dedup_window_ms = dedup_s * 1000;
   cfg->events.presence_timeout_ms = presence_s * 1000;
+  if (!mqtt_url.empty()) {
+    auto url = notify::ParseMqttUrl(mqtt_url);
+    if (!url.ok()) return fail("--mqtt-url: " + url.status().message());
+    mqtt.url = url.value();
+    if (!mqtt.ca_file.empty() && !mqtt.url.tls) return fail("--mqtt-ca-file needs an mqtts:// URL");
+    if (!mqtt.ca_file.empty() && !std::filesystem::is_regular_file(mqtt.ca_file)) {
+      return fail("--mqtt-ca-file: no such file: " + mqtt.ca_file);
+    }
+    for (const std::string* prefix : {&mqtt.prefix, &mqtt.ha_prefix}) {
+      if (prefix->empty() || prefix->find_first_of("+#") != std::string::npos || prefix->front() == '/' ||
+          prefix->back() == '/') {
+        return fail("--mqtt-prefix and --ha-prefix must be topic names without + # or a leading or trailing /");
+      }
+    }
+    cfg->mqtt = std::move(mqtt);
+  }
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -107,7 +107,9 @@ Result<IndexTotals> FrameIndex::RecountTotals() {
   return t;
 }
 
-Status FrameIndex::Begin() { return writer_.Exec("BEGIN"); }
+// IMMEDIATE: the write lock is taken at once (waiting up to the busy timeout), so a transaction that reads before
+// it writes cannot fail with "database is locked" when the event log's connection committed in between.
+Status FrameIndex::Begin() { return writer_.Exec("BEGIN IMMEDIATE"); }
 
 Status FrameIndex::Commit() { return writer_.Exec("COMMIT"); }
 
