@@ -107,7 +107,10 @@ Result<IndexTotals> FrameIndex::RecountTotals() {
   return t;
 }
 
-Status FrameIndex::Begin() { return writer_.Exec("BEGIN"); }
+// IMMEDIATE: the write lock is taken (or waited for, up to the busy timeout) at the start. A deferred transaction
+// that reads first cannot take it later if another connection to iotstream.db (records, the webhook outbox) committed
+// meanwhile: SQLite answers "database is locked" at once, and the whole batch would be lost.
+Status FrameIndex::Begin() { return writer_.Exec("BEGIN IMMEDIATE"); }
 
 Status FrameIndex::Commit() { return writer_.Exec("COMMIT"); }
 
