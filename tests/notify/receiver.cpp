@@ -77,7 +77,7 @@ bool Receiver::OpenSocket() {
     listen_fd_ = -1;
     return false;
   }
-  port_ = ntohs(addr.sin_port);
+  if (port_ == 0) port_ = ntohs(addr.sin_port);  // set once, before the loop thread starts
   return true;
 }
 
