@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/recognition_api.h"
+#include "api/webhooks_api.h"
 #include "app/version.h"
 #include "core/clock.h"
 #include "core/event.h"
@@ -183,6 +184,15 @@ int Run(const Config& config) {
     mqtt = std::move(started).value();
     bus.AddPublisher(mqtt.get());
   }
+  // Webhooks: declared before the event hub, so that they take the events it still publishes as it stops.
+  auto webhooks_started = notify::WebhookPublisher::Start(config.webhooks, config.store.data_dir, *records, metrics);
+  if (!webhooks_started.ok()) {
+    IOT_LOG(kError) << "cannot start the webhooks: " << webhooks_started.status().ToString();
+    store->Close();
+    return 1;
+  }
+  std::unique_ptr<notify::WebhookPublisher> webhooks = std::move(webhooks_started).value();
+  bus.AddPublisher(webhooks.get());
 
   events::EventHub event_hub(config.events, *records, gallery, registry, bus, metrics);
   registry.SetStateListener([&event_hub](const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
@@ -226,6 +236,7 @@ int Run(const Config& config) {
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
     api::AddEventRoutes(router, recognition);
+    api::AddWebhookRoutes(router, *webhooks, *disk_pool);
     hub.AddRoutes(router);
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
       IOT_LOG(kWarn) << "no dashboard: " << st.ToString();

@@ -14,6 +14,7 @@
 #include "live/live.h"
 #include "events/events.h"
 #include "notify/mqtt.h"
+#include "notify/webhooks.h"
 #include "vision/pool.h"
 #include "vision/vision.h"
 #include "store/store.h"
@@ -31,6 +32,7 @@ struct Config {
   store::StoreOptions store;
   ingest::DeviceRegistry::Options devices;
   live::LiveOptions live;
+  notify::WebhookOptions webhooks;           // --webhook URL... and their retry time
   std::string web_dir;                        // the dashboard's files; default: the source tree's web/
   int disk_threads = 2;                       // threads for store queries and frame reads off the I/O threads
   LogLevel log_level = LogLevel::kInfo;

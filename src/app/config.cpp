@@ -49,6 +49,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t presence_s = cfg->events.presence_timeout_ms / 1000;
   notify::MqttOptions mqtt;
   std::string mqtt_url;
+  int64_t webhook_retry_s = cfg->webhooks.retry_ms / 1000;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
   if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
@@ -124,6 +125,10 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "one event per person per camera within this window")
       ("presence-timeout-s", po::value(&presence_s)->default_value(presence_s),
        "a person not seen for this long has left (person_left event)")
+      ("webhook", po::value(&cfg->webhooks.urls)->composing(),
+       "POST every event to this http:// or https:// URL (repeatable; more, with filters and secrets: /api/v1/webhooks)")
+      ("webhook-retry-s", po::value(&webhook_retry_s)->default_value(webhook_retry_s),
+       "a webhook delivery is retried (backoff 1 s doubling to 5 min) for this long, then given up")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off")
@@ -171,6 +176,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");
   }
   if (presence_s <= 0) return fail("--presence-timeout-s must be positive");
+  if (webhook_retry_s < 0) return fail("--webhook-retry-s must not be negative");
+  cfg->webhooks.retry_ms = webhook_retry_s * 1000;
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);
   if (max_frame_age_ms < 0) return fail("--recognition-max-age-ms must not be negative");
   pool.max_frame_age = std::chrono::milliseconds(max_frame_age_ms);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "notify/mqtt.h"
-#include "notify/outbox.h"
+#include "notify/mqtt_outbox.h"
 
 namespace iotstream::notify {
 

@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "events/schema.h"
 #include "notify/home_assistant.h"
-#include "notify/outbox.h"
+#include "notify/mqtt_outbox.h"
 
 namespace iotstream::notify {
 namespace {
@@ -585,7 +585,7 @@ class MqttPublisher::Impl {
   bool stopping_ = false;        // guarded by mu_
 
   // The worker's own.
-  Outbox outbox_;
+  MqttOutbox outbox_;
   int connects_seen_ = 0;
   std::map<std::string, Camera> cameras_;
   std::map<std::string, Person> people_;  // by slug

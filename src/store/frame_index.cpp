@@ -107,8 +107,9 @@ Result<IndexTotals> FrameIndex::RecountTotals() {
   return t;
 }
 
-// IMMEDIATE: the write lock is taken at once (waiting up to the busy timeout), so a transaction that reads before
-// it writes cannot fail with "database is locked" when the event log's connection committed in between.
+// IMMEDIATE: the write lock is taken (or waited for, up to the busy timeout) at the start. A deferred transaction
+// that reads first cannot take it later if another connection to iotstream.db (records, the webhook outbox) committed
+// meanwhile: SQLite answers "database is locked" at once, and the whole batch would be lost.
 Status FrameIndex::Begin() { return writer_.Exec("BEGIN IMMEDIATE"); }
 
 Status FrameIndex::Commit() { return writer_.Exec("COMMIT"); }

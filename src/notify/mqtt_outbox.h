@@ -1,4 +1,4 @@
-// Outbox: the MQTT publisher's own ordered queue of messages not yet acknowledged by the broker (QoS 1), so that
+// MqttOutbox: the MQTT publisher's own ordered queue of messages not yet acknowledged by the broker (QoS 1), so that
 // events published while the broker is away wait here, bounded, and go out in order when it returns; libmosquitto
 // only ever holds the few messages of the in-flight window.
 //
@@ -25,12 +25,12 @@ struct MqttMessage {
   bool session = false;  // re-sent on every connect: goes ahead of the queue, replaces an unsent copy
 };
 
-class Outbox {
+class MqttOutbox {
  public:
   // REQUIRES: max_messages > 0.
-  Outbox(size_t max_messages, size_t max_bytes) : max_messages_(max_messages), max_bytes_(max_bytes) {}
-  Outbox(const Outbox&) = delete;
-  Outbox& operator=(const Outbox&) = delete;
+  MqttOutbox(size_t max_messages, size_t max_bytes) : max_messages_(max_messages), max_bytes_(max_bytes) {}
+  MqttOutbox(const MqttOutbox&) = delete;
+  MqttOutbox& operator=(const MqttOutbox&) = delete;
 
   // Appends `m`. False, leaving the outbox as it was, when it already holds max_messages or `m` would take it
   // past max_bytes: the caller drops `m` and counts it.

@@ -1,11 +1,11 @@
-#include "notify/outbox.h"
+#include "notify/mqtt_outbox.h"
 
 #include <algorithm>
 #include <unordered_set>
 
 namespace iotstream::notify {
 
-bool Outbox::Push(MqttMessage m) {
+bool MqttOutbox::Push(MqttMessage m) {
   const size_t n = BytesOf(m);
   if (queue_.size() >= max_messages_ || bytes_ + n > max_bytes_) return false;
   bytes_ += n;
@@ -13,7 +13,7 @@ bool Outbox::Push(MqttMessage m) {
   return true;
 }
 
-void Outbox::PushSession(std::vector<MqttMessage> batch) {
+void MqttOutbox::PushSession(std::vector<MqttMessage> batch) {
   std::unordered_set<std::string> topics;
   for (const auto& m : batch) topics.insert(m.topic);
   auto unsent = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_);
@@ -33,23 +33,23 @@ void Outbox::PushSession(std::vector<MqttMessage> batch) {
                 std::make_move_iterator(entries.end()));
 }
 
-const MqttMessage* Outbox::Next(size_t window) const {
+const MqttMessage* MqttOutbox::Next(size_t window) const {
   if (in_flight_ >= queue_.size() || in_flight_ >= window || (hold_ && in_flight_ > 0)) return nullptr;
   return &queue_[in_flight_].message;
 }
 
-void Outbox::MarkSent(int mid) {
+void MqttOutbox::MarkSent(int mid) {
   queue_[in_flight_].mid = mid;
   ++in_flight_;
 }
 
-void Outbox::DropNext() {
+void MqttOutbox::DropNext() {
   auto it = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_);
   bytes_ -= BytesOf(it->message);
   queue_.erase(it);
 }
 
-bool Outbox::Ack(int mid) {
+bool MqttOutbox::Ack(int mid) {
   auto end = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_);
   auto it = std::find_if(queue_.begin(), end, [mid](const Entry& e) { return e.mid == mid; });
   if (it == end) return false;

@@ -1,4 +1,4 @@
-#include "notify/outbox.h"
+#include "notify/mqtt_outbox.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@ namespace {
 MqttMessage Msg(const std::string& topic, const std::string& payload = "x") { return MqttMessage{topic, payload}; }
 
 // Sends what the window allows, giving ids from *next_mid; returns the topics sent.
-std::vector<std::string> SendAll(Outbox& box, size_t window, int* next_mid) {
+std::vector<std::string> SendAll(MqttOutbox& box, size_t window, int* next_mid) {
   std::vector<std::string> sent;
   while (const MqttMessage* m = box.Next(window)) {
     sent.push_back(m->topic);
@@ -22,8 +22,8 @@ std::vector<std::string> SendAll(Outbox& box, size_t window, int* next_mid) {
   return sent;
 }
 
-TEST(Outbox, SendsInOrderWithinTheWindowAndForgetsAckedMessages) {
-  Outbox box(100, 1 << 20);
+TEST(MqttOutbox, SendsInOrderWithinTheWindowAndForgetsAckedMessages) {
+  MqttOutbox box(100, 1 << 20);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.Push(Msg("t" + std::to_string(i))));
   int mid = 1;
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"t0", "t1"}));
@@ -40,21 +40,21 @@ TEST(Outbox, SendsInOrderWithinTheWindowAndForgetsAckedMessages) {
   EXPECT_EQ(box.bytes(), 0u);
 }
 
-TEST(Outbox, RefusesBeyondItsBounds) {
-  Outbox by_count(2, 1 << 20);
+TEST(MqttOutbox, RefusesBeyondItsBounds) {
+  MqttOutbox by_count(2, 1 << 20);
   EXPECT_TRUE(by_count.Push(Msg("a")));
   EXPECT_TRUE(by_count.Push(Msg("b")));
   EXPECT_FALSE(by_count.Push(Msg("c")));
   EXPECT_EQ(by_count.size(), 2u);
 
-  Outbox by_bytes(100, 10);
+  MqttOutbox by_bytes(100, 10);
   EXPECT_TRUE(by_bytes.Push(Msg("a", "12345678")));  // 9 bytes
   EXPECT_FALSE(by_bytes.Push(Msg("b", "12")));
   EXPECT_TRUE(by_bytes.Push(Msg("", "1")));
 }
 
-TEST(Outbox, AfterAReconnectNewMessagesWaitForTheResentOnes) {
-  Outbox box(100, 1 << 20);
+TEST(MqttOutbox, AfterAReconnectNewMessagesWaitForTheResentOnes) {
+  MqttOutbox box(100, 1 << 20);
   for (const char* t : {"a", "b", "c"}) ASSERT_TRUE(box.Push(Msg(t)));
   int mid = 1;
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"a", "b"}));
@@ -65,8 +65,8 @@ TEST(Outbox, AfterAReconnectNewMessagesWaitForTheResentOnes) {
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"c"}));
 }
 
-TEST(Outbox, SessionMessagesGoAheadOfTheWaitingOnesAndReplaceTheirUnsentCopies) {
-  Outbox box(2, 1 << 20);
+TEST(MqttOutbox, SessionMessagesGoAheadOfTheWaitingOnesAndReplaceTheirUnsentCopies) {
+  MqttOutbox box(2, 1 << 20);
   ASSERT_TRUE(box.Push(Msg("e1")));
   ASSERT_TRUE(box.Push(Msg("e2")));
   int mid = 1;
@@ -83,8 +83,8 @@ TEST(Outbox, SessionMessagesGoAheadOfTheWaitingOnesAndReplaceTheirUnsentCopies) 
   EXPECT_EQ(order, (std::vector<std::string>{"config=newer", "available=online", "e2=x"}));
 }
 
-TEST(Outbox, DropNextRemovesARefusedMessage) {
-  Outbox box(10, 1 << 20);
+TEST(MqttOutbox, DropNextRemovesARefusedMessage) {
+  MqttOutbox box(10, 1 << 20);
   ASSERT_TRUE(box.Push(Msg("bad")));
   ASSERT_TRUE(box.Push(Msg("good")));
   box.DropNext();

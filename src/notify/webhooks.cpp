@@ -1,0 +1,617 @@
+#include "notify/webhooks.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <array>
+#include <exception>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "events/schema.h"
+
+namespace iotstream::notify {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+constexpr size_t kMaxUrl = 2048;
+constexpr size_t kMaxSecret = 256;
+constexpr size_t kMaxFilterEntries = 64;
+constexpr size_t kMaxFilterEntry = 128;
+constexpr std::array<const char*, 9> kLoggedTypes{
+    events::type::kDeviceAdded,   events::type::kDeviceOnline,      events::type::kDeviceOffline,
+    events::type::kDeviceUpdated, events::type::kDeviceRemoved,     events::type::kPersonRecognised,
+    events::type::kUnknownFace,   events::type::kPersonLeft,        events::type::kStoragePressure};
+
+// A parsed webhook URL.
+struct Url {
+  bool tls = false;
+  std::string host;         // without brackets
+  std::string port;         // "80" / "443" when not given
+  std::string host_header;  // as written in the URL: host[:port]
+  std::string target;       // path and query; "/" when empty
+};
+
+Result<Url> ParseUrl(std::string_view url) {
+  if (url.size() > kMaxUrl) return Status::InvalidArgument("url is longer than 2048 characters");
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Status::InvalidArgument("url holds a space or control character");
+    }
+  }
+  Url u;
+  if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else if (url.starts_with("https://")) {
+    url.remove_prefix(8);
+    u.tls = true;
+  } else {
+    return Status::InvalidArgument("url must start with http:// or https://");
+  }
+  if (url.find('#') != std::string_view::npos) return Status::InvalidArgument("url must not have a fragment");
+  const size_t slash = std::min(url.find('/'), url.find('?'));
+  std::string_view authority = url.substr(0, slash);
+  u.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  if (u.target.front() == '?') u.target.insert(0, "/");
+  if (authority.find('@') != std::string_view::npos) return Status::InvalidArgument("url must not hold user info");
+  u.host_header = std::string(authority);
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return Status::InvalidArgument("url has an unclosed [IPv6 address]");
+    u.host = std::string(authority.substr(1, close - 1));
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return Status::InvalidArgument("url has text after its [IPv6 address]");
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const size_t colon = authority.find(':');
+    u.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (u.host.empty()) return Status::InvalidArgument("url has no host");
+  if (port.empty()) {
+    u.port = u.tls ? "443" : "80";
+  } else {
+    int v = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || v > 65535) return Status::InvalidArgument("url has a bad port");
+      v = v * 10 + (c - '0');
+    }
+    if (v < 1 || v > 65535) return Status::InvalidArgument("url has a bad port");
+    u.port = std::string(port);
+  }
+  return u;
+}
+
+Status CheckList(const char* what, const std::vector<std::string>& list) {
+  if (list.size() > kMaxFilterEntries) return Status::InvalidArgument(std::string(what) + " has more than 64 entries");
+  for (const auto& s : list) {
+    const bool control = std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < ' '; });
+    if (s.empty() || s.size() > kMaxFilterEntry || control) {
+      return Status::InvalidArgument(std::string(what) + " entries must be 1-128 characters without control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+bool Has(const std::vector<std::string>& list, std::string_view v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+// The wall-clock time the event's story began: its frame's arrival, else its own time; 0 when it has neither.
+int64_t StartMs(const json& message) {
+  for (const char* key : {"frame_received_at", "ts"}) {
+    auto it = message.find(key);
+    if (it != message.end() && it->is_number_integer()) return it->get<int64_t>();
+  }
+  return 0;
+}
+
+}  // namespace
+
+// A webhook as the threads use it: its record and its parsed URL.
+struct WebhookPublisher::Hook {
+  store::WebhookRecord record;
+  Url url;
+};
+
+// What the fan-out needs of an event.
+struct WebhookPublisher::Item {
+  int64_t id = 0;
+  std::string type;
+  std::string device_id;
+  std::string person_id;  // empty: the event names no person (an unknown face names only its nearest, not a match)
+  std::string name;
+
+  static Item Of(const json& message, std::string type, std::string device_id) {
+    Item it;
+    it.id = message.value("id", int64_t{0});
+    it.type = std::move(type);
+    it.device_id = std::move(device_id);
+    auto name = message.find("name");
+    auto person = message.find("person_id");
+    if (name != message.end() && name->is_string() && person != message.end() && person->is_number_integer()) {
+      it.name = name->get<std::string>();
+      it.person_id = std::to_string(person->get<int64_t>());
+    }
+    return it;
+  }
+
+  bool WantedBy(const store::WebhookRecord& w) const {
+    if (!w.types.empty() && !Has(w.types, type)) return false;
+    if (!w.cameras.empty() && (device_id.empty() || !Has(w.cameras, device_id))) return false;
+    const bool named = !person_id.empty();
+    if (!w.persons.empty() && (!named || !(Has(w.persons, name) || Has(w.persons, person_id)))) return false;
+    return !(named && (Has(w.not_persons, name) || Has(w.not_persons, person_id)));
+  }
+};
+
+// One POST at a time over a fresh connection (plain or TLS, the peer's certificate and name checked against the
+// system's CAs), bounded by a timeout from connect to the answer's head. Used by one thread.
+class WebhookPublisher::Poster {
+ public:
+  Poster() : tls_(ssl::context::tls_client) {
+    tls_.set_default_verify_paths();
+    tls_.set_verify_mode(ssl::verify_peer);
+  }
+
+  // The answer's status code, or why there was none.
+  Result<int> Post(const Url& url, const bhttp::request<bhttp::string_body>& req, std::chrono::milliseconds timeout) {
+    asio::io_context ioc;
+    Outcome out;
+    asio::co_spawn(ioc, Exchange(url, req, timeout, out), [&out](const std::exception_ptr& e) {
+      if (e) out.error = "internal error";
+    });
+    ioc.run();
+    if (!out.error.empty()) return Status::Unavailable(out.error);
+    return out.status;
+  }
+
+ private:
+  struct Outcome {
+    int status = 0;
+    std::string error;  // empty: status holds the answer
+  };
+
+  template <typename Stream>
+  static asio::awaitable<void> Send(Stream& stream, const bhttp::request<bhttp::string_body>& req, Outcome& out) {
+    beast::error_code ec;
+    co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "sending: " + ec.message();
+      co_return;
+    }
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::empty_body> parser;
+    co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "reading the answer: " + ec.message();
+      co_return;
+    }
+    out.status = static_cast<int>(parser.get().result_int());
+  }
+
+  asio::awaitable<void> Exchange(const Url& url, const bhttp::request<bhttp::string_body>& req,
+                                 std::chrono::milliseconds timeout, Outcome& out) {
+    auto ex = co_await asio::this_coro::executor;
+    beast::error_code ec;
+    tcp::resolver resolver(ex);
+    auto endpoints = co_await resolver.async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "resolving " + url.host + ": " + ec.message();
+      co_return;
+    }
+    if (!url.tls) {
+      beast::tcp_stream stream(ex);
+      stream.expires_after(timeout);
+      co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        out.error = "connecting: " + ec.message();
+        co_return;
+      }
+      co_await Send(stream, req, out);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(ex, tls_);
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+      out.error = "TLS: cannot set the server name";
+      co_return;
+    }
+    stream.set_verify_callback(ssl::host_name_verification(url.host));
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "connecting: " + ec.message();
+      co_return;
+    }
+    co_await stream.async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "TLS handshake: " + ec.message();
+      co_return;
+    }
+    co_await Send(stream, req, out);
+  }
+
+  ssl::context tls_;
+};
+
+Status CheckWebhookUrl(std::string_view url) { return ParseUrl(url).status(); }
+
+std::string WebhookSignature(std::string_view body, std::string_view secret) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
+       body.size(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions options, const std::string& data_dir,
+                                                                  store::Records& records, Metrics& metrics) {
+  for (const auto& url : options.urls) {
+    if (Status st = CheckWebhookUrl(url); !st.ok()) return Status::InvalidArgument("--webhook " + url + ": " + st.message());
+  }
+  // The first start ever begins after the newest event: webhooks get what happens from now on.
+  store::EventQuery newest;
+  newest.limit = 1;
+  auto last = records.ListEvents(newest);
+  if (!last.ok()) return last.status();
+  auto opened = store::Outbox::Open(data_dir, last.value().empty() ? 0 : last.value().front().id);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<store::Outbox> outbox = std::move(opened).value();
+  auto dropped = outbox->SyncConfigured(options.urls);
+  if (!dropped.ok()) return dropped.status();
+  if (dropped.value() > 0) {
+    IOT_LOG(kWarn) << "webhooks: " << dropped.value() << " delivery(ies) dropped with webhooks no longer configured";
+  }
+  auto cursor = outbox->Cursor();
+  if (!cursor.ok()) return cursor.status();
+  auto backlog = outbox->Backlog();
+  if (!backlog.ok()) return backlog.status();
+  std::unique_ptr<WebhookPublisher> p(new WebhookPublisher(std::move(options), std::move(outbox), records, metrics));
+  if (Status st = p->Reload(); !st.ok()) return st;
+  p->cursor_ = cursor.value();
+  p->backlog_.Set(backlog.value());
+  p->fan_out_ = std::thread([raw = p.get()] { raw->FanOut(); });
+  p->delivery_ = std::thread([raw = p.get()] { raw->Deliver(); });
+  return p;
+}
+
+WebhookPublisher::WebhookPublisher(WebhookOptions options, std::unique_ptr<store::Outbox> outbox,
+                                   store::Records& records, Metrics& metrics)
+    : options_(std::move(options)),
+      outbox_(std::move(outbox)),
+      records_(records),
+      dropped_(metrics.counter("notify_webhook_dropped_total",
+                               "events the webhook queue had no room for (fanned out later from the event log)")),
+      delivered_(metrics.counter("notify_webhook_delivered_total", "webhook deliveries answered with 2xx")),
+      failed_attempts_(metrics.counter("notify_webhook_failed_attempts_total",
+                                       "webhook attempts without a 2xx answer (each is retried or given up)")),
+      given_up_(metrics.counter("notify_webhook_given_up_total", "webhook deliveries given up after --webhook-retry-s")),
+      store_errors_(metrics.counter("notify_webhook_store_errors_total", "outbox or event log errors of the webhooks")),
+      backlog_(metrics.gauge("notify_webhook_backlog", "webhook deliveries waiting in the outbox")),
+      latency_(metrics.histogram("event_latency_webhook_seconds",
+                                 "frame arrival (or event time) to the webhook's 2xx answer")),
+      poster_(std::make_unique<Poster>()),
+      jitter_(std::random_device{}()) {}
+
+WebhookPublisher::~WebhookPublisher() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  {
+    std::lock_guard lock(deliver_mu_);
+    deliver_stopping_ = true;
+  }
+  deliver_cv_.notify_all();
+  if (fan_out_.joinable()) fan_out_.join();
+  if (delivery_.joinable()) delivery_.join();
+}
+
+void WebhookPublisher::Publish(const EventPtr& event) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (queue_.size() >= options_.max_queued) {
+      catch_up_ = true;
+      dropped_.Add();
+      return;
+    }
+    queue_.push_back(event);
+  }
+  queue_cv_.notify_one();
+}
+
+Result<store::WebhookRecord> WebhookPublisher::Create(store::WebhookRecord spec) {
+  if (Status st = CheckWebhookUrl(spec.url); !st.ok()) return st;
+  if (spec.secret.size() > kMaxSecret) return Status::InvalidArgument("secret is longer than 256 characters");
+  for (const auto& t : spec.types) {
+    if (std::none_of(kLoggedTypes.begin(), kLoggedTypes.end(), [&t](const char* k) { return t == k; })) {
+      return Status::InvalidArgument("unknown event type '" + t + "'");
+    }
+  }
+  for (auto [what, list] : {std::pair{"cameras", &spec.cameras}, std::pair{"persons", &spec.persons},
+                            std::pair{"not_persons", &spec.not_persons}}) {
+    if (Status st = CheckList(what, *list); !st.ok()) return st;
+  }
+  if (spec.types.size() > kMaxFilterEntries) return Status::InvalidArgument("types has more than 64 entries");
+  spec.configured = false;
+  auto added = outbox_->AddWebhook(spec);
+  if (!added.ok()) return added.status();
+  if (Status st = Reload(); !st.ok()) return st;
+  return added;
+}
+
+Result<std::vector<store::WebhookRecord>> WebhookPublisher::List() {
+  auto list = outbox_->ListWebhooks();
+  if (!list.ok()) return list.status();
+  for (auto& w : list.value()) w.secret.clear();
+  return list;
+}
+
+Status WebhookPublisher::Delete(int64_t id) {
+  const Hooks current = hooks();
+  for (const auto& h : *current) {
+    if (h.record.id == id && h.record.configured) {
+      return Status::InvalidArgument("webhook " + std::to_string(id) + " is set by --webhook: remove the flag");
+    }
+  }
+  auto dropped = outbox_->DeleteWebhook(id);
+  if (!dropped.ok()) return dropped.status();
+  backlog_.Add(-dropped.value());
+  return Reload();
+}
+
+Status WebhookPublisher::Reload() {
+  auto list = outbox_->ListWebhooks();
+  if (!list.ok()) return list.status();
+  auto hooks = std::make_shared<std::vector<Hook>>();
+  for (auto& w : list.value()) {
+    auto url = ParseUrl(w.url);
+    if (!url.ok()) {
+      IOT_LOG(kWarn) << "webhooks: webhook " << w.id << " skipped: " << url.status().ToString();
+      continue;
+    }
+    hooks->push_back(Hook{std::move(w), std::move(url).value()});
+  }
+  {
+    std::lock_guard lock(hooks_mu_);
+    hooks_ = std::move(hooks);
+  }
+  WakeDelivery();
+  return Status::Ok();
+}
+
+WebhookPublisher::Hooks WebhookPublisher::hooks() const {
+  std::lock_guard lock(hooks_mu_);
+  return hooks_;
+}
+
+void WebhookPublisher::WakeDelivery() {
+  {
+    std::lock_guard lock(deliver_mu_);
+    deliver_wake_ = true;
+  }
+  deliver_cv_.notify_one();
+}
+
+void WebhookPublisher::FanOut() {
+  std::unique_lock lock(queue_mu_);
+  while (true) {
+    queue_cv_.wait(lock, [this] { return stopping_ || catch_up_ || !queue_.empty(); });
+    // What is still queued at a stop is in the event log, after the cursor: the next start fans it out.
+    if (stopping_) return;
+    const bool catch_up = std::exchange(catch_up_, false);
+    std::deque<EventPtr> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    bool ok = true;
+    if (catch_up) {
+      ok = CatchUp();
+    } else {
+      std::vector<Item> items;
+      for (const auto& e : batch) {
+        const json message = json::parse(e->json, nullptr, false);
+        if (!message.is_object()) continue;
+        Item it = Item::Of(message, e->type, e->device_id);
+        if (it.id > cursor_) items.push_back(std::move(it));
+        if (items.size() >= options_.batch) {
+          ok = Enqueue(items);
+          items.clear();
+          if (!ok) break;
+        }
+      }
+      if (ok && !items.empty()) ok = Enqueue(items);
+    }
+    lock.lock();
+    if (!ok) {
+      // The log still has every event after the cursor: read it again once the store answers.
+      catch_up_ = true;
+      queue_.clear();
+      queue_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    }
+  }
+}
+
+bool WebhookPublisher::CatchUp() {
+  while (true) {
+    store::EventQuery q;
+    q.since_id = cursor_;
+    q.limit = options_.batch;
+    auto events = records_.ListEvents(q);
+    if (!events.ok()) {
+      store_errors_.Add();
+      IOT_LOG(kWarn) << "webhooks: reading the event log: " << events.status().ToString();
+      return false;
+    }
+    if (events.value().empty()) return true;
+    std::vector<Item> items;
+    for (const auto& e : events.value()) items.push_back(Item::Of(events::EventJson(e), e.type, e.device_id));
+    if (!Enqueue(items)) return false;
+    if (events.value().size() < options_.batch) return true;
+  }
+}
+
+bool WebhookPublisher::Enqueue(const std::vector<Item>& items) {
+  const Hooks current = hooks();
+  const int64_t now = NowMs();
+  std::vector<store::OutboxEntry> entries;
+  for (const auto& it : items) {
+    for (const auto& h : *current) {
+      if (it.WantedBy(h.record)) entries.push_back(store::OutboxEntry{h.record.id, it.id, 0, now, now});
+    }
+  }
+  auto added = outbox_->Enqueue(entries, items.back().id);
+  if (!added.ok()) {
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: writing the outbox: " << added.status().ToString();
+    return false;
+  }
+  cursor_ = items.back().id;
+  if (added.value() > 0) {
+    backlog_.Add(added.value());
+    WakeDelivery();
+  }
+  return true;
+}
+
+void WebhookPublisher::Deliver() {
+  while (true) {
+    {
+      std::lock_guard lock(deliver_mu_);
+      if (deliver_stopping_) return;
+      deliver_wake_ = false;
+    }
+    int64_t wake_ms = NowMs() + 60'000;
+    bool attempted = false;
+    auto heads = outbox_->Heads();
+    if (!heads.ok()) {
+      store_errors_.Add();
+      IOT_LOG(kWarn) << "webhooks: reading the outbox: " << heads.status().ToString();
+      wake_ms = NowMs() + 1'000;
+    } else {
+      const Hooks current = hooks();
+      for (const auto& entry : heads.value()) {
+        const int64_t now = NowMs();
+        if (entry.next_attempt_ms > now) {
+          wake_ms = std::min(wake_ms, entry.next_attempt_ms);
+          continue;
+        }
+        auto hook = std::find_if(current->begin(), current->end(),
+                                 [&entry](const Hook& h) { return h.record.id == entry.webhook_id; });
+        if (hook == current->end()) continue;  // deleted meanwhile
+        {
+          std::lock_guard lock(deliver_mu_);
+          if (deliver_stopping_) return;
+        }
+        if (!Attempt(*hook, entry)) {
+          // The outbox did not take the outcome: pause rather than send the same row again at once.
+          wake_ms = NowMs() + 1'000;
+          attempted = false;
+          break;
+        }
+        attempted = true;
+      }
+    }
+    if (attempted) continue;  // each webhook's next row may be due now
+    std::unique_lock lock(deliver_mu_);
+    deliver_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, wake_ms - NowMs())),
+                         [this] { return deliver_stopping_ || deliver_wake_; });
+  }
+}
+
+bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry) {
+  const int64_t webhook_id = hook.record.id;
+  std::string error;
+  auto event = records_.GetEvent(entry.event_id);
+  if (!event.ok() && event.status().IsNotFound()) {
+    error = "event " + std::to_string(entry.event_id) + " is no longer in the event log";
+  } else if (!event.ok()) {
+    store_errors_.Add();
+    error = "reading the event log: " + event.status().message();
+  } else {
+    const json message = events::EventJson(event.value());
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, hook.url.target, 11};
+    req.set(bhttp::field::host, hook.url.host_header);
+    req.set(bhttp::field::user_agent, "iotstream-webhook");
+    req.set(bhttp::field::content_type, "application/json");
+    req.set("X-Iotstream-Event", event.value().type);
+    req.set("X-Iotstream-Delivery", std::to_string(webhook_id) + "-" + std::to_string(entry.event_id));
+    req.body() = message.dump();
+    if (!hook.record.secret.empty()) {
+      req.set("X-Iotstream-Signature", "sha256=" + WebhookSignature(req.body(), hook.record.secret));
+    }
+    req.keep_alive(false);
+    req.prepare_payload();
+    auto answer = poster_->Post(hook.url, req, options_.request_timeout);
+    if (answer.ok() && answer.value() >= 200 && answer.value() < 300) {
+      const int64_t now = NowMs();
+      if (Status st = outbox_->Delivered(webhook_id, entry.event_id, now); !st.ok()) {
+        // The row stays, so the event goes again: at least once.
+        store_errors_.Add();
+        IOT_LOG(kWarn) << "webhooks: noting delivery " << webhook_id << "-" << entry.event_id << ": " << st.ToString();
+        return false;
+      }
+      delivered_.Add();
+      backlog_.Add(-1);
+      if (const int64_t start = StartMs(message); start > 0) latency_.Record(std::max<int64_t>(0, now - start) * 1000);
+      return true;
+    }
+    error = answer.ok() ? "HTTP " + std::to_string(answer.value()) : answer.status().message();
+  }
+  failed_attempts_.Add();
+  const int64_t now = NowMs();
+  if ((!event.ok() && event.status().IsNotFound()) || now - entry.created_ms >= options_.retry_ms) {
+    IOT_LOG(kWarn) << "webhooks: giving up delivery " << webhook_id << "-" << entry.event_id << " to " << hook.record.url
+                   << " after " << entry.attempts + 1 << " attempt(s): " << error;
+    if (Status st = outbox_->GiveUp(webhook_id, entry.event_id, error, now); !st.ok()) {
+      store_errors_.Add();
+      return false;
+    }
+    given_up_.Add();
+    backlog_.Add(-1);
+    return true;
+  }
+  IOT_LOG(kDebug) << "webhooks: delivery " << webhook_id << "-" << entry.event_id << " failed: " << error;
+  if (Status st = outbox_->Failed(webhook_id, entry.event_id, error, now, NextAttemptMs(entry, now)); !st.ok()) {
+    store_errors_.Add();
+    return false;
+  }
+  return true;
+}
+
+int64_t WebhookPublisher::NextAttemptMs(const store::OutboxEntry& entry, int64_t now_ms) {
+  int64_t delay = options_.first_backoff_ms;
+  for (int i = 0; i < entry.attempts && delay < options_.max_backoff_ms; ++i) delay *= 2;
+  delay = std::min(delay, options_.max_backoff_ms);
+  delay += std::uniform_int_distribution<int64_t>(0, delay / 5)(jitter_);
+  // The last attempt comes when the retry time ends, not after it.
+  return std::min(now_ms + delay, entry.created_ms + options_.retry_ms);
+}
+
+}  // namespace iotstream::notify
