@@ -19,6 +19,7 @@ if errorlevel 1 (
 wsl.exe -d %DISTRO% -e true >nul 2>nul
 if errorlevel 1 (
   echo %DISTRO% is not installed in WSL: installing it ^(wsl --install -d %DISTRO%^).
+  echo ^(The first WSL install needs an administrator prompt and may ask for a restart of Windows.^)
   wsl.exe --install -d %DISTRO%
   echo.
   echo When %DISTRO%'s first-run setup has finished ^(it asks for a Linux user name and password^),
@@ -26,11 +27,12 @@ if errorlevel 1 (
   exit /b 1
 )
 
-rem This folder as a Linux path ("." keeps the trailing backslash from quoting the closing quote).
+rem This folder as a Linux path ("." keeps the trailing backslash from quoting the closing quote). No %~dp0 inside
+rem the ( ) blocks: a ")" in the path, as in "Program Files (x86)", would end the block.
 set "REPO="
 for /f "usebackq delims=" %%p in (`wsl.exe -d %DISTRO% -e wslpath -a "%~dp0."`) do set "REPO=%%p"
 if not defined REPO (
-  echo wslpath could not translate %~dp0 into a path inside %DISTRO%.
+  echo wslpath could not translate this folder into a path inside %DISTRO%.
   exit /b 1
 )
 
