@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# bench/lib.sh: shell helpers shared by bench/ingest.sh, bench/fanout.sh and bench/recognition.sh.
+# bench/lib.sh: shell helpers shared by bench/ingest.sh, bench/fanout.sh, bench/recognition.sh and bench/cameras.sh.
 # Sourced (not run) after the script has cd'ed to the repo root. The helpers read the caller's
 # variables when called: LOG_TAG, ONLY, HOST, PY (python3 if unset), T, SRV_PID/SRV_KIND,
-# PEER_SRC, PEER_DIR, FACES_DIR, FRAME_BYTES.
+# PEER_SRC, PEER_DIR, FACES_DIR, FRAME_BYTES, IOTSTREAM_BIN.
 
 # log MSG...: "[LOG_TAG] MSG" on stderr.
 log() { echo "[$LOG_TAG] $*" >&2; }
@@ -130,4 +130,41 @@ peer_launch() {
   PORT=$1 HOST=$HOST RECOG_PORT=$2 RECOG_HOST=$HOST RECOG=$3 RUN_DIR=$T/peer-run \
     DATA_DIR=$T/peer-data setsid "$PEER_DIR/run.sh" > "$T/peer-run.out" 2>&1 < /dev/null &
   SRV_PID=$!; SRV_KIND=peer
+}
+
+# iotstream_start [FLAG...]: starts $IOTSTREAM_BIN on $HOST with free ports (--port 0, --recognition-port 0), a fresh
+# data dir $T/data, --log-level warn and the given flags; waits (30 s at most) for its "ready" line (models loaded).
+# Sets SRV_PID/SRV_KIND and BASE; returns 1 with its stderr's tail if it did not come up.
+# shellcheck disable=SC2120,SC2034  # called with and without flags; BASE is the caller's
+iotstream_start() {
+  rm -rf "$T/data"; mkdir -p "$T/data"
+  "$IOTSTREAM_BIN" --port 0 --recognition-port 0 --bind "$HOST" --data-dir "$T/data" --log-level warn "$@" \
+    > "$T/iotstream.out" 2> "$T/iotstream.err" &
+  SRV_PID=$!; SRV_KIND=iotstream
+  wait_iotstream_out '^ready' 300
+  if ! grep -q '^ready' "$T/iotstream.out"; then
+    log "iotstream did not come up ($*); stderr:"; tail -20 "$T/iotstream.err" >&2; return 1
+  fi
+  local port; port=$(sed -n "s/^listening on $HOST:\([0-9]*\).*/\1/p" "$T/iotstream.out" | head -1)
+  BASE=http://$HOST:$port
+}
+
+# peer_start_full: the peer as the full system (Node + its Python recognition service): copies and sets it up,
+# launches it on free ports and waits (90 s at most) until /health answers with recognition enabled. Sets
+# SRV_PID/SRV_KIND and BASE; returns 1 with a note if it could not.
+# shellcheck disable=SC2034  # BASE is the caller's
+peer_start_full() {
+  peer_copy
+  if ! peer_setup; then
+    log "peer full-system setup failed:"; tail -5 "$T/peer-setup.log" >&2; return 1
+  fi
+  local port rport
+  port=$(free_port); rport=$(free_port)
+  while [ "$rport" = "$port" ]; do rport=$(free_port); done
+  peer_launch "$port" "$rport" 1
+  wait_http "http://$HOST:$port/health" 90 "$SRV_PID" ||
+    { log "peer did not come up:"; tail -5 "$T/peer-run.out" >&2; return 1; }
+  [ "$(curl -fs --max-time 2 "http://$HOST:$port/health" | jq -r .recognition)" = enabled ] ||
+    { log "peer is up but without recognition"; return 1; }
+  BASE=http://$HOST:$port
 }

@@ -101,18 +101,6 @@ ENROL=$T/img/enrol_obama.jpg
 [ -s "$FRAME" ] && [ -s "$ENROL" ] || { log "the micro benchmark wrote no frames"; exit 1; }
 
 # ------------------------------------------------------------------ servers
-start_iotstream() { # extra args...
-  rm -rf "$T/data"; mkdir -p "$T/data"
-  "$IOTSTREAM_BIN" --port 0 --recognition-port 0 --bind "$HOST" --data-dir "$T/data" --log-level warn "$@" \
-    > "$T/iotstream.out" 2> "$T/iotstream.err" &
-  SRV_PID=$!; SRV_KIND=iotstream
-  wait_iotstream_out '^ready' 300
-  if ! grep -q '^ready' "$T/iotstream.out"; then
-    log "iotstream did not come up ($*); stderr:"; tail -20 "$T/iotstream.err" >&2; return 1
-  fi
-  local port; port=$(sed -n "s/^listening on $HOST:\([0-9]*\).*/\1/p" "$T/iotstream.out" | head -1)
-  BASE=http://$HOST:$port
-}
 enrol() {
   local out
   out=$(curl -fsS --max-time 30 -F "image=@$ENROL" -F name=obama "$BASE/api/v1/recognition/add-permitted-face") ||
@@ -149,7 +137,7 @@ echo "== 2a. end-to-end recognition throughput: $THRU_CAMS cameras x 10 fps of t
 THRU_RESULTS=()
 [ "$THRU" = 1 ] || WORKERS=
 for w in $WORKERS; do
-  start_iotstream --recognition-sample-rate 1 --max-workers "$w" --event-dedup-s 0
+  iotstream_start --recognition-sample-rate 1 --max-workers "$w" --event-dedup-s 0
   enrol
   metrics "$T/m0"; t0=$(date +%s.%N)
   r=$(latency_run "$THRU_CAMS" --viewer 0 --warmup 0 --grace 0)
@@ -170,7 +158,7 @@ echo "== 2b. frame -> person_recognised latency (POST start -> event on /ws), 10
 printf '  %5s %6s %7s %9s %9s %9s %10s %11s  %s\n' cams posted events p50_ms p99_ms max_ms upload_p99 srv_p99_ms drops
 declare -A LAT_P99 UP_P99
 for c in $CAMS; do
-  start_iotstream --event-dedup-s 0
+  iotstream_start --event-dedup-s 0
   enrol
   metrics "$T/m0"
   r=$(latency_run "$c")
@@ -195,9 +183,9 @@ for mode in $UPLOAD_MODES; do : > "$T/up-$mode.txt"; done
 for round in $(seq "$UPLOAD_ROUNDS"); do
   for mode in $UPLOAD_MODES; do
     case $mode in
-      on) start_iotstream --event-dedup-s 0; enrol ;;
-      nice10) start_iotstream --event-dedup-s 0 --recognition-idle-class=false; enrol ;;
-      off) start_iotstream --recognition=false ;;
+      on) iotstream_start --event-dedup-s 0; enrol ;;
+      nice10) iotstream_start --event-dedup-s 0 --recognition-idle-class=false; enrol ;;
+      off) iotstream_start --recognition=false ;;
       *) log "unknown UPLOAD_MODES entry '$mode' (on, nice10, off)"; exit 1 ;;
     esac
     r=$(latency_run 10 --grace 0 --viewer 0 --samples "$T/up-round.txt")
@@ -233,7 +221,7 @@ stream_median() { # url device: median and p90 of STREAM_N sequential POSTs of t
 }
 echo
 echo "== 2c. POST /api/v1/stream/stream round trip (waits for the frame's recognition), $STREAM_N sequential requests"
-start_iotstream; enrol
+iotstream_start; enrol
 curl -s -o /dev/null --max-time 30 -H 'Content-Type: image/jpeg' -H 'X-Device-ID: warm' --data-binary "@$FRAME" \
   "$BASE/api/v1/stream/stream" || true   # same warm-up call as the peer gets
 read -r IOT_RT IOT_RT90 IOT_BAD < <(stream_median "$BASE/api/v1/stream/stream" cam-rt)
@@ -243,25 +231,8 @@ echo "  iotstream: median $IOT_RT ms, p90 $IOT_RT90 ms, non-200 $IOT_BAD (faces 
 stop_server
 
 PEER_RT=n/a; PEER_MODE="not run (PEER=0)"
-start_peer() {
-  peer_copy
-  if ! peer_setup; then
-    log "peer full-system setup failed:"; tail -5 "$T/peer-setup.log" >&2; return 1
-  fi
-  local port rport
-  port=$(free_port); rport=$(free_port)
-  peer_launch "$port" "$rport" 1
-  for _ in $(seq 900); do
-    curl -fs -o /dev/null --max-time 1 "http://$HOST:$port/health" && break
-    kill -0 "$SRV_PID" 2>/dev/null || { log "peer exited:"; tail -5 "$T/peer-run.out" >&2; return 1; }
-    sleep 0.1
-  done
-  [ "$(curl -fs --max-time 2 "http://$HOST:$port/health" | jq -r .recognition)" = enabled ] ||
-    { log "peer is up but without recognition"; return 1; }
-  BASE=http://$HOST:$port
-}
 if [ "$PEER" = 1 ]; then
-  if start_peer; then
+  if peer_start_full; then
     curl -s -o /dev/null --max-time 30 -H 'Content-Type: image/jpeg' -H 'X-Device-ID: warm' --data-binary "@$FRAME" \
       "$BASE/api/v1/stream/stream" || true   # first call loads the detector
     read -r PEER_RT PEER_RT90 PEER_BAD < <(stream_median "$BASE/api/v1/stream/stream" cam-rt)

@@ -2,7 +2,8 @@
 //   iotstream-sim --url http://127.0.0.1:9003 --cameras 20 --fps 10 --duration 10 --frames ../shared/faces
 //   iotstream-sim --scene --face photo.jpg --path /api/v1/stream/stream --cameras 2 --fps 2 --duration 30
 // A progress line goes to stderr each second; the figures per camera and in total to stdout, as a table or, with
-// --json, as one JSON object. Exit status 0 after a run, 2 for bad options or unusable frames.
+// --json, as one JSON object. "frames" are the frame slots of the run (fps x duration per camera: sent, skipped, or
+// left unsent after a last late answer); "within" is the share of them answered 2xx within --slo-ms. Exit status 0 after a run, 2 for bad options or unusable frames.
 #include <unistd.h>
 
 #include <cstdio>
@@ -29,6 +30,8 @@ struct Figures {
   std::string name;
   UploaderStats stats;
   std::vector<uint32_t> latency_us;
+  uint64_t frames = 0;
+  uint64_t ok_within_slo = 0;
 };
 
 void Add(UploaderStats& into, const UploaderStats& s) {
@@ -47,11 +50,15 @@ void Add(UploaderStats& into, const UploaderStats& s) {
 json ToJson(Figures& f, double duration_s) {
   const UploaderStats& s = f.stats;
   const double ms = 1000.0;
+  const uint64_t frames = f.frames;
   return {
+      {"frames", frames},
       {"sent", s.attempts},
       {"ok", s.ok},
       {"success_rate", s.attempts == 0 ? 0.0 : static_cast<double>(s.ok) / static_cast<double>(s.attempts)},
       {"fps", static_cast<double>(s.ok) / duration_s},
+      {"ok_within_slo", f.ok_within_slo},
+      {"within_slo", frames == 0 ? 0.0 : static_cast<double>(f.ok_within_slo) / static_cast<double>(frames)},
       {"latency_ms",
        {{"p50", iotstream::sim::Percentile(f.latency_us, 50) / ms},
         {"p99", iotstream::sim::Percentile(f.latency_us, 99) / ms},
@@ -67,9 +74,10 @@ json ToJson(Figures& f, double duration_s) {
 }
 
 void PrintRow(const std::string& name, const json& j) {
-  std::printf("%-16s %7llu %7llu %6.1f%% %7.1f %8.2f %8.2f %8.2f %8llu %7llu %6llu %7llu %6llu\n", name.c_str(),
-              j["sent"].get<unsigned long long>(), j["ok"].get<unsigned long long>(),
-              100.0 * j["success_rate"].get<double>(), j["fps"].get<double>(), j["latency_ms"]["p50"].get<double>(),
+  std::printf("%-16s %7llu %7llu %7llu %6.1f%% %7.2f%% %7.1f %8.2f %8.2f %8.2f %8llu %7llu %6llu %7llu %6llu\n",
+              name.c_str(), j["frames"].get<unsigned long long>(), j["sent"].get<unsigned long long>(),
+              j["ok"].get<unsigned long long>(), 100.0 * j["success_rate"].get<double>(),
+              100.0 * j["within_slo"].get<double>(), j["fps"].get<double>(), j["latency_ms"]["p50"].get<double>(),
               j["latency_ms"]["p99"].get<double>(), j["latency_ms"]["max"].get<double>(),
               j["timeouts"].get<unsigned long long>(), j["non_2xx"].get<unsigned long long>(),
               j["connect_failures"].get<unsigned long long>() + j["connection_errors"].get<unsigned long long>(),
@@ -95,6 +103,8 @@ int main(int argc, char** argv) {
       ("path", po::value(&options.path)->default_value("/api/v1/stream/fast"), "upload route")
       ("device-prefix", po::value(&options.device_prefix)->default_value("sim-"), "device ids are prefix + 000, 001, ...")
       ("timeout-ms", po::value(&options.timeout_ms)->default_value(3000), "per request, as on the board")
+      ("slo-ms", po::value(&options.slo_ms)->default_value(100),
+       "bound for the 'within' figure: share of frame slots answered 2xx within this many ms")
       ("json", "print the figures as JSON")
       ("verbose", "print the uploaders' log lines (failures, backoff)");
   po::variables_map vm;
@@ -167,12 +177,14 @@ int main(int argc, char** argv) {
   std::vector<iotstream::sim::CameraSummary> cameras = iotstream::sim::RunSimulation(options, make_camera, progress);
   if (tty) std::fputc('\n', stderr);
 
-  Figures total{"total", {}, {}};
+  Figures total{"total", {}, {}, 0, 0};
   json per_camera = json::array();
   std::vector<std::pair<std::string, json>> rows;
   for (auto& c : cameras) {
-    Figures f{c.device_id, c.stats, std::move(c.latency_us)};
+    Figures f{c.device_id, c.stats, std::move(c.latency_us), c.frames, c.ok_within_slo};
     Add(total.stats, f.stats);
+    total.frames += f.frames;
+    total.ok_within_slo += f.ok_within_slo;
     total.latency_us.insert(total.latency_us.end(), f.latency_us.begin(), f.latency_us.end());
     json j = ToJson(f, options.duration_s);
     j["device_id"] = c.device_id;
@@ -186,6 +198,7 @@ int main(int argc, char** argv) {
                       {"cameras", options.cameras},
                       {"target_fps", options.fps},
                       {"duration_s", options.duration_s},
+                      {"slo_ms", options.slo_ms},
                       {"source", scene ? "scene" : "frames"},
                       {"expected", static_cast<uint64_t>(options.fps * options.duration_s) * options.cameras},
                       {"total", total_json},
@@ -193,8 +206,10 @@ int main(int argc, char** argv) {
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-16s %7s %7s %7s %7s %8s %8s %8s %8s %7s %6s %7s %6s\n", "camera", "sent", "ok", "success", "fps",
-              "p50 ms", "p99 ms", "max ms", "timeouts", "non-2xx", "errors", "skipped", "late");
+  const std::string within = "<=" + std::to_string(options.slo_ms) + "ms";
+  std::printf("%-16s %7s %7s %7s %7s %8s %7s %8s %8s %8s %8s %7s %6s %7s %6s\n", "camera", "frames", "sent", "ok",
+              "success", within.c_str(), "fps", "p50 ms", "p99 ms", "max ms", "timeouts", "non-2xx", "errors", "skipped",
+              "late");
   for (const auto& [name, j] : rows) PrintRow(name, j);
   PrintRow("total", total_json);
   return 0;

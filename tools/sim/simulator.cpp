@@ -72,8 +72,17 @@ void RunCamera(const SimOptions& options, const CameraFactory& make_camera, int 
     if (r.outcome == firmware::Outcome::kOk || r.outcome == firmware::Outcome::kHttpError) {
       summary->latency_us.push_back(static_cast<uint32_t>(std::min<uint64_t>(r.latency_us(), UINT32_MAX)));
     }
+    if (r.outcome == firmware::Outcome::kOk && r.latency_us() <= uint64_t{options.slo_ms} * 1000) {
+      ++summary->ok_within_slo;
+    }
   }
   summary->stats = uploader.stats();
+  // A paced camera has fps x duration slots; an answer that came after the end leaves the last ones unsent and
+  // uncounted by the uploader.
+  const uint64_t sent_or_skipped = summary->stats.attempts + summary->stats.skipped_slots;
+  summary->frames = options.fps > 0
+                        ? std::max(sent_or_skipped, static_cast<uint64_t>(std::ceil(options.fps * options.duration_s)))
+                        : sent_or_skipped;
 }
 
 }  // namespace

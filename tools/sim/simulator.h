@@ -24,6 +24,7 @@ struct SimOptions {
   double fps = 10;                     // per camera; 0: each sends as fast as its answers come
   double duration_s = 10;
   uint32_t timeout_ms = 3000;          // per request, as on the board
+  uint32_t slo_ms = 100;               // a 2xx answer within this many ms counts as within the bound
   bool verbose = false;                // the uploaders' log lines (failures, backoff) to stderr
 };
 
@@ -43,6 +44,8 @@ struct CameraSummary {
   std::string device_id;
   firmware::UploaderStats stats;
   std::vector<uint32_t> latency_us;  // every answered request (2xx or not)
+  uint64_t frames = 0;               // frame slots of the run: sent + skipped, and those after a last late answer
+  uint64_t ok_within_slo = 0;        // 2xx answers within options.slo_ms
 };
 
 // Runs options.cameras cameras, each for options.duration_s from its first frame (the first frames are spread over
