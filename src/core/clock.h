@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <string>
 
 namespace iotstream {
 
@@ -20,6 +22,15 @@ inline int64_t MonotonicUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// `ms` since the epoch as UTC text in strftime's `format` (at most 63 characters out), e.g. "%Y%m%d%H".
+inline std::string FormatUtc(int64_t ms, const char* format) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  return std::string(buf, std::strftime(buf, sizeof buf, format, &tm));
 }
 
 // A source of time. Implementations are thread-safe.

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
-#include <ctime>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -50,14 +49,7 @@ bool PercentDecode(std::string_view in, std::string* out) {
 }
 
 // 2026-12-01T10:00:00Z
-std::string IsoTime(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoTime(int64_t ms) { return FormatUtc(ms, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace
 

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "store/files.h"
 
@@ -15,14 +15,7 @@ namespace iotstream::store {
 namespace fs = std::filesystem;
 namespace {
 
-std::string HourFolder(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H", &tm);
-  return buf;
-}
+std::string HourFolder(int64_t ms) { return FormatUtc(ms, "%Y%m%d%H"); }
 
 }  // namespace
 
