@@ -56,18 +56,27 @@ void LimitBlasThreads() {
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
-// storage_pressure when frames were dropped since the last call (the queue was full) or the footage fills 95 % of
-// its disk budget (retention is evicting the oldest frames).
+// What the once-a-second storage check remembers between calls.
+struct StorageWatch {
+  uint64_t dropped = 0;     // the store's drop count at the last check
+  bool at_budget = false;   // the footage filled its disk budget at the last check
+};
+
+// storage_pressure when frames were dropped since the last check (the queue was full), and when the footage comes
+// to fill 95 % of its disk budget (retention is evicting the oldest frames). A full budget is the steady state of a
+// busy box, so it is reported on reaching it, again only after it fell below 90 %.
 void ReportStoragePressure(const store::Store& store, const store::StoreOptions& options, events::EventHub& events,
-                           uint64_t* last_dropped, int64_t now_ms) {
+                           StorageWatch* watch, int64_t now_ms) {
   const auto st = store.stats();
-  if (st.dropped > *last_dropped) {
-    events.OnStoragePressure("queue_full", st.dropped - *last_dropped, st.bytes, options.retention_max_bytes, now_ms);
+  if (st.dropped > watch->dropped) {
+    events.OnStoragePressure("queue_full", st.dropped - watch->dropped, st.bytes, options.retention_max_bytes, now_ms);
   }
-  *last_dropped = st.dropped;
-  if (st.bytes >= options.retention_max_bytes / 100 * 95) {
+  watch->dropped = st.dropped;
+  const uint64_t percent = options.retention_max_bytes / 100;
+  if (!watch->at_budget && st.bytes >= percent * 95) {
     events.OnStoragePressure("disk_budget", 0, st.bytes, options.retention_max_bytes, now_ms);
   }
+  watch->at_budget = st.bytes >= percent * (watch->at_budget ? 90 : 95);
 }
 
 // Where Home Assistant finds a camera's MJPEG and snapshot: the bind address, or this host's name when it binds all.
@@ -274,7 +283,8 @@ int Run(const Config& config) {
 
     // Wait for a stop signal; once a second persist the devices whose figures changed, and report devices gone
     // offline, people gone and a store under pressure.
-    uint64_t last_dropped = store->stats().dropped;
+    StorageWatch storage_watch;
+    storage_watch.dropped = store->stats().dropped;
     while (true) {
       timespec one_second{1, 0};
       const int sig = sigtimedwait(&stop_signals, nullptr, &one_second);
@@ -286,7 +296,7 @@ int Run(const Config& config) {
       const int64_t now = NowMs();
       registry.CheckOffline(now);
       event_hub.CheckPresence(now);
-      ReportStoragePressure(*store, config.store, event_hub, &last_dropped, now);
+      ReportStoragePressure(*store, config.store, event_hub, &storage_watch, now);
     }
     hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));
