@@ -214,6 +214,15 @@ function onEvent(msg) {
         ? `storage is behind: ${msg.frames_dropped} frame(s) not stored`
         : `footage fills its disk budget: the oldest frames are being removed`, msg.ts);
       return;
+    case 'person_added':
+      addEvent(msg.type, `${msg.name} was enrolled`, msg.ts);
+      return;
+    case 'person_updated':
+      addEvent(msg.type, `${msg.previous_name} is now called ${msg.name}`, msg.ts);
+      return;
+    case 'person_removed':
+      addEvent(msg.type, `${msg.name} was removed from the permitted people`, msg.ts);
+      return;
     case 'device_removed':
       if (typeof msg.device_id !== 'string') break;
       addEvent(msg.type, `${nameOf(msg.device_id)} was removed`, msg.ts);

@@ -114,6 +114,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
         if (Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor); !st.ok()) {
           return s.Send(ErrorOf(st));
         }
+        if (e.new_person) c->events.OnPersonAdded(e.person_id, e.name, NowMs());
         s.Send(Response::Json(200, json{{"success", true},
                                         {"person_id", e.person_id},
                                         {"face_id", e.face_id},
@@ -150,9 +151,29 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
     auto id = ParseId(req.param("person_id"));
     if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
     OnDiskPool(c->disk_pool, s, [c, s, pid = *id] {
-      if (Status st = c->records.DeletePerson(pid); !st.ok()) return s.Send(ErrorOf(st));
+      Result<std::string> name = c->records.DeletePerson(pid);
+      if (!name.ok()) return s.Send(ErrorOf(name.status()));
       (void)c->gallery.RemovePerson(pid);  // NotFound only if it had no face in memory either
+      c->events.OnPersonRemoved(pid, name.value(), NowMs());
       s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}}.dump()));
+    });
+  });
+
+  router.Add(Method::kPatch, "/api/v1/recognition/permitted-faces/{person_id}", [c](Request&& req, Responder s) {
+    auto id = ParseId(req.param("person_id"));
+    if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
+      return s.Send(Response::Error(400, "body must be a JSON object like {\"name\": \"Alice\"}"));
+    }
+    OnDiskPool(c->disk_pool, s, [c, s, pid = *id, name = body["name"].get<std::string>()] {
+      Result<std::string> previous = c->records.RenamePerson(pid, name);
+      if (!previous.ok()) return s.Send(ErrorOf(previous.status()));
+      if (previous.value() != name) {
+        (void)c->gallery.RenamePerson(pid, name);  // NotFound when the person has no face yet
+        c->events.OnPersonRenamed(pid, previous.value(), name, NowMs());
+      }
+      s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}, {"name", name}}.dump()));
     });
   });
 

@@ -3,6 +3,7 @@
 //   POST   /api/v1/recognize                                  image -> faces with names
 //   POST   /api/v1/recognition/add-permitted-face             multipart image + name -> enrolled
 //   GET    /api/v1/recognition/permitted-faces                people with their faces
+//   PATCH  /api/v1/recognition/permitted-faces/{person_id}    {"name": "..."} -> renamed
 //   DELETE /api/v1/recognition/permitted-faces/{person_id}    forget a person
 //   DELETE /api/v1/recognition/permitted-faces/{person_id}/faces/{face_id}
 //   GET    /api/v1/recognition/faces/{face_id}/thumbnail.jpg

@@ -11,6 +11,7 @@ int HttpStatusOf(const Status& st) {
     case Status::Code::kUnsupported: return 415;
     case Status::Code::kTooLarge: return 413;
     case Status::Code::kNotFound: return 404;
+    case Status::Code::kConflict: return 409;
     case Status::Code::kUnavailable: return 503;
     case Status::Code::kTimeout: return 504;
     case Status::Code::kIOError:

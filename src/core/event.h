@@ -3,6 +3,7 @@
 // their JSON are defined once, in events/schema.h; an Event carries that JSON built once for every output.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,8 +15,17 @@ struct Event {
   std::string type;       // one of the names in events/schema.h
   std::string device_id;  // the camera it concerns; empty when none
   std::string json;       // the message: a JSON object whose "type" is `type`
+  // Wall-clock ms when the frame the event came from arrived, 0 for events not from a frame: each output measures
+  // its event_latency_seconds{output=...} (frame arrival to event out) from it.
+  int64_t frame_received_ms = 0;
 };
 using EventPtr = std::shared_ptr<const Event>;
+
+// The histogram every output registers, labelled {output="ws"|"mqtt"|"webhook"}: frame arrival to event out.
+inline constexpr const char* kEventLatencyMetric = "event_latency_seconds";
+inline constexpr const char* kEventLatencyHelp =
+    "from a frame's arrival to its event leaving through an output (ws: handed to the viewers' sockets, "
+    "mqtt: acknowledged by the broker, webhook: answered 2xx)";
 
 // An output of events. Publish() may be called from any thread and never blocks: an output that cannot keep up
 // drops (and counts) rather than holding up the producer.

@@ -1,7 +1,6 @@
 #include "core/metrics.h"
 
 #include <bit>
-#include <sstream>
 #include <stdexcept>
 
 namespace iotstream {
@@ -45,71 +44,111 @@ double Histogram::QuantileUs(double q) const {
   return static_cast<double>(BucketUpperUs(kBuckets - 1));
 }
 
+std::string Metrics::Render(const Labels& labels) {
+  std::string out;
+  for (const auto& [key, value] : labels) {
+    if (!out.empty()) out += ',';
+    out += key + "=\"";
+    for (char c : value) {
+      if (c == '\\' || c == '"') out += '\\';
+      out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    out += '"';
+  }
+  return out;
+}
+
 template <typename T>
-T& Metrics::FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help) {
+T& Metrics::FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help,
+                      const Labels& labels) {
   if (name.empty() || help.empty()) {
     throw std::invalid_argument("metric '" + name + "' registered without a name or help text");
   }
+  const std::string rendered = Render(labels);
   for (auto& n : list) {
-    if (n.name == name) return n.metric;
+    if (n.name == name && n.labels == rendered) return n.metric;
   }
   auto& added = list.emplace_back();
   added.name = name;
   added.help = help;
+  added.labels = rendered;
   return added.metric;
 }
 
-Counter& Metrics::counter(const std::string& name, const std::string& help) {
+Counter& Metrics::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
-  return FindOrAdd(counters_, name, help);
+  return FindOrAdd(counters_, name, help, labels);
 }
 
-Gauge& Metrics::gauge(const std::string& name, const std::string& help) {
+Gauge& Metrics::gauge(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
-  return FindOrAdd(gauges_, name, help);
+  return FindOrAdd(gauges_, name, help, labels);
 }
 
-Histogram& Metrics::histogram(const std::string& name, const std::string& help) {
+Histogram& Metrics::histogram(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
-  return FindOrAdd(histograms_, name, help);
+  return FindOrAdd(histograms_, name, help, labels);
 }
 
 template <typename T>
-const T* Metrics::Find(const std::deque<Named<T>>& list, const std::string& name) {
+const T* Metrics::Find(const std::deque<Named<T>>& list, const std::string& name, const Labels& labels) {
+  const std::string rendered = Render(labels);
   for (const auto& n : list) {
-    if (n.name == name) return &n.metric;
+    if (n.name == name && n.labels == rendered) return &n.metric;
   }
   return nullptr;
 }
 
-Result<uint64_t> Metrics::CounterValue(const std::string& name) const {
+Result<uint64_t> Metrics::CounterValue(const std::string& name, const Labels& labels) const {
   std::lock_guard lock(mu_);
-  const Counter* c = Find(counters_, name);
-  if (c == nullptr) return Status::NotFound("no counter '" + name + "' is registered");
+  const Counter* c = Find(counters_, name, labels);
+  if (c == nullptr) return Status::NotFound("no counter '" + name + "{" + Render(labels) + "}' is registered");
   return c->value();
 }
 
-Result<int64_t> Metrics::GaugeValue(const std::string& name) const {
+Result<int64_t> Metrics::GaugeValue(const std::string& name, const Labels& labels) const {
   std::lock_guard lock(mu_);
-  const Gauge* g = Find(gauges_, name);
-  if (g == nullptr) return Status::NotFound("no gauge '" + name + "' is registered");
+  const Gauge* g = Find(gauges_, name, labels);
+  if (g == nullptr) return Status::NotFound("no gauge '" + name + "{" + Render(labels) + "}' is registered");
   return g->value();
+}
+
+Result<const Histogram*> Metrics::HistogramOf(const std::string& name, const Labels& labels) const {
+  std::lock_guard lock(mu_);
+  const Histogram* h = Find(histograms_, name, labels);
+  if (h == nullptr) return Status::NotFound("no histogram '" + name + "{" + Render(labels) + "}' is registered");
+  return h;
+}
+
+// Every series of one name together under one HELP and TYPE, as the exposition format requires.
+template <typename T, typename Write>
+void Metrics::Export(std::ostringstream& out, const std::deque<Named<T>>& list, const char* type, Write write) {
+  std::vector<bool> done(list.size(), false);
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (done[i]) continue;
+    const std::string& name = list[i].name;
+    out << "# HELP " << name << ' ' << list[i].help << "\n# TYPE " << name << ' ' << type << '\n';
+    for (size_t j = i; j < list.size(); ++j) {
+      if (list[j].name != name) continue;
+      done[j] = true;
+      write(list[j]);
+    }
+  }
 }
 
 std::string Metrics::ExportPrometheus() const {
   std::lock_guard lock(mu_);
   std::ostringstream out;
-  for (const auto& c : counters_) {
-    out << "# HELP " << c.name << ' ' << c.help << "\n# TYPE " << c.name << " counter\n"
-        << c.name << ' ' << c.metric.value() << '\n';
-  }
-  for (const auto& g : gauges_) {
-    out << "# HELP " << g.name << ' ' << g.help << "\n# TYPE " << g.name << " gauge\n"
-        << g.name << ' ' << g.metric.value() << '\n';
-  }
-  for (const auto& h : histograms_) {
+  auto series = [](const std::string& name, const std::string& labels) {
+    return labels.empty() ? name : name + "{" + labels + "}";
+  };
+  Export(out, counters_, "counter",
+         [&](const Named<Counter>& c) { out << series(c.name, c.labels) << ' ' << c.metric.value() << '\n'; });
+  Export(out, gauges_, "gauge",
+         [&](const Named<Gauge>& g) { out << series(g.name, g.labels) << ' ' << g.metric.value() << '\n'; });
+  Export(out, histograms_, "histogram", [&](const Named<Histogram>& h) {
     // Exported in seconds, the Prometheus base unit; only buckets up to the last non-empty one.
-    out << "# HELP " << h.name << ' ' << h.help << "\n# TYPE " << h.name << " histogram\n";
+    const std::string le_prefix = h.labels.empty() ? "{le=\"" : "{" + h.labels + ",le=\"";
     int last = -1;
     for (int i = 0; i < Histogram::kBuckets; ++i) {
       if (h.metric.bucket(i) != 0) last = i;
@@ -117,13 +156,13 @@ std::string Metrics::ExportPrometheus() const {
     uint64_t cumulative = 0;
     for (int i = 0; i <= last; ++i) {
       cumulative += h.metric.bucket(i);
-      out << h.name << "_bucket{le=\"" << static_cast<double>(Histogram::BucketUpperUs(i) + 1) / 1e6
+      out << h.name << "_bucket" << le_prefix << static_cast<double>(Histogram::BucketUpperUs(i) + 1) / 1e6
           << "\"} " << cumulative << '\n';
     }
-    out << h.name << "_bucket{le=\"+Inf\"} " << h.metric.count() << '\n'
-        << h.name << "_sum " << static_cast<double>(h.metric.sum_us()) / 1e6 << '\n'
-        << h.name << "_count " << h.metric.count() << '\n';
-  }
+    out << h.name << "_bucket" << le_prefix << "+Inf\"} " << h.metric.count() << '\n'
+        << series(h.name + "_sum", h.labels) << ' ' << static_cast<double>(h.metric.sum_us()) / 1e6 << '\n'
+        << series(h.name + "_count", h.labels) << ' ' << h.metric.count() << '\n';
+  });
   return out.str();
 }
 

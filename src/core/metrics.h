@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -60,24 +62,30 @@ class Histogram {
   std::atomic<uint64_t> sum_{0};
 };
 
+// A series' labels, e.g. {{"output", "ws"}}: one metric name, several series (Prometheus' data model). Values
+// are escaped on export; names must follow Prometheus rules.
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
 class Metrics {
  public:
   Metrics() = default;
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Registers the metric named `name` (or returns it when already registered, e.g. by a second instance of a
-  // subsystem). Names follow Prometheus rules (snake_case, unit suffix); `help` is kept from the first
-  // registration. Throws std::invalid_argument on an empty name or help: registration is start-up work, and a
-  // call without help would be a lookup in disguise.
-  Counter& counter(const std::string& name, const std::string& help);
-  Gauge& gauge(const std::string& name, const std::string& help);
-  Histogram& histogram(const std::string& name, const std::string& help);
+  // Registers the series `name` with `labels` (or returns it when already registered, e.g. by a second instance
+  // of a subsystem). Names follow Prometheus rules (snake_case, unit suffix); `help` is kept from the first
+  // registration of the name. Throws std::invalid_argument on an empty name or help: registration is start-up
+  // work, and a call without help would be a lookup in disguise.
+  Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
+  Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels = {});
 
-  // Lookups by name, for tests and tools; subsystems read their own metrics through the references registration
-  // returned. NotFound when nobody registered `name`: a misspelt name is an error, not a silent 0.
-  Result<uint64_t> CounterValue(const std::string& name) const;
-  Result<int64_t> GaugeValue(const std::string& name) const;
+  // Lookups by name and labels, for tests and tools; subsystems read their own metrics through the references
+  // registration returned. NotFound when nobody registered that series: a misspelt name is an error, not a 0.
+  Result<uint64_t> CounterValue(const std::string& name, const Labels& labels = {}) const;
+  Result<int64_t> GaugeValue(const std::string& name, const Labels& labels = {}) const;
+  // A histogram series, for tests and tools (the reference stays valid for the registry's lifetime).
+  Result<const Histogram*> HistogramOf(const std::string& name, const Labels& labels = {}) const;
 
   // Prometheus text exposition format (version 0.0.4) of every metric.
   std::string ExportPrometheus() const;
@@ -86,12 +94,17 @@ class Metrics {
   template <typename T>
   struct Named {
     std::string name, help;
+    std::string labels;  // rendered: `a="x",b="y"`, empty when none
     T metric;
   };
+  static std::string Render(const Labels& labels);
   template <typename T>
-  static const T* Find(const std::deque<Named<T>>& list, const std::string& name);
+  static const T* Find(const std::deque<Named<T>>& list, const std::string& name, const Labels& labels);
   template <typename T>
-  static T& FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help);
+  static T& FindOrAdd(std::deque<Named<T>>& list, const std::string& name, const std::string& help,
+                      const Labels& labels);
+  template <typename T, typename Write>
+  static void Export(std::ostringstream& out, const std::deque<Named<T>>& list, const char* type, Write write);
 
   mutable std::mutex mu_;
   // deques: references stay valid as metrics are added.

@@ -10,6 +10,7 @@ std::string Status::ToString() const {
     case Code::kUnsupported: name = "unsupported"; break;
     case Code::kTooLarge: name = "too large"; break;
     case Code::kNotFound: name = "not found"; break;
+    case Code::kConflict: name = "conflict"; break;
     case Code::kUnavailable: name = "unavailable"; break;
     case Code::kTimeout: name = "timeout"; break;
     case Code::kIOError: name = "I/O error"; break;

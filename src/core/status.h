@@ -20,6 +20,7 @@ class [[nodiscard]] Status {
     kUnsupported,      // well-formed but of a kind we do not take, e.g. a content type (415)
     kTooLarge,         // over a configured size limit (413)
     kNotFound,         // the named thing does not exist (404)
+    kConflict,         // clashes with what exists, e.g. a name already taken (409)
     kUnavailable,      // temporarily cannot take it (queue full, shutting down); retry later (503)
     kTimeout,          // did not finish in the allotted time (504)
     kIOError,          // the disk or the OS failed (500)
@@ -32,6 +33,7 @@ class [[nodiscard]] Status {
   static Status Unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
   static Status TooLarge(std::string m) { return {Code::kTooLarge, std::move(m)}; }
   static Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
+  static Status Conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {Code::kTimeout, std::move(m)}; }
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }
@@ -42,6 +44,7 @@ class [[nodiscard]] Status {
   bool IsUnsupported() const { return code_ == Code::kUnsupported; }
   bool IsTooLarge() const { return code_ == Code::kTooLarge; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   bool IsTimeout() const { return code_ == Code::kTimeout; }
   bool IsIOError() const { return code_ == Code::kIOError; }

@@ -92,6 +92,27 @@ void EventHub::OnDeviceRemoved(const std::string& device_id, int64_t ts_ms) {
   Queue({DeviceEvent(type::kDeviceRemoved, device_id, ts_ms, nullptr)});
 }
 
+void EventHub::OnPersonAdded(int64_t person_id, const std::string& name, int64_t ts_ms) {
+  Queue({PersonEvent(type::kPersonAdded, person_id, name, "", ts_ms)});
+}
+
+void EventHub::OnPersonRenamed(int64_t person_id, const std::string& previous_name, const std::string& name,
+                               int64_t ts_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = presence_.find(person_id); it != presence_.end()) it->second.name = name;
+  }
+  Queue({PersonEvent(type::kPersonUpdated, person_id, name, previous_name, ts_ms)});
+}
+
+void EventHub::OnPersonRemoved(int64_t person_id, const std::string& name, int64_t ts_ms) {
+  {
+    std::lock_guard lock(mu_);
+    presence_.erase(person_id);
+  }
+  Queue({PersonEvent(type::kPersonRemoved, person_id, name, "", ts_ms)});
+}
+
 void EventHub::OnStoragePressure(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
                                  uint64_t budget_bytes, int64_t ts_ms) {
   {

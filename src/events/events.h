@@ -55,6 +55,11 @@ class EventHub {
   // storage_pressure, at most once per reason per pressure_interval_ms.
   void OnStoragePressure(const std::string& reason, uint64_t frames_dropped, uint64_t bytes, uint64_t budget_bytes,
                          int64_t ts_ms);
+  // person_added, person_updated and person_removed, as the gallery's API changes it. A renamed person keeps their
+  // presence under the new name; a removed one leaves no person_left behind.
+  void OnPersonAdded(int64_t person_id, const std::string& name, int64_t ts_ms);
+  void OnPersonRenamed(int64_t person_id, const std::string& previous_name, const std::string& name, int64_t ts_ms);
+  void OnPersonRemoved(int64_t person_id, const std::string& name, int64_t ts_ms);
   // person_left for every person last seen more than presence_timeout_ms ago (once per absence). Call periodically.
   void CheckPresence(int64_t now_ms);
 

@@ -122,6 +122,16 @@ store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, c
   return e;
 }
 
+store::EventRecord PersonEvent(const char* event_type, int64_t person_id, const std::string& name,
+                               const std::string& previous_name, int64_t ts_ms) {
+  json message{{"person_id", person_id}, {"name", name}};
+  if (std::string_view(event_type) == type::kPersonUpdated) message["previous_name"] = previous_name;
+  store::EventRecord e = Logged(event_type, "", ts_ms, std::move(message));
+  e.person_id = person_id;
+  e.name = name;
+  return e;
+}
+
 store::EventRecord StoragePressureEvent(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
                                         uint64_t budget_bytes, int64_t ts_ms) {
   return Logged(type::kStoragePressure, "", ts_ms,
@@ -142,7 +152,10 @@ json EventJson(const store::EventRecord& e) {
 }
 
 EventPtr ToEvent(const store::EventRecord& event) {
-  return std::make_shared<const Event>(Event{event.type, event.device_id, EventJson(event).dump()});
+  const json j = EventJson(event);
+  const auto received = j.find("frame_received_at");
+  const int64_t received_ms = received != j.end() && received->is_number_integer() ? received->get<int64_t>() : 0;
+  return std::make_shared<const Event>(Event{event.type, event.device_id, j.dump(), received_ms});
 }
 
 }  // namespace iotstream::events

@@ -14,6 +14,9 @@
 //   unknown_face       as person_recognised; name null, person_id the nearest person (not a match)
 //   person_left        {person_id, name, device_id (where last seen), last_seen}  not seen for --presence-timeout-s
 //   storage_pressure   {reason: "queue_full"|"disk_budget", frames_dropped, bytes, budget_bytes}
+//   person_added       {person_id, name}                                        enrolled with a first face
+//   person_updated     {person_id, name, previous_name}                         renamed
+//   person_removed     {person_id, name}                                        deleted with their faces
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,9 @@ inline constexpr char kPersonRecognised[] = "person_recognised";
 inline constexpr char kUnknownFace[] = "unknown_face";
 inline constexpr char kPersonLeft[] = "person_left";
 inline constexpr char kStoragePressure[] = "storage_pressure";
+inline constexpr char kPersonAdded[] = "person_added";
+inline constexpr char kPersonUpdated[] = "person_updated";
+inline constexpr char kPersonRemoved[] = "person_removed";
 }  // namespace type
 
 // A device as the devices API shows it.
@@ -58,6 +64,9 @@ store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t 
 void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device);
 store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, const std::string& device_id,
                                    int64_t last_seen_ms, int64_t ts_ms);
+// person_added, person_updated (with `previous_name`) or person_removed.
+store::EventRecord PersonEvent(const char* event_type, int64_t person_id, const std::string& name,
+                               const std::string& previous_name, int64_t ts_ms);
 store::EventRecord StoragePressureEvent(const std::string& reason, uint64_t frames_dropped, uint64_t bytes,
                                         uint64_t budget_bytes, int64_t ts_ms);
 

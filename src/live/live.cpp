@@ -48,6 +48,7 @@ LiveHub::LiveHub(LiveOptions options, Metrics& metrics, LiveCallbacks callbacks)
              metrics.counter("live_events_dropped_total", "events dropped from a full viewer event queue"),
              metrics.counter("live_viewers_rejected_total", "viewers refused over max_viewers"),
              metrics.gauge("live_viewers", "connected viewers (WebSocket and MJPEG)")},
+      event_latency_(metrics.histogram(kEventLatencyMetric, kEventLatencyHelp, {{"output", "ws"}})),
       viewer_thread_(std::make_unique<ViewerThread>(options_.viewer_thread_nice)) {}
 
 LiveHub::~LiveHub() { CloseAll(); }
@@ -91,7 +92,9 @@ void LiveHub::Publish(const EventPtr& event) {
       if (auto v = weak.lock()) targets.push_back(std::move(v));
     }
   }
-  for (const auto& v : targets) v->PostEvent(text);
+  bool out = false;
+  for (const auto& v : targets) out = v->PostEvent(text) || out;
+  if (out && event->frame_received_ms > 0) event_latency_.Record((NowMs() - event->frame_received_ms) * 1000);
 }
 
 void LiveHub::ForgetDevice(const std::string& device_id) {

@@ -94,6 +94,7 @@ class LiveHub final : public FrameSink, public EventPublisher {
   const LiveOptions options_;
   const LiveCallbacks callbacks_;
   Stats stats_;
+  Histogram& event_latency_;  // frame arrival to an event handed to at least one /ws viewer
   mutable std::mutex mu_;
   std::unordered_map<Viewer*, std::weak_ptr<Viewer>> viewers_;  // guarded by mu_
   std::unordered_map<std::string, FramePtr> latest_;             // guarded by mu_: newest frame per device

@@ -66,9 +66,10 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
     asio::post(ws_.get_executor(), [self = shared_from_this(), frame] { self->OnFrame(frame); });
   }
   void DeliverFrame(const LiveFramePtr& frame) override { OnFrame(frame); }
-  void PostEvent(const std::shared_ptr<const std::string>& event) override {
-    if (!device_.empty()) return;  // per-device sockets carry bare JPEGs only
+  bool PostEvent(const std::shared_ptr<const std::string>& event) override {
+    if (!device_.empty()) return false;  // per-device sockets carry bare JPEGs only
     asio::post(ws_.get_executor(), [self = shared_from_this(), event] { self->OnEvent(event); });
+    return true;
   }
   void Close() override {
     asio::post(ws_.get_executor(), [self = shared_from_this()] {
@@ -281,7 +282,7 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
   void DeliverFrame(const LiveFramePtr& frame) override {
     if (Wants(frame->frame->device_id())) OnFrame(frame);
   }
-  void PostEvent(const std::shared_ptr<const std::string>&) override {}
+  bool PostEvent(const std::shared_ptr<const std::string>&) override { return false; }
   void Close() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Shutdown(); });
   }

@@ -33,7 +33,8 @@ class Viewer {
   virtual void PostFrame(const LiveFramePtr& frame) = 0;
   // PostFrame's work, done now: a frame it does not want is ignored. REQUIRES: called on executor().
   virtual void DeliverFrame(const LiveFramePtr& frame) = 0;
-  virtual void PostEvent(const std::shared_ptr<const std::string>& json) = 0;
+  // Queues an event for the viewer; false when this kind of viewer carries no events (MJPEG, per-device sockets).
+  virtual bool PostEvent(const std::shared_ptr<const std::string>& json) = 0;
   virtual void Close() = 0;
   virtual bool Wants(const std::string& device_id) const = 0;
   virtual nlohmann::json Describe() const = 0;

@@ -129,6 +129,12 @@ std::vector<MqttMessage> PersonDiscovery(const MqttOptions& o, const std::string
   return out;
 }
 
+std::vector<MqttMessage> PersonDiscoveryRemoval(const MqttOptions& o, const std::string& name) {
+  const std::string node = "iotstream_person_" + PersonSlug(name);
+  return {Retained(ConfigTopic(o, "device_tracker", node, "presence"), ""),
+          Retained(ConfigTopic(o, "sensor", node, "last_seen"), "")};
+}
+
 MqttMessage RecognitionEventDiscovery(const MqttOptions& o) {
   json event = Base(o, "iotstream_recognition", "Recognition", Device("iotstream", "iotstream", "server"));
   event["state_topic"] = o.prefix + "/events/recognition";

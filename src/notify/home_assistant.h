@@ -33,6 +33,8 @@ std::vector<MqttMessage> CameraDiscovery(const MqttOptions& options, const Camer
 std::vector<MqttMessage> CameraDiscoveryRemoval(const MqttOptions& options, const std::string& id);
 // The configs of the person called `name`.
 std::vector<MqttMessage> PersonDiscovery(const MqttOptions& options, const std::string& name);
+// Empty retained payloads for every config of the person called `name`.
+std::vector<MqttMessage> PersonDiscoveryRemoval(const MqttOptions& options, const std::string& name);
 // The server's recognition event entity.
 MqttMessage RecognitionEventDiscovery(const MqttOptions& options);
 

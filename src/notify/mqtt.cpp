@@ -127,7 +127,8 @@ class MqttPublisher::Impl {
         errors_(metrics.counter("notify_mqtt_errors_total",
                                 "MQTT messages the library refused and recognition frames that could not be read")),
         depth_(metrics.gauge("notify_mqtt_queue_depth", "events and MQTT messages waiting for the broker")),
-        connected_gauge_(metrics.gauge("notify_mqtt_connected", "1 while connected to the MQTT broker")) {}
+        connected_gauge_(metrics.gauge("notify_mqtt_connected", "1 while connected to the MQTT broker")),
+        event_latency_(metrics.histogram(kEventLatencyMetric, kEventLatencyHelp, {{"output", "mqtt"}})) {}
 
   ~Impl() {
     Stop();
@@ -346,9 +347,12 @@ class MqttPublisher::Impl {
 
   void TakeAcks(const std::vector<int>& acks) {
     for (int mid : acks) {
-      if (outbox_.Ack(mid)) {
+      if (std::optional<MqttMessage> acked = outbox_.Ack(mid)) {
         published_.Add();
         depth_.Add(-1);
+        if (acked->frame_received_ms > 0) {
+          event_latency_.Record(std::max<int64_t>(0, clock_.WallMs() - acked->frame_received_ms) * 1000);
+        }
       } else if (offline_mid_ && mid == *offline_mid_) {
         published_.Add();
         offline_acked_ = true;
@@ -446,7 +450,8 @@ class MqttPublisher::Impl {
   }
 
   void Handle(const Event& e) {
-    Push(MqttMessage{options_.prefix + "/events", e.json});
+    Push(MqttMessage{.topic = options_.prefix + "/events", .payload = e.json,
+                     .frame_received_ms = e.frame_received_ms});
     const json j = json::parse(e.json, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return;
     if (e.type == events::type::kDeviceAdded) {
@@ -469,6 +474,9 @@ class MqttPublisher::Impl {
       }
     } else if (e.type == events::type::kPersonRecognised || e.type == events::type::kUnknownFace) {
       OnRecognition(e, j);
+    } else if (e.type == events::type::kPersonAdded || e.type == events::type::kPersonUpdated ||
+               e.type == events::type::kPersonRemoved) {
+      OnPersonChange(e.type, j.value("name", ""), j.value("previous_name", ""));
     } else if (e.type == events::type::kPersonLeft && j.value("name", json()).is_string()) {
       // The events layer decides presence (--presence-timeout-s); here it becomes the tracker's not_home.
       const std::string slug = PersonSlug(j["name"].get<std::string>());
@@ -479,6 +487,33 @@ class MqttPublisher::Impl {
         SetRetained(PersonTopic(slug, "state"), kNotHome);
       }
     }
+  }
+
+  // An enrolled person's discovery configs and retained topics follow their enrolment, renaming and deletion.
+  void OnPersonChange(const std::string& type, const std::string& name, const std::string& previous_name) {
+    if (name.empty()) return;
+    const std::string slug = PersonSlug(name);
+    Person moved;
+    const std::string gone = type == events::type::kPersonUpdated ? previous_name
+                             : type == events::type::kPersonRemoved ? name
+                                                                     : std::string();
+    if (!gone.empty()) {
+      const std::string old_slug = PersonSlug(gone);
+      if (auto it = people_.find(old_slug); it != people_.end()) {
+        moved = std::move(it->second);
+        people_.erase(it);
+      }
+      if (old_slug != slug || type == events::type::kPersonRemoved) {
+        if (options_.ha_discovery) PushSession(PersonDiscoveryRemoval(options_, gone));
+        for (const char* leaf : {"state", "last_seen"}) ClearRetained(PersonTopic(old_slug, leaf));
+      }
+    }
+    if (type == events::type::kPersonRemoved) return;
+    Person& p = people_.try_emplace(slug, std::move(moved)).first->second;
+    p.name = name;
+    if (options_.ha_discovery) PushSession(PersonDiscovery(options_, name));
+    if (!p.state.empty()) SetRetained(PersonTopic(slug, "state"), p.state);
+    if (p.last_seen_ms > 0) SetRetained(PersonTopic(slug, "last_seen"), IsoTime(p.last_seen_ms));
   }
 
   void OnRecognition(const Event& e, const json& j) {
@@ -591,6 +626,7 @@ class MqttPublisher::Impl {
   Counter& errors_;
   Gauge& depth_;            // events waiting + messages in the outbox
   Gauge& connected_gauge_;  // written by the network thread
+  Histogram& event_latency_;
 };
 
 Result<std::unique_ptr<MqttPublisher>> MqttPublisher::Start(MqttOptions options, MqttCallbacks callbacks,

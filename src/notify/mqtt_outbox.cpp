@@ -49,14 +49,15 @@ void MqttOutbox::DropNext() {
   queue_.erase(it);
 }
 
-bool MqttOutbox::Ack(int mid) {
+std::optional<MqttMessage> MqttOutbox::Ack(int mid) {
   auto end = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_);
   auto it = std::find_if(queue_.begin(), end, [mid](const Entry& e) { return e.mid == mid; });
-  if (it == end) return false;
+  if (it == end) return std::nullopt;
   bytes_ -= BytesOf(it->message);
+  std::optional<MqttMessage> acked(std::move(it->message));
   queue_.erase(it);
   if (--in_flight_ == 0) hold_ = false;
-  return true;
+  return acked;
 }
 
 }  // namespace iotstream::notify

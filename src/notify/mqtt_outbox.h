@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <deque>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@ struct MqttMessage {
   std::string payload;
   bool retain = false;
   bool session = false;  // re-sent on every connect: goes ahead of the queue, replaces an unsent copy
+  int64_t frame_received_ms = 0;  // the event's Event::frame_received_ms on its <prefix>/events message, else 0
 };
 
 class MqttOutbox {
@@ -46,8 +49,9 @@ class MqttOutbox {
   void MarkSent(int mid);
   // Sending the message Next() returned failed for good (the library refused it): removes it.
   void DropNext();
-  // The broker acknowledged `mid`: removes that message. False when no message in flight has that id.
-  bool Ack(int mid);
+  // The broker acknowledged `mid`: removes that message and returns it. Empty when no message in flight has
+  // that id.
+  std::optional<MqttMessage> Ack(int mid);
   // The connection came back: in-flight messages are re-sent by the library; new sends wait for their acks.
   void OnReconnect() { hold_ = in_flight_ > 0; }
 

@@ -116,13 +116,10 @@ bool Has(const std::vector<std::string>& list, std::string_view v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
-// The wall-clock time the event's story began: its frame's arrival, else its own time; 0 when it has neither.
-int64_t StartMs(const json& message) {
-  for (const char* key : {"frame_received_at", "ts"}) {
-    auto it = message.find(key);
-    if (it != message.end() && it->is_number_integer()) return it->get<int64_t>();
-  }
-  return 0;
+// The wall-clock time its frame arrived; 0 for an event that did not come from a frame.
+int64_t FrameReceivedMs(const json& message) {
+  auto it = message.find("frame_received_at");
+  return it != message.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
 }  // namespace
@@ -314,8 +311,7 @@ WebhookPublisher::WebhookPublisher(WebhookOptions options, std::unique_ptr<store
       given_up_(metrics.counter("notify_webhook_given_up_total", "webhook deliveries given up after --webhook-retry-s")),
       store_errors_(metrics.counter("notify_webhook_store_errors_total", "outbox or event log errors of the webhooks")),
       backlog_(metrics.gauge("notify_webhook_backlog", "webhook deliveries waiting in the outbox")),
-      latency_(metrics.histogram("event_latency_webhook_seconds",
-                                 "frame arrival (or event time) to the webhook's 2xx answer")),
+      latency_(metrics.histogram(kEventLatencyMetric, kEventLatencyHelp, {{"output", "webhook"}})),
       poster_(std::make_unique<Poster>()),
       jitter_(std::random_device{}()) {}
 
@@ -579,7 +575,9 @@ bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry
       }
       delivered_.Add();
       backlog_.Add(-1);
-      if (const int64_t start = StartMs(message); start > 0) latency_.Record(std::max<int64_t>(0, now - start) * 1000);
+      if (const int64_t start = FrameReceivedMs(message); start > 0) {
+        latency_.Record(std::max<int64_t>(0, now - start) * 1000);
+      }
       return true;
     }
     error = answer.ok() ? "HTTP " + std::to_string(answer.value()) : answer.status().message();

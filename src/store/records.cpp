@@ -83,6 +83,7 @@ class RecordsImpl final : public Records {
         Stmt add(db_.get(), "INSERT INTO people (name, created_ms) VALUES (?, ?)");
         st = add.Bind(1, name).Bind(2, NowMs()).Run();
         e.person_id = db_.last_insert_id();
+        e.new_person = true;
       }
     }
     if (st.ok()) st = InsertFace(&e, !thumbnail_jpeg.empty());
@@ -100,14 +101,9 @@ class RecordsImpl final : public Records {
     if (descriptor.size() != kDescriptorSize) return Status::InvalidArgument("descriptor must have 128 values");
     std::lock_guard lock(mu_);
     GalleryEntry e;
-    {
-      Stmt find(db_.get(), "SELECT name FROM people WHERE id = ?");
-      find.Bind(1, person_id);
-      Result<bool> found = find.Step();
-      if (!found.ok()) return found.status();
-      if (!found.value()) return Status::NotFound("no person " + std::to_string(person_id));
-      e.name = find.Text(0);
-    }
+    Result<std::string> name = NameOf(person_id);
+    if (!name.ok()) return name.status();
+    e.name = std::move(name).value();
     e.person_id = person_id;
     e.negative = true;
     e.descriptor = descriptor;
@@ -147,8 +143,27 @@ class RecordsImpl final : public Records {
     return out;
   }
 
-  Status DeletePerson(int64_t person_id) override {
+  Result<std::string> RenamePerson(int64_t person_id, const std::string& name) override {
+    if (name.empty() || name.size() > 128) return Status::InvalidArgument("name must be 1-128 characters");
     std::lock_guard lock(mu_);
+    Result<std::string> old = NameOf(person_id);
+    if (!old.ok() || old.value() == name) return old;
+    {
+      Stmt taken(db_.get(), "SELECT id FROM people WHERE name = ?");
+      taken.Bind(1, name);
+      Result<bool> found = taken.Step();
+      if (!found.ok()) return found.status();
+      if (found.value()) return Status::Conflict("another person is called '" + name + "'");
+    }
+    Stmt rename(db_.get(), "UPDATE people SET name = ? WHERE id = ?");
+    if (Status st = rename.Bind(1, name).Bind(2, person_id).Run(); !st.ok()) return st;
+    return old;
+  }
+
+  Result<std::string> DeletePerson(int64_t person_id) override {
+    std::lock_guard lock(mu_);
+    Result<std::string> name = NameOf(person_id);
+    if (!name.ok()) return name;
     std::vector<int64_t> faces;
     {
       Stmt q(db_.get(), "SELECT id FROM faces WHERE person_id = ?");
@@ -169,7 +184,7 @@ class RecordsImpl final : public Records {
     if (!existed) return Status::NotFound("no person " + std::to_string(person_id));
     std::error_code ec;
     for (int64_t id : faces) fs::remove(FacePath(id), ec);
-    return Status::Ok();
+    return name;
   }
 
   Status DeleteFace(int64_t face_id) override {
@@ -274,6 +289,16 @@ class RecordsImpl final : public Records {
     e.descriptor = DescriptorOf(s.Blob(14));
     e.message = s.Text(15);
     return e;
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::string> NameOf(int64_t person_id) {
+    Stmt find(db_.get(), "SELECT name FROM people WHERE id = ?");
+    find.Bind(1, person_id);
+    Result<bool> found = find.Step();
+    if (!found.ok()) return found.status();
+    if (!found.value()) return Status::NotFound("no person " + std::to_string(person_id));
+    return find.Text(0);
   }
 
   Status InsertFace(GalleryEntry* e, bool has_thumbnail) {

@@ -25,6 +25,7 @@ struct GalleryEntry {
   int64_t face_id = 0;  // faces and negatives share one id space
   bool negative = false;
   std::vector<float> descriptor;
+  bool new_person = false;  // AddFace created the person
 };
 
 struct PersonSummary {
@@ -78,8 +79,11 @@ class Records {
   virtual Result<GalleryEntry> AddNegative(int64_t person_id, const std::vector<float>& descriptor) = 0;
   virtual Result<std::vector<GalleryEntry>> LoadGallery() = 0;
   virtual Result<std::vector<PersonSummary>> ListPeople() = 0;
-  // NotFound if absent. Removes the rows and thumbnails.
-  virtual Status DeletePerson(int64_t person_id) = 0;
+  // Renames a person; returns the name they had. InvalidArgument for a name that is empty or over 128 bytes,
+  // NotFound if no such person, Conflict if another person has that name.
+  virtual Result<std::string> RenamePerson(int64_t person_id, const std::string& name) = 0;
+  // Removes the person's rows and thumbnails; returns the name they had. NotFound if absent.
+  virtual Result<std::string> DeletePerson(int64_t person_id) = 0;
   virtual Status DeleteFace(int64_t face_id) = 0;
   virtual Result<std::string> ReadFaceThumbnail(int64_t face_id) = 0;
 

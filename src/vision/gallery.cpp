@@ -205,6 +205,14 @@ Status Gallery::RemovePerson(int64_t person_id) {
   return Status::Ok();
 }
 
+Status Gallery::RenamePerson(int64_t person_id, const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = names_.find(person_id);
+  if (it == names_.end()) return Status::NotFound("no person " + std::to_string(person_id));
+  it->second = name;
+  return Status::Ok();
+}
+
 Match Gallery::Identify(const Descriptor& d, float threshold) const {
   std::shared_lock lock(mu_);
   Match m;

@@ -110,6 +110,8 @@ class Gallery {
   Status RemoveFace(int64_t face_id);
   // Removes a person with all their faces and negative examples. Returns NotFound if the person has neither.
   Status RemovePerson(int64_t person_id);
+  // Gives a person with faces a new name. Returns NotFound if the person has none.
+  Status RenamePerson(int64_t person_id, const std::string& name);
 
   // The nearest enrolled face wins if its distance is < `threshold` and no negative example of that person is
   // nearer to `d` than the person's nearest own face. Never fails; an empty gallery gives an unmatched Match.

@@ -45,6 +45,32 @@ TEST(Metrics, SameNameSameMetricAndPrometheusText) {
   EXPECT_NE(text.find("latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos);
 }
 
+TEST(Metrics, LabelledSeriesShareOneNameInTheExport) {
+  Metrics m;
+  Histogram& ws = m.histogram("event_latency_seconds", "latency", {{"output", "ws"}});
+  Histogram& mqtt = m.histogram("event_latency_seconds", "ignored", {{"output", "mqtt"}});
+  m.counter("other_total", "other").Add();
+  m.histogram("event_latency_seconds", "latency", {{"output", "webhook"}});
+  EXPECT_NE(&ws, &mqtt);
+  EXPECT_EQ(&ws, &m.histogram("event_latency_seconds", "latency", {{"output", "ws"}}));
+  ws.Record(1500);
+  mqtt.Record(2500);
+  mqtt.Record(2500);
+  EXPECT_EQ(m.HistogramOf("event_latency_seconds", {{"output", "mqtt"}}).value()->count(), 2u);
+  EXPECT_TRUE(m.HistogramOf("event_latency_seconds").status().IsNotFound());  // unlabelled is another series
+  const std::string text = m.ExportPrometheus();
+  // One HELP/TYPE for the name, then its series, even though another metric was registered between them.
+  const size_t type = text.find("# TYPE event_latency_seconds histogram\n");
+  ASSERT_NE(type, std::string::npos) << text;
+  EXPECT_EQ(text.find("# TYPE event_latency_seconds", type + 1), std::string::npos) << text;
+  EXPECT_NE(text.find("event_latency_seconds_bucket{output=\"ws\",le=\"+Inf\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("event_latency_seconds_count{output=\"mqtt\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("event_latency_seconds_count{output=\"webhook\"} 0\n"), std::string::npos) << text;
+  m.counter("odd_total", "odd", {{"path", "a\"b"}}).Add();
+  EXPECT_NE(m.ExportPrometheus().find("odd_total{path=\"a\\\"b\"} 1\n"), std::string::npos);
+  EXPECT_EQ(m.CounterValue("odd_total", {{"path", "a\"b"}}).value(), 1u);
+}
+
 TEST(Metrics, LookupOfAnUnregisteredNameIsAnErrorNotZero) {
   Metrics m;
   m.counter("frames_total", "frames").Add(3);

@@ -85,9 +85,9 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   auto all = Json(cam.Get("/api/v1/events?since_id=0"));
   std::vector<std::string> types;
   for (const auto& e : all["events"]) types.push_back(e["type"]);
-  ASSERT_GE(types.size(), 3u) << all.dump();
-  EXPECT_EQ(std::vector<std::string>(types.begin(), types.begin() + 3),
-            (std::vector<std::string>{"device_added", "device_online", "person_recognised"}));
+  ASSERT_GE(types.size(), 4u) << all.dump();
+  EXPECT_EQ(std::vector<std::string>(types.begin(), types.begin() + 4),
+            (std::vector<std::string>{"person_added", "device_added", "device_online", "person_recognised"}));
   const int64_t first = all["events"][0]["id"];
   auto after = Json(cam.Get("/api/v1/events?since_id=" + std::to_string(first)));
   EXPECT_EQ(after["events"][0]["id"], all["events"][1]["id"]);
@@ -172,13 +172,40 @@ TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
   EXPECT_EQ(c.Get(obama["thumbnail_url"].get<std::string>()).status, 200);
   const std::string pid = std::to_string(obama["person_id"].get<int64_t>());
   const std::string fid = std::to_string(obama["face_ids"][1].get<int64_t>());
-  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid + "/faces/" + fid).status, 200);
-  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid).status, 200);
-  EXPECT_EQ(c.Request("DELETE", "/api/v1/recognition/permitted-faces/" + pid).status, 404);
+  const std::string person = "/api/v1/recognition/permitted-faces/" + pid;
+  auto rename = [&c](const std::string& path, const std::string& body) {
+    return c.Request("PATCH", path, body, {{"Content-Type", "application/json"}});
+  };
+  EXPECT_EQ(rename(person, R"({"name":"Joe Biden"})").status, 409);  // taken by another person
+  EXPECT_EQ(rename(person, R"({"name":""})").status, 400);
+  EXPECT_EQ(rename(person, R"(["Barack"])").status, 400);
+  EXPECT_EQ(rename("/api/v1/recognition/permitted-faces/999", R"({"name":"X"})").status, 404);
+  auto renamed = rename(person, R"({"name":"President Obama"})");
+  ASSERT_EQ(renamed.status, 200) << renamed.body;
+  auto seen = Json(c.Request("POST", "/api/v1/recognize", obama_, {{"Content-Type", "image/jpeg"}}));
+  ASSERT_EQ(seen["faces"].size(), 1u);
+  EXPECT_EQ(seen["faces"][0]["name"], "President Obama");  // the gallery in memory follows the rename
+
+  EXPECT_EQ(c.Request("DELETE", person + "/faces/" + fid).status, 200);
+  EXPECT_EQ(c.Request("DELETE", person).status, 200);
+  EXPECT_EQ(c.Request("DELETE", person).status, 404);
   EXPECT_EQ(Json(c.Get("/health"))["gallery"]["people"], 1);
   // The same routes answer on the main port.
   HttpClient main(server.port());
   EXPECT_EQ(Json(main.Get("/api/v1/recognition/permitted-faces"))["total"], 1);
+  // Enrolments, the rename and the deletion are in the event log, in order.
+  std::vector<std::string> changes;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    changes.clear();
+    const json log = Json(main.Get("/api/v1/events?since_id=0"));
+    for (const auto& e : log["events"]) {
+      const std::string type = e["type"];
+      if (type.rfind("person_", 0) == 0) changes.push_back(type + ":" + e["name"].get<std::string>());
+    }
+    return changes.size() == 4;
+  })) << ::testing::PrintToString(changes);
+  EXPECT_EQ(changes, (std::vector<std::string>{"person_added:Joe Biden", "person_added:Barack Obama",
+                                               "person_updated:President Obama", "person_removed:President Obama"}));
 }
 
 TEST_F(RecognitionApiTest, AcknowledgedEnrolmentSurvivesKill9AndStreamPathAnswersWithNames) {

@@ -27,15 +27,15 @@ TEST(MqttOutbox, SendsInOrderWithinTheWindowAndForgetsAckedMessages) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.Push(Msg("t" + std::to_string(i))));
   int mid = 1;
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"t0", "t1"}));
-  EXPECT_TRUE(box.Ack(2));  // acks may come in any order
-  EXPECT_FALSE(box.Ack(2));
+  EXPECT_EQ(box.Ack(2)->topic, "t1");  // acks may come in any order; an ack hands back its message
+  EXPECT_FALSE(box.Ack(2).has_value());
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"t2"}));
-  EXPECT_TRUE(box.Ack(1));
-  EXPECT_TRUE(box.Ack(3));
+  EXPECT_TRUE(box.Ack(1).has_value());
+  EXPECT_TRUE(box.Ack(3).has_value());
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"t3", "t4"}));
   EXPECT_EQ(box.size(), 2u);
-  EXPECT_TRUE(box.Ack(4));
-  EXPECT_TRUE(box.Ack(5));
+  EXPECT_TRUE(box.Ack(4).has_value());
+  EXPECT_TRUE(box.Ack(5).has_value());
   EXPECT_EQ(box.size(), 0u);
   EXPECT_EQ(box.bytes(), 0u);
 }
@@ -59,9 +59,9 @@ TEST(MqttOutbox, AfterAReconnectNewMessagesWaitForTheResentOnes) {
   int mid = 1;
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"a", "b"}));
   box.OnReconnect();  // the library re-sends a and b
-  EXPECT_TRUE(box.Ack(1));
+  EXPECT_TRUE(box.Ack(1).has_value());
   EXPECT_EQ(box.Next(2), nullptr) << "c must not overtake b";
-  EXPECT_TRUE(box.Ack(2));
+  EXPECT_TRUE(box.Ack(2).has_value());
   EXPECT_EQ(SendAll(box, 2, &mid), (std::vector<std::string>{"c"}));
 }
 
@@ -74,7 +74,7 @@ TEST(MqttOutbox, SessionMessagesGoAheadOfTheWaitingOnesAndReplaceTheirUnsentCopi
   box.PushSession({Msg("available", "online"), Msg("config")});
   box.PushSession({Msg("config", "newer")});  // replaces the unsent copy
   EXPECT_EQ(box.size(), 4u) << "session messages are not refused by the bounds";
-  EXPECT_TRUE(box.Ack(1));
+  EXPECT_TRUE(box.Ack(1).has_value());
   std::vector<std::string> order;
   while (const MqttMessage* m = box.Next(10)) {
     order.push_back(m->topic + "=" + m->payload);

@@ -26,6 +26,7 @@ using testing::WaitFor;
 
 class MqttServerTest : public testing::ServerTest {
  protected:
+  static int64_t enrolled_id(const testing::HttpResult& r) { return json::parse(r.body)["person_id"].get<int64_t>(); }
   void SetUp() override {
     ServerTest::SetUp();
     if (HasFatalFailure()) return;
@@ -96,7 +97,13 @@ TEST_F(MqttServerTest, ARecognisedPersonReachesThePersonTopicsAndTheEventEntity)
       {{"Content-Type", "multipart/form-data; boundary=enrol"}});
   ASSERT_EQ(enrolled.status, 200) << enrolled.body;
 
+  const std::string tracker = "homeassistant/device_tracker/iotstream_person_barack_obama/presence/config";
+  ASSERT_TRUE(WaitFor([&] { return sub_->Last(tracker).has_value(); })) << "enrolment adds the person's configs";
+
   HttpClient cam(server.port());
+  testing::WsClient viewer(server.port(), "/ws");
+  ASSERT_TRUE(viewer.connected());
+  ASSERT_EQ(testing::NextEvent(viewer, "hello")["type"], "hello");
   const auto posted = cam.PostJpeg("/api/v1/stream/stream", obama_, "hall");
   ASSERT_EQ(posted.status, 200) << posted.body;
   ASSERT_TRUE(WaitFor([this] { return sub_->Last("iot/person/barack_obama/state") == "hall"; })) << server.Log();
@@ -107,7 +114,30 @@ TEST_F(MqttServerTest, ARecognisedPersonReachesThePersonTopicsAndTheEventEntity)
   EXPECT_EQ(event["name"], "Barack Obama");
   ASSERT_TRUE(WaitFor([this] { return sub_->Last("iot/hall/image").has_value(); })) << server.Log();
   EXPECT_EQ(sub_->Last("iot/hall/image"), obama_) << "the recognised frame's JPEG";
-  EXPECT_TRUE(sub_->Last("homeassistant/device_tracker/iotstream_person_barack_obama/presence/config").has_value());
+  EXPECT_EQ(testing::NextEvent(viewer, "person_recognised")["name"], "Barack Obama");
+
+  // Frame arrival to event out, per output: the viewer's socket and the broker's acknowledgement.
+  for (const char* output : {"ws", "mqtt"}) {
+    const std::string count = std::string("event_latency_seconds_count{output=\"") + output + "\"} 1\n";
+    EXPECT_TRUE(WaitFor([&] { return cam.Get("/metrics").body.find(count) != std::string::npos; }))
+        << output << "\n" << cam.Get("/metrics").body;
+  }
+
+  // A rename moves the person's entities to the new name; a deletion removes them.
+  const std::string person = "/api/v1/recognition/permitted-faces/" + std::to_string(enrolled_id(enrolled));
+  ASSERT_EQ(recog.Request("PATCH", person, R"({"name":"President Obama"})", {{"Content-Type", "application/json"}})
+                .status,
+            200);
+  const std::string renamed = "homeassistant/device_tracker/iotstream_person_president_obama/presence/config";
+  ASSERT_TRUE(WaitFor([&] { return sub_->Last(tracker) == ""; })) << "the old name's config is removed";
+  ASSERT_TRUE(WaitFor([&] { return sub_->Last(renamed).has_value(); }));
+  EXPECT_EQ(json::parse(*sub_->Last(renamed))["device"]["name"], "President Obama");
+  ASSERT_TRUE(WaitFor([&] { return sub_->Last("iot/person/president_obama/state") == "hall"; }));
+  EXPECT_EQ(sub_->Last("iot/person/barack_obama/state"), "");
+
+  ASSERT_EQ(recog.Request("DELETE", person).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return sub_->Last(renamed) == ""; })) << server.Log();
+  EXPECT_TRUE(WaitFor([&] { return sub_->Last("iot/person/president_obama/state") == ""; }));
 }
 
 TEST_F(MqttServerTest, ABadMqttUrlStopsTheStartWithExitCode2) {

@@ -125,7 +125,7 @@ TEST_F(WebhooksTest, ADeliveryIsSignedWithTheSecretAndNamesItsEventAndDelivery) 
 
   EXPECT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_delivered_total") == 1; }, kWait));
   EXPECT_TRUE(WaitFor([&] { return metrics_.GaugeValue("notify_webhook_backlog").value() == 0; }, kWait));
-  EXPECT_NE(metrics_.ExportPrometheus().find("event_latency_webhook_seconds_count 1"), std::string::npos);
+  EXPECT_EQ(metrics_.HistogramOf("event_latency_seconds", {{"output", "webhook"}}).value()->count(), 1u);
   auto list = publisher_->List().value();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_TRUE(list[0].secret.empty());  // never shown again

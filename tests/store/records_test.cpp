@@ -49,12 +49,22 @@ TEST(Records, GalleryAddListLoadDelete) {
   EXPECT_FLOAT_EQ(gallery[1].descriptor[5], 0.2f);
   EXPECT_TRUE(gallery[3].negative);
 
+  const int64_t bob = b1.value().person_id;
+  EXPECT_TRUE(r->RenamePerson(bob, "alice").status().IsConflict());
+  EXPECT_TRUE(r->RenamePerson(bob, "").status().IsInvalidArgument());
+  EXPECT_TRUE(r->RenamePerson(999, "carol").status().IsNotFound());
+  EXPECT_EQ(r->RenamePerson(bob, "robert").value(), "bob");
+  EXPECT_EQ(r->RenamePerson(bob, "robert").value(), "robert");  // the same name again is no change
+  EXPECT_EQ(r->LoadGallery().value()[2].name, "robert");
+  EXPECT_FALSE(r->AddFace("robert", Desc(0.3f), "").value().new_person);
+  EXPECT_TRUE(r->AddFace("carol", Desc(0.4f), "").value().new_person);
+
   EXPECT_TRUE(r->DeleteFace(a2.value().face_id).ok());
   EXPECT_TRUE(r->DeleteFace(a2.value().face_id).IsNotFound());
-  EXPECT_TRUE(r->DeletePerson(b1.value().person_id).ok());
-  EXPECT_TRUE(r->DeletePerson(b1.value().person_id).IsNotFound());
+  EXPECT_EQ(r->DeletePerson(b1.value().person_id).value(), "robert");
+  EXPECT_TRUE(r->DeletePerson(b1.value().person_id).status().IsNotFound());
   EXPECT_TRUE(r->ReadFaceThumbnail(b1.value().face_id).status().IsNotFound());
-  EXPECT_EQ(r->LoadGallery().value().size(), 1u);
+  EXPECT_EQ(r->LoadGallery().value().size(), 2u);  // alice's a1 and carol's face
 }
 
 TEST(Records, EventsAppendListFeedbackAndOrphans) {

@@ -86,6 +86,9 @@ TEST(GalleryTest, RemoveFaceAndPerson) {
   EXPECT_EQ(*g.Identify(Unit(1)).person_id, 1);
   EXPECT_FALSE(g.Identify(Unit(0)).person_id.has_value());
 
+  ASSERT_TRUE(g.RenamePerson(2, "robert").ok());
+  EXPECT_EQ(g.Identify(Unit(2)).name, "robert");
+  EXPECT_TRUE(g.RenamePerson(7, "nobody").IsNotFound());
   ASSERT_TRUE(g.RemovePerson(2).ok());
   EXPECT_EQ(g.negative_count(), 0u);
   EXPECT_EQ(g.person_count(), 1u);
