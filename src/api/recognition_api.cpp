@@ -91,20 +91,21 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
 
   router.Add(Method::kPost, "/api/v1/recognition/add-permitted-face", [c, unavailable](Request&& req, Responder s) {
     if (c->pool == nullptr) return s.Send(unavailable());
+    AuditTrail::Who who = AuditTrail::Of(req);
     auto up = UploadOf(req);
     if (!up.ok()) return s.Send(ErrorOf(up.status()));
     std::string name = up.value().name;
     if (name.empty() || name.size() > 128) {
       return s.Send(Response::Error(400, "give the person's name (field 'name' or 'person_name', 1-128 characters)"));
     }
-    c->pool->Submit(up.value().body, up.value().image, [c, s, name](vision::PoolResult r) {
+    c->pool->Submit(up.value().body, up.value().image, [c, s, name, who](vision::PoolResult r) {
       if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
       auto rec = std::make_shared<vision::Recognition>(std::move(r.recognition).value());
       if (rec->faces.size() != 1) {
         return s.Send(Response::Error(
             422, rec->faces.empty() ? "no face found" : std::to_string(rec->faces.size()) + " faces found"));
       }
-      OnDiskPool(c->disk_pool, s, [c, s, name, rec] {
+      OnDiskPool(c->disk_pool, s, [c, s, name, rec, who] {
         const vision::Face& face = rec->faces[0].face;
         auto thumb = vision::FaceThumbnail(face);
         std::vector<float> d(face.descriptor.begin(), face.descriptor.end());
@@ -114,6 +115,8 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
         if (Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor); !st.ok()) {
           return s.Send(ErrorOf(st));
         }
+        c->audit->Record(who, "enrol", e.name + " (person " + std::to_string(e.person_id) + ", face " +
+                                           std::to_string(e.face_id) + ")");
         s.Send(Response::Json(200, json{{"success", true},
                                         {"person_id", e.person_id},
                                         {"face_id", e.face_id},
@@ -149,8 +152,9 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
   router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("person_id"));
     if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
-    OnDiskPool(c->disk_pool, s, [c, s, pid = *id] {
+    OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), pid = *id] {
       if (Status st = c->records.DeletePerson(pid); !st.ok()) return s.Send(ErrorOf(st));
+      c->audit->Record(who, "person_delete", std::to_string(pid));
       (void)c->gallery.RemovePerson(pid);  // NotFound only if it had no face in memory either
       s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}}.dump()));
     });
@@ -161,8 +165,9 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
                auto pid = ParseId(req.param("person_id"));
                auto fid = ParseId(req.param("face_id"));
                if (!pid || !fid) return s.Send(Response::Error(400, "ids must be positive integers"));
-               OnDiskPool(c->disk_pool, s, [c, s, fid = *fid] {
+               OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), fid = *fid] {
                  if (Status st = c->records.DeleteFace(fid); !st.ok()) return s.Send(ErrorOf(st));
+                 c->audit->Record(who, "face_delete", std::to_string(fid));
                  (void)c->gallery.RemoveFace(fid);
                  s.Send(Response::Json(200, json{{"success", true}, {"face_id", fid}}.dump()));
                });
@@ -260,8 +265,9 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
     }
     const bool correct = body["correct"].get<bool>();
-    OnDiskPool(c->disk_pool, s, [c, s, id = *id, correct] {
+    OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), id = *id, correct] {
       if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
+      c->audit->Record(who, "feedback", "event " + std::to_string(id) + (correct ? " correct" : " not correct"));
       s.Send(Response::Json(200, json{{"success", true}, {"event_id", id}, {"correct", correct}}.dump()));
     });
   });
