@@ -18,4 +18,5 @@ host=$(hostname -I 2>/dev/null | awk '{print $1}')
 echo "iotstream: dashboard/API   http://${host:-localhost}:${port}/   (health: /health, metrics: /metrics)"
 echo "iotstream: cameras POST JPEG frames to http://${host:-localhost}:${port}/api/v1/stream/fast"
 echo "iotstream: recognition API http://${host:-localhost}:${recognition_port}/api/v1/recognize"
+echo "iotstream: access control is on: the first start prints the admin password once (README: Access control)"
 exec build/src/iotstream "$@"

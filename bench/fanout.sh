@@ -71,8 +71,9 @@ make_frame
 start_iotstream() {
   local port; port=$(free_port)
   mkdir -p "$T/data"
-  # Recognition off, like the peer's Node-only mode: this measures live view, not face recognition.
-  "$IOTSTREAM_BIN" --port "$port" --bind "$HOST" --data-dir "$T/data" --log-level warn \
+  # Recognition off, like the peer's Node-only mode: this measures live view, not face recognition. --auth off: the
+  # peer is open, and the viewers carry no token.
+  "$IOTSTREAM_BIN" --port "$port" --bind "$HOST" --data-dir "$T/data" --log-level warn --auth off \
     --recognition=false --recognition-api=false \
     > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream; CPU_PID=$SRV_PID

@@ -133,12 +133,12 @@ peer_launch() {
 }
 
 # iotstream_start [FLAG...]: starts $IOTSTREAM_BIN on $HOST with free ports (--port 0, --recognition-port 0), a fresh
-# data dir $T/data, --log-level warn and the given flags; waits (30 s at most) for its "ready" line (models loaded).
+# data dir $T/data, --log-level warn, --auth off (the peer it is compared with is open) and the given flags; waits (30 s at most) for its "ready" line (models loaded).
 # Sets SRV_PID/SRV_KIND and BASE; returns 1 with its stderr's tail if it did not come up.
 # shellcheck disable=SC2120,SC2034  # called with and without flags; BASE is the caller's
 iotstream_start() {
   rm -rf "$T/data"; mkdir -p "$T/data"
-  "$IOTSTREAM_BIN" --port 0 --recognition-port 0 --bind "$HOST" --data-dir "$T/data" --log-level warn "$@" \
+  "$IOTSTREAM_BIN" --port 0 --recognition-port 0 --bind "$HOST" --data-dir "$T/data" --log-level warn --auth off "$@" \
     > "$T/iotstream.out" 2> "$T/iotstream.err" &
   SRV_PID=$!; SRV_KIND=iotstream
   wait_iotstream_out '^ready' 300

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev libjemalloc-dev
-  libmosquitto-dev libssl-dev
+  libmosquitto-dev libssl-dev libsodium-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev)
 [ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium mosquitto)

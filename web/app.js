@@ -471,8 +471,25 @@ viewer.dialog.addEventListener('close', () => {
   viewer.img.removeAttribute('src');
 });
 
+// ---------- account (access control) ----------
+
+// With --auth on: who is logged in, the admin page for admins, and logging out; a lost session goes to the login page.
+async function account() {
+  const res = await fetch('/api/v1/auth/me', { cache: 'no-store' });
+  if (res.status === 401) { location.href = '/login.html'; return; }
+  const me = await res.json();
+  if (!me.auth_enabled) return;
+  $('[data-testid="account"]').hidden = false;
+  $('[data-testid="admin-link"]').hidden = me.role !== 'admin';
+  $('[data-testid="logout"]').addEventListener('click', async () => {
+    await fetch('/api/v1/auth/logout', { method: 'POST' });
+    location.href = '/login.html';
+  });
+}
+
 // ---------- start ----------
 
+account().catch(() => { /* the grid still works; the account links stay hidden */ });
 setInterval(() => { for (const c of cams.values()) renderLastSeen(c); }, 1000);
 connect();
 poll();

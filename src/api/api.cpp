@@ -223,6 +223,7 @@ class Routes {
   void DeleteDevice(Request&& req, const Responder& s) {
     const std::string id(req.param("id"));
     if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
+    ctx_.audit->Record(AuditTrail::Of(req), "device_delete", id);
     ctx_.live.ForgetDevice(id);
     ctx_.events.OnDeviceRemoved(id, NowMs());
     ctx_.store.DeleteDevice(id, [s, id](Status st) {

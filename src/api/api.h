@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "api/audit.h"
 #include "core/frame_sink.h"
 #include "core/metrics.h"
 #include "core/work_pool.h"
@@ -36,6 +37,7 @@ struct ApiContext {
   int64_t started_ms = 0;   // wall clock at start, for uptime
   std::atomic<const http::Server*> server{nullptr};  // the main port's server once started, for its figures
   const notify::MqttPublisher* mqtt = nullptr;       // the MQTT output when on, for its figures
+  AuditTrail* audit = nullptr;  // device deletions are recorded here; REQUIRES: set before routes run
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.

@@ -91,20 +91,21 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
 
   router.Add(Method::kPost, "/api/v1/recognition/add-permitted-face", [c, unavailable](Request&& req, Responder s) {
     if (c->pool == nullptr) return s.Send(unavailable());
+    AuditTrail::Who who = AuditTrail::Of(req);
     auto up = UploadOf(req);
     if (!up.ok()) return s.Send(ErrorOf(up.status()));
     std::string name = up.value().name;
     if (name.empty() || name.size() > 128) {
       return s.Send(Response::Error(400, "give the person's name (field 'name' or 'person_name', 1-128 characters)"));
     }
-    c->pool->Submit(up.value().body, up.value().image, [c, s, name](vision::PoolResult r) {
+    c->pool->Submit(up.value().body, up.value().image, [c, s, name, who](vision::PoolResult r) {
       if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
       auto rec = std::make_shared<vision::Recognition>(std::move(r.recognition).value());
       if (rec->faces.size() != 1) {
         return s.Send(Response::Error(
             422, rec->faces.empty() ? "no face found" : std::to_string(rec->faces.size()) + " faces found"));
       }
-      OnDiskPool(c->disk_pool, s, [c, s, name, rec] {
+      OnDiskPool(c->disk_pool, s, [c, s, name, rec, who] {
         const vision::Face& face = rec->faces[0].face;
         auto thumb = vision::FaceThumbnail(face);
         std::vector<float> d(face.descriptor.begin(), face.descriptor.end());
@@ -115,6 +116,8 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
           return s.Send(ErrorOf(st));
         }
         if (e.new_person) c->events.OnPersonAdded(e.person_id, e.name, NowMs());
+        c->audit->Record(who, "enrol", e.name + " (person " + std::to_string(e.person_id) + ", face " +
+                                           std::to_string(e.face_id) + ")");
         s.Send(Response::Json(200, json{{"success", true},
                                         {"person_id", e.person_id},
                                         {"face_id", e.face_id},
@@ -150,9 +153,10 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
   router.Add(Method::kDelete, "/api/v1/recognition/permitted-faces/{person_id}", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("person_id"));
     if (!id) return s.Send(Response::Error(400, "person id must be a positive integer"));
-    OnDiskPool(c->disk_pool, s, [c, s, pid = *id] {
+    OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), pid = *id] {
       Result<std::string> name = c->records.DeletePerson(pid);
       if (!name.ok()) return s.Send(ErrorOf(name.status()));
+      c->audit->Record(who, "person_delete", name.value() + " (person " + std::to_string(pid) + ")");
       (void)c->gallery.RemovePerson(pid);  // NotFound only if it had no face in memory either
       c->events.OnPersonRemoved(pid, name.value(), NowMs());
       s.Send(Response::Json(200, json{{"success", true}, {"person_id", pid}}.dump()));
@@ -166,10 +170,11 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
       return s.Send(Response::Error(400, "body must be a JSON object like {\"name\": \"Alice\"}"));
     }
-    OnDiskPool(c->disk_pool, s, [c, s, pid = *id, name = body["name"].get<std::string>()] {
+    OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), pid = *id, name = body["name"].get<std::string>()] {
       Result<std::string> previous = c->records.RenamePerson(pid, name);
       if (!previous.ok()) return s.Send(ErrorOf(previous.status()));
       if (previous.value() != name) {
+        c->audit->Record(who, "person_rename", previous.value() + " -> " + name + " (person " + std::to_string(pid) + ")");
         (void)c->gallery.RenamePerson(pid, name);  // NotFound when the person has no face yet
         c->events.OnPersonRenamed(pid, previous.value(), name, NowMs());
       }
@@ -182,8 +187,9 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
                auto pid = ParseId(req.param("person_id"));
                auto fid = ParseId(req.param("face_id"));
                if (!pid || !fid) return s.Send(Response::Error(400, "ids must be positive integers"));
-               OnDiskPool(c->disk_pool, s, [c, s, fid = *fid] {
+               OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), fid = *fid] {
                  if (Status st = c->records.DeleteFace(fid); !st.ok()) return s.Send(ErrorOf(st));
+                 c->audit->Record(who, "face_delete", std::to_string(fid));
                  (void)c->gallery.RemoveFace(fid);
                  s.Send(Response::Json(200, json{{"success", true}, {"face_id", fid}}.dump()));
                });
@@ -281,8 +287,9 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
       return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
     }
     const bool correct = body["correct"].get<bool>();
-    OnDiskPool(c->disk_pool, s, [c, s, id = *id, correct] {
+    OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), id = *id, correct] {
       if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
+      c->audit->Record(who, "feedback", "event " + std::to_string(id) + (correct ? " correct" : " not correct"));
       s.Send(Response::Json(200, json{{"success", true}, {"event_id", id}, {"correct", correct}}.dump()));
     });
   });

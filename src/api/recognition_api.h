@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "api/audit.h"
 #include "core/metrics.h"
 #include "core/work_pool.h"
 #include "events/events.h"
@@ -36,6 +37,7 @@ struct RecognitionContext {
   WorkPool& disk_pool;
   std::string version;
   int64_t started_ms = 0;
+  AuditTrail* audit = nullptr;  // enrolments, deletions and feedback are recorded here; REQUIRES: set before routes run
 };
 
 // JSON of a recognition as /api/v1/recognize answers it.

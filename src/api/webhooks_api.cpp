@@ -62,15 +62,17 @@ Result<store::WebhookRecord> SpecOf(const std::string& body) {
 
 }  // namespace
 
-void AddWebhookRoutes(http::Router& router, notify::WebhookPublisher& webhooks, WorkPool& disk_pool) {
+void AddWebhookRoutes(http::Router& router, notify::WebhookPublisher& webhooks, WorkPool& disk_pool, AuditTrail& audit) {
   notify::WebhookPublisher* w = &webhooks;
   WorkPool* pool = &disk_pool;
-  router.Add(Method::kPost, "/api/v1/webhooks", [w, pool](Request&& req, Responder s) {
+  AuditTrail* a = &audit;
+  router.Add(Method::kPost, "/api/v1/webhooks", [w, pool, a](Request&& req, Responder s) {
     auto spec = SpecOf(req.body);
     if (!spec.ok()) return s.Send(ErrorOf(spec.status()));
-    OnDiskPool(*pool, s, [w, s, spec = std::move(spec).value()] {
+    OnDiskPool(*pool, s, [w, s, a, who = AuditTrail::Of(req), spec = std::move(spec).value()] {
       auto created = w->Create(spec);
       if (!created.ok()) return s.Send(ErrorOf(created.status()));
+      a->Record(who, "webhook_create", std::to_string(created.value().id) + " " + created.value().url);
       json body = WebhookJson(created.value());
       body["secret"] = created.value().secret.empty() ? json(nullptr) : json(created.value().secret);
       s.Send(Response::Json(201, body.dump()));
@@ -86,11 +88,12 @@ void AddWebhookRoutes(http::Router& router, notify::WebhookPublisher& webhooks, 
       s.Send(Response::Json(200, json{{"webhooks", std::move(hooks)}, {"count", count}}.dump()));
     });
   });
-  router.Add(Method::kDelete, "/api/v1/webhooks/{id}", [w, pool](Request&& req, Responder s) {
+  router.Add(Method::kDelete, "/api/v1/webhooks/{id}", [w, pool, a](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
     if (!id) return s.Send(Response::Error(400, "webhook id must be a positive integer"));
-    OnDiskPool(*pool, s, [w, s, id = *id] {
+    OnDiskPool(*pool, s, [w, s, a, who = AuditTrail::Of(req), id = *id] {
       if (Status st = w->Delete(id); !st.ok()) return s.Send(ErrorOf(st));
+      a->Record(who, "webhook_delete", std::to_string(id));
       s.Send(Response::Json(200, json{{"success", true}, {"id", id}}.dump()));
     });
   });

@@ -8,10 +8,14 @@
 #include <cstdio>
 #include <ctime>
 
+#include "api/access.h"
 #include "api/api.h"
+#include "api/audit.h"
+#include "api/auth_api.h"
 #include "api/recognition_api.h"
 #include "api/webhooks_api.h"
 #include "app/version.h"
+#include "auth/auth.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/frame_sink.h"
@@ -146,6 +150,27 @@ int Run(const Config& config) {
     return 1;
   }
   std::unique_ptr<store::Records> records = std::move(records_opened).value();
+  auto auth_opened = auth::AuthStore::Open(auth::AuthOptions{.data_dir = config.store.data_dir});
+  if (!auth_opened.ok()) {
+    IOT_LOG(kError) << "cannot open the accounts: " << auth_opened.status().ToString();
+    return 1;
+  }
+  std::unique_ptr<auth::AuthStore> accounts = std::move(auth_opened).value();
+  if (config.access.enabled) {
+    auto admin = accounts->BootstrapAdmin();
+    if (!admin.ok()) {
+      IOT_LOG(kError) << "cannot create the first admin account: " << admin.status().ToString();
+      return 1;
+    }
+    if (admin.value()) {
+      // stdout only, once: the log may be kept, and the password is stored nowhere in clear.
+      std::printf("first start: created user 'admin' with password %s (shown once; change it with "
+                  "'iotstream user passwd admin')\n", admin.value()->c_str());
+      IOT_LOG(kWarn) << "first start: created user 'admin'; its password was printed on stdout, once";
+    }
+  } else {
+    IOT_LOG(kWarn) << "--auth off: anyone who reaches the ports can watch every camera, delete footage and enrol faces";
+  }
   ingest::DeviceRegistry registry(config.devices);
   auto devices = store->LoadDevices();
   if (!devices.ok()) {
@@ -236,16 +261,25 @@ int Run(const Config& config) {
   int exit_code = 0;
   {
     auto disk_pool = std::make_unique<WorkPool>("api_disk_pool", config.disk_threads, 256, metrics);
+    // Password hashing (~0.1 s and 64 MiB each) and auth.db work, off the I/O threads; one thread bounds the memory.
+    auto auth_pool = std::make_unique<WorkPool>("auth_pool", 1, 32, metrics);
+    api::AuditTrail audit(*accounts, *auth_pool, metrics);
+    std::unique_ptr<api::AccessControl> access;
+    if (config.access.enabled) access = std::make_unique<api::AccessControl>(config.access, *accounts, metrics);
+    api::AuthApiContext auth_ctx{*accounts, access.get(), *auth_pool, audit};
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
-                                        NowMs()};
+                                        NowMs(), &audit};
     api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,
                         hub,        event_hub, &recognition, kVersion, NowMs()};
     ctx.mqtt = mqtt.get();
+    ctx.audit = &audit;
     http::Router router;
+    if (access) router.SetGuard(access->Guard());
+    api::AddAuthRoutes(router, auth_ctx);
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
     api::AddEventRoutes(router, recognition);
-    api::AddWebhookRoutes(router, *webhooks, *disk_pool);
+    api::AddWebhookRoutes(router, *webhooks, *disk_pool, audit);
     hub.AddRoutes(router);
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
       IOT_LOG(kWarn) << "no dashboard: " << st.ToString();
@@ -261,6 +295,7 @@ int Run(const Config& config) {
     std::unique_ptr<http::Server> recognition_server;
     if (config.recognition_port_enabled) {
       http::Router recognition_router;
+      if (access) recognition_router.SetGuard(access->Guard());
       api::AddRecognitionRoutes(recognition_router, recognition, /*with_health=*/true);
       auto r = http::Server::Start(config.recognition_server, std::move(recognition_router), metrics);
       if (!r.ok()) {
@@ -297,6 +332,8 @@ int Run(const Config& config) {
       registry.CheckOffline(now);
       event_hub.CheckPresence(now);
       ReportStoragePressure(*store, config.store, event_hub, &storage_watch, now);
+      // Tokens, users and sessions changed by `iotstream token|user` while the server runs.
+      if (Status st = accounts->Reload(); !st.ok()) IOT_LOG(kWarn) << "accounts: " << st.ToString();
     }
     hub.CloseAll();
     server->Stop(std::chrono::milliseconds(2000));
@@ -305,6 +342,7 @@ int Run(const Config& config) {
     recognition_sink.reset();
     pool.reset();
     disk_pool.reset();
+    auth_pool.reset();
   }
   // No event comes after this: send what is queued, say offline, disconnect.
   if (mqtt) mqtt->Stop();

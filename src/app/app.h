@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/access.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "http/http.h"
@@ -39,11 +40,17 @@ struct Config {
   // MQTT output with Home Assistant discovery (--mqtt-url); off when unset. http_base_url and sw_version are
   // filled in by Run.
   std::optional<notify::MqttOptions> mqtt;
+  api::AccessOptions access;                  // --auth (on), --camera-auth, --allowed-origin, --auth-max-failures
 };
 
 // Parses flags, with IOTSTREAM_* environment variables as fallbacks (flag wins). Returns the config, or
 // nullptr after printing --help/--version output (*exit_code 0) or an error (*exit_code 2).
 std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code);
+
+// Whether argv[1] names an administration command ("token", "user") rather than a flag.
+bool IsCommand(const char* arg);
+// Runs `iotstream token|user ...` (argv[0] is the program) on a data folder; returns the exit code (2: usage).
+int RunCommand(int argc, char** argv);
 
 // Runs until SIGINT or SIGTERM. Returns the process exit code. REQUIRES: called from the main thread
 // before any other thread exists (it blocks the stop signals for every thread it starts).

@@ -50,6 +50,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   notify::MqttOptions mqtt;
   std::string mqtt_url;
   int64_t webhook_retry_s = cfg->webhooks.retry_ms / 1000;
+  std::string auth_mode = "on";
+  auto& access = cfg->access;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
   if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
@@ -138,7 +140,16 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ("mqtt-prefix", po::value(&mqtt.prefix)->default_value(mqtt.prefix), "MQTT topic prefix")
       ("ha-discovery", po::value(&mqtt.ha_discovery)->default_value(mqtt.ha_discovery),
        "publish Home Assistant MQTT discovery configs (with --mqtt-url)")
-      ("ha-prefix", po::value(&mqtt.ha_prefix)->default_value(mqtt.ha_prefix), "Home Assistant's discovery prefix");
+      ("ha-prefix", po::value(&mqtt.ha_prefix)->default_value(mqtt.ha_prefix), "Home Assistant's discovery prefix")
+      ("auth", po::value(&auth_mode)->default_value(auth_mode),
+       "on: every route but camera ingest, /health and the login page needs a token or a login; off: open to all "
+       "(manage accounts and tokens with 'iotstream user|token ...')")
+      ("camera-auth", po::value(&access.camera_auth)->default_value(access.camera_auth)->implicit_value(true),
+       "camera uploads need a camera (or admin) token too")
+      ("allowed-origin", po::value(&access.allowed_origins)->composing(),
+       "a foreign origin (e.g. https://ha.example:8123) whose pages may send the session cookie (repeatable)")
+      ("auth-max-failures", po::value(&access.limiter.max_failures)->default_value(access.limiter.max_failures),
+       "wrong credentials from one address within a minute before it gets 429 for a while");
 
   po::variables_map vm;
   try {
@@ -176,6 +187,15 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");
   }
   if (presence_s <= 0) return fail("--presence-timeout-s must be positive");
+  if (auth_mode != "on" && auth_mode != "off") return fail("--auth must be on or off");
+  access.enabled = auth_mode == "on";
+  if (access.camera_auth && !access.enabled) return fail("--camera-auth needs --auth on");
+  if (access.limiter.max_failures < 1) return fail("--auth-max-failures must be positive");
+  for (const auto& o : access.allowed_origins) {
+    if (o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0) {
+      return fail("--allowed-origin must be an origin like https://host:port, not '" + o + "'");
+    }
+  }
   if (webhook_retry_s < 0) return fail("--webhook-retry-s must not be negative");
   cfg->webhooks.retry_ms = webhook_retry_s * 1000;
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);

@@ -38,6 +38,7 @@ struct Request {
   Fields params;                 // route captures, e.g. {"id", "cam1"} for /devices/{id}; percent-decoded
   std::string body;              // whole body (bounded by ServerOptions::max_body_bytes)
   std::string remote_address;    // peer IP, textual (IPv4-mapped IPv6 is shown as IPv4)
+  std::string principal;         // who asks, as the router's guard established it (for logs); empty without one
 
   // Case-insensitive header lookup; empty when absent.
   std::string_view header(std::string_view name) const;
@@ -92,22 +93,33 @@ class Router {
   void Add(Method method, std::string_view pattern, Handler handler);
   void AddTakeover(Method method, std::string_view pattern, TakeoverHandler handler);
 
+  // Decides whether a matched route may run (access control): nullopt lets it, a Response refuses it (that is the
+  // answer; the route never sees the request). `pattern` is the matched route's pattern as given to Add. It may set
+  // req.principal. Runs on an I/O thread before every matched route, takeovers included: it must not block.
+  using Guard = std::function<std::optional<Response>(Request& req, std::string_view pattern)>;
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+
   struct Match {
     const Handler* handler = nullptr;        // exactly one of these is set on a match
     const TakeoverHandler* takeover = nullptr;
+    const std::string* pattern = nullptr;    // the matched route's pattern
     int status = 0;                          // on no match: 404 (no such path) or 405 (other method)
   };
   // Fills req->params on a match.
   Match Find(Request* req) const;
+  // The guard's answer for a request Find matched; nullopt (let it run) without a guard.
+  std::optional<Response> Admit(Request& req, const Match& match) const;
 
  private:
   struct Route {
     Method method;
+    std::string pattern;
     std::vector<std::string> segments;  // "{name}" for a capture
     Handler handler;
     TakeoverHandler takeover;
   };
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 struct ServerOptions {

@@ -99,13 +99,13 @@ Response Response::Error(int status, std::string_view message) {
 }
 
 void Router::Add(Method method, std::string_view pattern, Handler handler) {
-  Route route{method, {}, std::move(handler), nullptr};
+  Route route{method, std::string(pattern), {}, std::move(handler), nullptr};
   for (auto seg : SplitPath(pattern)) route.segments.emplace_back(seg);
   routes_.push_back(std::move(route));
 }
 
 void Router::AddTakeover(Method method, std::string_view pattern, TakeoverHandler handler) {
-  Route route{method, {}, nullptr, std::move(handler)};
+  Route route{method, std::string(pattern), {}, nullptr, std::move(handler)};
   for (auto seg : SplitPath(pattern)) route.segments.emplace_back(seg);
   routes_.push_back(std::move(route));
 }
@@ -131,6 +131,7 @@ Router::Match Router::Find(Request* req) const {
     if (route.method != req->method && !head_as_get) continue;
     req->params = std::move(captures);
     Match m;
+    m.pattern = &route.pattern;
     if (route.takeover) {
       m.takeover = &route.takeover;
     } else {
@@ -141,6 +142,11 @@ Router::Match Router::Find(Request* req) const {
   Match none;
   none.status = path_matched ? 405 : 404;
   return none;
+}
+
+std::optional<Response> Router::Admit(Request& req, const Match& match) const {
+  if (!guard_ || match.pattern == nullptr) return std::nullopt;
+  return guard_(req, *match.pattern);
 }
 
 }  // namespace iotstream::http

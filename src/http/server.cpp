@@ -6,6 +6,7 @@
 // handlers never overlap, and Responder::Send from another thread posts onto that context. Compared with
 // N threads sharing one io_context this removes the reactor lock hand-offs and the type-erased strand
 // executor from every handler (measured: +~40% requests/s on 40 KB uploads on 2 cores).
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -92,6 +93,22 @@ const char* MethodName(Method m) {
     case Method::kOther: break;
   }
   return "OTHER";
+}
+
+// The target as logs show it: a ?token= (or &token=) value is a credential and never reaches a log.
+std::string LoggedTarget(const std::string& target) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return target;
+  std::string out = target.substr(0, q);
+  size_t i = q;
+  while (i < target.size()) {
+    const size_t end = std::min(target.find('&', i + 1), target.size());
+    const std::string_view pair(target.data() + i + 1, end - i - 1);
+    out += target[i];
+    out += pair.substr(0, 6) == "token=" ? std::string("token=...") : std::string(pair);
+    i = end;
+  }
+  return out;
 }
 
 class Session;
@@ -202,9 +219,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (remote_address_.empty()) remote_address_ = RemoteAddress();
     req.remote_address = remote_address_;
     method_ = req.method;
-    target_ = req.target;
+    target_ = LoggedTarget(req.target);
 
     const Router::Match match = state_->router.Find(&req);
+    if (match.pattern != nullptr) {
+      if (auto refusal = state_->router.Admit(req, match)) return OnResponse(std::move(*refusal));
+    }
     if (match.takeover != nullptr) {
       state_->requests.Add();
       IOT_LOG(kDebug) << state_->options.name << ": " << MethodName(method_) << ' ' << target_ << " -> taken over";

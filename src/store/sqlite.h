@@ -1,4 +1,4 @@
-// Thin RAII over the SQLite C API, private to the store. Not thread-safe: one owner per Db and Stmt.
+// Thin RAII over the SQLite C API, for the store and auth (auth.db). Not thread-safe: one owner per Db and Stmt.
 #pragma once
 
 #include <cstdint>

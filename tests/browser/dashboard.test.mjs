@@ -57,7 +57,8 @@ function jpegSize(buf) {
 
 function startServer() {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-browser-'));
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir,
+  // --auth off: this suite tests the dashboard's views; the login is tested in login.test.mjs.
+  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--auth', 'off',
     '--device-offline-s', String(OFFLINE_S), '--web-dir', path.join(REPO, 'web')];
   server = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const remember = (line) => { serverLog.push(line); if (serverLog.length > 200) serverLog.shift(); };

@@ -78,5 +78,26 @@ TEST(PercentDecode, KeepsMalformedEscapes) {
   EXPECT_EQ(PercentDecode("a+b", false), "a+b");
 }
 
+TEST(Router, TheGuardSeesTheMatchedPatternAndMayRefuse) {
+  Router router;
+  router.Add(Method::kGet, "/api/v1/devices/{id}", [](Request&&, Responder) {});
+  std::string seen;
+  router.SetGuard([&](Request& req, std::string_view pattern) -> std::optional<Response> {
+    seen = pattern;
+    if (req.header("Authorization").empty()) return Response::Error(401, "no");
+    req.principal = "token:t";
+    return std::nullopt;
+  });
+  Request r = Make(Method::kGet, "/api/v1/devices/cam1");
+  auto m = router.Find(&r);
+  auto refusal = router.Admit(r, m);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->status, 401);
+  EXPECT_EQ(seen, "/api/v1/devices/{id}");
+  r.headers.emplace_back("Authorization", "Bearer x");
+  EXPECT_FALSE(router.Admit(r, m));
+  EXPECT_EQ(r.principal, "token:t");
+}
+
 }  // namespace
 }  // namespace iotstream::http

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -147,9 +148,12 @@ struct WsClient::Impl {
   beast::websocket::stream<beast::tcp_stream> ws{ioc};
   beast::flat_buffer buffer;
   bool connected = false;
+  int handshake_status = 0;
 };
 
-WsClient::WsClient(unsigned short port, const std::string& path, int receive_buffer) : impl_(new Impl) {
+WsClient::WsClient(unsigned short port, const std::string& path, int receive_buffer,
+                   const std::vector<std::pair<std::string, std::string>>& headers)
+    : impl_(new Impl) {
   beast::error_code ec;
   if (receive_buffer > 0) {
     auto& sock = beast::get_lowest_layer(impl_->ws).socket();
@@ -158,12 +162,18 @@ WsClient::WsClient(unsigned short port, const std::string& path, int receive_buf
   }
   beast::get_lowest_layer(impl_->ws).connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return;
-  impl_->ws.handshake("127.0.0.1", path, ec);
+  impl_->ws.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
+    for (const auto& [k, v] : headers) req.set(k, v);
+  }));
+  beast::websocket::response_type res;
+  impl_->ws.handshake(res, "127.0.0.1:" + std::to_string(port), path, ec);
+  impl_->handshake_status = res.result_int();
   impl_->connected = !ec;
 }
 
 WsClient::~WsClient() { delete impl_; }
 bool WsClient::connected() const { return impl_->connected; }
+int WsClient::handshake_status() const { return impl_->handshake_status; }
 
 WsClient::Message WsClient::Read(std::chrono::milliseconds timeout) {
   Message m;
@@ -253,6 +263,11 @@ ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> 
   std::vector<std::string> argv_s{bin,         "--port",     "0", "--recognition-port", "0", "--bind",
                                   "127.0.0.1", "--data-dir", data_dir.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  // The suites test the API, not access control: open (--auth off) unless a test asks for --auth itself.
+  const bool auth_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--auth" || a.rfind("--auth=", 0) == 0;
+  });
+  if (!auth_given) argv_s.insert(argv_s.end(), {"--auth", "off"});
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -301,6 +316,7 @@ ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> 
     recognition_port_ = port_after("recognition listening on ");
   }
   close(out_pipe[0]);
+  stdout_ = seen.substr(1);
   if (port_ == 0) ADD_FAILURE() << "iotstream did not start; its log:\n" << Log();
 }
 

@@ -74,11 +74,15 @@ class WsClient {
   };
   // Connects and handshakes; see connected(). `receive_buffer` > 0 shrinks the socket's receive buffer
   // (SO_RCVBUF), to play a viewer on a slow link that stops reading.
-  WsClient(unsigned short port, const std::string& path, int receive_buffer = 0);
+  // `headers` go with the upgrade request (e.g. Origin, Cookie).
+  WsClient(unsigned short port, const std::string& path, int receive_buffer = 0,
+           const std::vector<std::pair<std::string, std::string>>& headers = {});
   ~WsClient();
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;
   bool connected() const;
+  // The status of the server's answer to the upgrade (101 when it was accepted; 0 when none came).
+  int handshake_status() const;
   Message Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   bool SendText(const std::string& text);
 
@@ -111,8 +115,8 @@ std::string MultipartBody(const std::string& boundary, const std::vector<FormFie
 // The real iotstream binary ($IOTSTREAM_BIN) on a free port with its own data folder.
 class ServerProcess {
  public:
-  // Starts it with `args` plus --port 0 --recognition-port 0 --bind 127.0.0.1 --data-dir `data_dir`, and
-  // waits for its "ready" line. Fails the current test (and leaves port()==0) when it does not come up.
+  // Starts it with `args` plus --port 0 --recognition-port 0 --bind 127.0.0.1 --data-dir `data_dir` (and
+  // --auth off unless `args` has --auth), and waits for its "ready" line. Fails the current test (and leaves port()==0) when it does not come up.
   ServerProcess(const std::filesystem::path& data_dir, std::vector<std::string> args = {});
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
@@ -125,12 +129,15 @@ class ServerProcess {
   int Stop(int sig);
   // The process's stderr so far (its log).
   std::string Log() const;
+  // What it printed on stdout up to its "ready" line.
+  const std::string& Stdout() const { return stdout_; }
 
  private:
   pid_t pid_ = -1;
   unsigned short port_ = 0;
   unsigned short recognition_port_ = 0;
   std::filesystem::path log_path_;
+  std::string stdout_;
 };
 
 // Polls `pred` every 10 ms until true or `timeout`; returns its last value.

@@ -1,0 +1,194 @@
+// `iotstream token ...` and `iotstream user ...`: account and token administration on a data folder, whether the
+// server runs or not (a running server picks the change up within a second).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/app.h"
+#include "auth/auth.h"
+#include "core/clock.h"
+
+namespace iotstream::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  iotstream token create --name NAME --role admin|viewer|camera [--device ID] [--data-dir D]\n"
+    "  iotstream token list [--data-dir D]\n"
+    "  iotstream token revoke NAME|ID [--data-dir D]\n"
+    "  iotstream user add NAME [--role admin|viewer] [--data-dir D]   (password: one line on stdin)\n"
+    "  iotstream user passwd NAME [--data-dir D]                      (password: one line on stdin)\n"
+    "  iotstream user remove NAME [--data-dir D]\n"
+    "  iotstream user list [--data-dir D]\n"
+    "The data folder defaults to $IOTSTREAM_DATA_DIR, else ./data (as the server's --data-dir).\n";
+
+int Usage(const std::string& problem) {
+  if (!problem.empty()) std::cerr << "iotstream: " << problem << '\n';
+  std::cerr << kUsage;
+  return 2;
+}
+
+int Fail(const Status& st) {
+  std::cerr << "iotstream: " << st.message() << '\n';
+  return st.IsInvalidArgument() || st.IsNotFound() ? 2 : 1;
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // "--role" -> "viewer"
+};
+
+// "--name x" and "--name=x"; every option takes a value.
+bool Parse(int argc, char** argv, int from, Args* out, std::string* problem) {
+  for (int i = from; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      out->positional.push_back(a);
+      continue;
+    }
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      out->options[a.substr(0, eq)] = a.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      out->options[a] = argv[++i];
+    } else {
+      *problem = a + " needs a value";
+      return false;
+    }
+  }
+  for (const auto& [k, v] : out->options) {
+    if (k != "--name" && k != "--role" && k != "--device" && k != "--data-dir") {
+      *problem = "unknown option " + k;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Option(const Args& a, const std::string& name, const std::string& fallback = "") {
+  const auto it = a.options.find(name);
+  return it == a.options.end() ? fallback : it->second;
+}
+
+// The password: one line from stdin (a prompt on a terminal).
+std::string ReadPassword() {
+  if (isatty(STDIN_FILENO)) std::cerr << "password: " << std::flush;
+  std::string line;
+  std::getline(std::cin, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+std::string Actor() {
+  const char* user = std::getenv("USER");
+  return std::string("cli:") + (user != nullptr ? user : std::to_string(getuid()));
+}
+
+void Audit(auth::AuthStore& store, const std::string& action, const std::string& detail) {
+  auth::AuditRecord r;
+  r.actor = Actor();
+  r.address = "local";
+  r.action = action;
+  r.detail = detail;
+  if (Status st = store.Append(std::move(r)); !st.ok()) std::cerr << "iotstream: audit: " << st.message() << '\n';
+}
+
+int TokenCommand(auth::AuthStore& store, const std::string& verb, const Args& a) {
+  if (verb == "create") {
+    const std::string name = Option(a, "--name", a.positional.empty() ? "" : a.positional[0]);
+    const auto role = auth::ParseRole(Option(a, "--role"));
+    if (name.empty() || !role) return Usage("token create needs --name and --role admin|viewer|camera");
+    const std::string device = Option(a, "--device");
+    auto token = store.CreateToken(name, *role, device, Actor());
+    if (!token.ok()) return Fail(token.status());
+    Audit(store, "token_create", name + " (" + std::string(auth::RoleName(*role)) + (device.empty() ? "" : ", " + device) + ")");
+    std::cerr << "token '" << name << "' (" << auth::RoleName(*role) << (device.empty() ? "" : ", device " + device)
+              << ") created; it is shown this once:\n";
+    std::cout << token.value() << std::endl;
+    return 0;
+  }
+  if (verb == "list") {
+    auto tokens = store.ListTokens();
+    if (!tokens.ok()) return Fail(tokens.status());
+    std::cout << "ID\tNAME\tROLE\tDEVICE\tPREFIX\tCREATED (UTC)\tBY\n";
+    for (const auto& t : tokens.value()) {
+      std::cout << t.id << '\t' << t.name << '\t' << auth::RoleName(t.role) << '\t' << (t.device.empty() ? "-" : t.device)
+                << '\t' << t.prefix << "...\t" << FormatUtc(t.created_ms, "%Y-%m-%d %H:%M:%S") << '\t' << t.created_by
+                << '\n';
+    }
+    return 0;
+  }
+  if (verb == "revoke") {
+    if (a.positional.size() != 1) return Usage("token revoke needs one NAME or ID");
+    if (Status st = store.RevokeToken(a.positional[0]); !st.ok()) return Fail(st);
+    Audit(store, "token_revoke", a.positional[0]);
+    std::cerr << "token '" << a.positional[0] << "' revoked\n";
+    return 0;
+  }
+  return Usage("unknown token command '" + verb + "'");
+}
+
+int UserCommand(auth::AuthStore& store, const std::string& verb, const Args& a) {
+  if (verb == "list") {
+    auto users = store.ListUsers();
+    if (!users.ok()) return Fail(users.status());
+    std::cout << "NAME\tROLE\tCREATED (UTC)\n";
+    for (const auto& u : users.value()) {
+      std::cout << u.name << '\t' << auth::RoleName(u.role) << '\t' << FormatUtc(u.created_ms, "%Y-%m-%d %H:%M:%S")
+                << '\n';
+    }
+    return 0;
+  }
+  if (a.positional.size() != 1) return Usage("user " + verb + " needs one NAME");
+  const std::string& name = a.positional[0];
+  if (verb == "add") {
+    const auto role = auth::ParseRole(Option(a, "--role", "viewer"));
+    if (!role) return Usage("--role must be admin or viewer");
+    if (Status st = store.AddUser(name, ReadPassword(), *role); !st.ok()) return Fail(st);
+    Audit(store, "user_add", name + " (" + std::string(auth::RoleName(*role)) + ")");
+    std::cerr << "user '" << name << "' (" << auth::RoleName(*role) << ") added\n";
+    return 0;
+  }
+  if (verb == "passwd") {
+    if (Status st = store.SetPassword(name, ReadPassword()); !st.ok()) return Fail(st);
+    Audit(store, "user_passwd", name);
+    std::cerr << "password of '" << name << "' changed; their sessions ended\n";
+    return 0;
+  }
+  if (verb == "remove") {
+    if (Status st = store.RemoveUser(name); !st.ok()) return Fail(st);
+    Audit(store, "user_remove", name);
+    std::cerr << "user '" << name << "' removed\n";
+    return 0;
+  }
+  return Usage("unknown user command '" + verb + "'");
+}
+
+}  // namespace
+
+bool IsCommand(const char* arg) {
+  const std::string a = arg;
+  return a == "token" || a == "user";
+}
+
+int RunCommand(int argc, char** argv) {
+  if (argc < 3) return Usage("");
+  const std::string noun = argv[1];
+  const std::string verb = argv[2];
+  Args args;
+  std::string problem;
+  if (!Parse(argc, argv, 3, &args, &problem)) return Usage(problem);
+  const char* env_dir = std::getenv("IOTSTREAM_DATA_DIR");
+  auth::AuthOptions options;
+  options.data_dir = Option(args, "--data-dir", env_dir != nullptr ? env_dir : options.data_dir);
+  auto opened = auth::AuthStore::Open(options);
+  if (!opened.ok()) return Fail(opened.status());
+  auth::AuthStore& store = *opened.value();
+  return noun == "token" ? TokenCommand(store, verb, args) : UserCommand(store, verb, args);
+}
+
+}  // namespace iotstream::app
