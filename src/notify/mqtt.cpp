@@ -175,6 +175,7 @@ class MqttPublisher::Impl {
     mosquitto_disconnect_callback_set(mosq_, &Impl::OnDisconnect);
     mosquitto_publish_callback_set(mosq_, &Impl::OnPublish);
     mosquitto_message_callback_set(mosq_, &Impl::OnMessage);
+    mosquitto_log_callback_set(mosq_, &Impl::OnLog);
     // A broker that is away now is retried by the network thread; only bad arguments are errors here.
     const int rc = mosquitto_connect_async(mosq_, url.host.c_str(), url.port, options_.keepalive_s);
     if (rc == MOSQ_ERR_INVAL) return check(rc, "connect");
@@ -283,6 +284,17 @@ class MqttPublisher::Impl {
     std::lock_guard<std::mutex> lock(self->mu_);
     self->ha_online_ = true;
     self->cv_.notify_one();
+  }
+
+  // The library's own errors (a TLS certificate it will not trust, a name that does not resolve) say why no
+  // connection comes; each is logged once until another one differs, not on every reconnect attempt.
+  static void OnLog(mosquitto*, void* self_ptr, int level, const char* text) {
+    if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) == 0 || text == nullptr) return;
+    auto* self = static_cast<Impl*>(self_ptr);
+    std::lock_guard<std::mutex> lock(self->mu_);
+    if (self->last_library_error_ == text) return;
+    self->last_library_error_ = text;
+    IOT_LOG(kWarn) << "mqtt: " << text;
   }
 
   // ---- the worker ----
@@ -610,6 +622,7 @@ class MqttPublisher::Impl {
   int connects_ = 0;             // guarded by mu_: successful connects so far
   bool ha_online_ = false;       // guarded by mu_: Home Assistant said it is (back) online
   bool stopping_ = false;        // guarded by mu_
+  std::string last_library_error_;  // guarded by mu_
 
   // The worker's own.
   MqttOutbox outbox_;

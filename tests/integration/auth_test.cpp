@@ -130,10 +130,14 @@ TEST_F(AuthTest, EveryRouteClassRefusesNoAndWrongCredentialsAndEachRoleGetsItsDu
     EXPECT_TRUE(allowed(a.status)) << "admin: " << a.status << ' ' << a.body;
     auto v = as(viewer_);
     EXPECT_EQ(allowed(v.status), c.viewer) << "viewer: " << v.status << ' ' << v.body;
-    if (!c.viewer) EXPECT_EQ(v.status, 403);
+    if (!c.viewer) {
+      EXPECT_EQ(v.status, 403);
+    }
     auto k = as(camera_);
     EXPECT_EQ(allowed(k.status), c.camera) << "camera: " << k.status << ' ' << k.body;
-    if (!c.camera) EXPECT_EQ(k.status, 403);
+    if (!c.camera) {
+      EXPECT_EQ(k.status, 403);
+    }
   }
 
   // Metrics (/metrics, /api/v1/system/performance): open on loopback (a remote scrape needs a viewer token: see

@@ -66,7 +66,7 @@ std::string MosquittoBinary() {
   return access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "";
 }
 
-Broker::Broker(const fs::path& dir, bool persistent) : dir_(dir) {
+Broker::Broker(const fs::path& dir, bool persistent, bool tls) : dir_(dir) {
   fs::create_directories(dir_);
   // mosquitto started as root drops to its own user: let it write its database here.
   fs::permissions(dir_, fs::perms::all);
@@ -77,6 +77,27 @@ Broker::Broker(const fs::path& dir, bool persistent) : dir_(dir) {
     conf << "persistence true\npersistence_location " << dir_.string() << "/\n";
   } else {
     conf << "persistence false\n";
+  }
+  if (tls) {
+    // A test CA and a server certificate for 127.0.0.1; readable by the user mosquitto drops to.
+    const std::string d = dir_.string();
+    const std::string make =
+        "cd '" + d + "' && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext && "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem "
+        "-days 2 -subj /CN=iotstream-test-ca && "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
+        "-subj /CN=127.0.0.1 && "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+        "-extfile san.ext && chmod 644 server.key server.pem ca.pem";
+    if (std::system((make + " > openssl.log 2>&1").c_str()) != 0) {
+      ADD_FAILURE() << "cannot make the test certificates with openssl (apt-get install openssl):\n"
+                    << ReadFile(dir_ / "openssl.log");
+      port_ = 0;
+      return;
+    }
+    tls_port_ = FreePort();
+    conf << "listener " << tls_port_ << " 127.0.0.1\ncafile " << d << "/ca.pem\ncertfile " << d
+         << "/server.pem\nkeyfile " << d << "/server.key\n";
   }
   conf.close();
   if (!Start()) port_ = 0;

@@ -23,15 +23,20 @@ std::string MosquittoBinary();
 class Broker {
  public:
   // `dir`: where its config, log (and with `persistent` its database) go. Persistent: subscriptions of
-  // clean_session=false clients and their queued messages survive Restart(). Fails the test (and leaves
-  // port()==0) when mosquitto is missing or does not come up.
-  Broker(const std::filesystem::path& dir, bool persistent = false);
+  // clean_session=false clients and their queued messages survive Restart(). With `tls`, a second listener on
+  // tls_port() speaks MQTT over TLS with a certificate for 127.0.0.1 signed by a test CA (ca_file()), both made
+  // here with the openssl command. Fails the test (and leaves port()==0) when mosquitto or openssl is missing or
+  // the broker does not come up.
+  Broker(const std::filesystem::path& dir, bool persistent = false, bool tls = false);
   ~Broker();  // SIGKILL if running
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
   unsigned short port() const { return port_; }
   std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+  unsigned short tls_port() const { return tls_port_; }
+  std::string tls_url() const { return "mqtts://127.0.0.1:" + std::to_string(tls_port_); }
+  std::filesystem::path ca_file() const { return dir_ / "ca.pem"; }
   // SIGTERM (mosquitto saves its database) and waits for the exit.
   void Stop();
   // Starts it again on the same port; false (and a test failure) when it does not come up.
@@ -41,6 +46,7 @@ class Broker {
  private:
   std::filesystem::path dir_;
   unsigned short port_ = 0;
+  unsigned short tls_port_ = 0;
   pid_t pid_ = -1;
 };
 

@@ -140,6 +140,32 @@ TEST_F(MqttServerTest, ARecognisedPersonReachesThePersonTopicsAndTheEventEntity)
   EXPECT_TRUE(WaitFor([&] { return sub_->Last("iot/person/president_obama/state") == ""; }));
 }
 
+TEST_F(MqttServerTest, MqttsDeliversWithTheBrokersCaAndRefusesABrokerItCannotVerify) {
+  Broker tls_broker(dir_.path() / "tls-broker", /*persistent=*/false, /*tls=*/true);
+  ASSERT_NE(tls_broker.tls_port(), 0);
+  Subscriber sub(tls_broker.port());  // the plain listener of the same broker sees what arrived over TLS
+  ASSERT_TRUE(WaitFor([&] { return sub.subscribed(); }));
+  {
+    auto server = Start({"--mqtt-url", tls_broker.tls_url(), "--mqtt-ca-file", tls_broker.ca_file().string(),
+                         "--mqtt-prefix", "iot", "--recognition", "false"});
+    ASSERT_NE(server.port(), 0);
+    ASSERT_TRUE(WaitFor([&] { return sub.Last("iot/available") == "online"; })) << server.Log();
+    HttpClient cam(server.port());
+    ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "porch").status, 200);
+    ASSERT_TRUE(WaitFor([&] { return sub.Last("iot/porch/state") == "online"; })) << server.Log();
+    EXPECT_EQ(server.Stop(SIGTERM), 0);
+  }
+  // Another CA did not sign the broker's certificate: no connection, and the log says why.
+  Broker other(dir_.path() / "other-ca", /*persistent=*/false, /*tls=*/true);
+  ASSERT_NE(other.tls_port(), 0);
+  auto server = Start({"--mqtt-url", tls_broker.tls_url(), "--mqtt-ca-file", other.ca_file().string(),
+                       "--mqtt-prefix", "untrusted", "--recognition", "false"});
+  ASSERT_NE(server.port(), 0);
+  ASSERT_TRUE(WaitFor([&] { return server.Log().find("certificate verify failed") != std::string::npos; }))
+      << server.Log();
+  EXPECT_FALSE(sub.Last("untrusted/available").has_value());
+}
+
 TEST_F(MqttServerTest, ABadMqttUrlStopsTheStartWithExitCode2) {
   const char* bin = std::getenv("IOTSTREAM_BIN");
   ASSERT_NE(bin, nullptr);
