@@ -314,9 +314,9 @@ class MqttPublisher::Impl {
       if (connects != connects_seen_) {
         connects_seen_ = connects;
         outbox_.OnReconnect();
-        outbox_.PushSession(SessionMessages());
+        PushSession(SessionMessages());
       }
-      if (ha_online && options_.ha_discovery) outbox_.PushSession(DiscoveryMessages());
+      if (ha_online && options_.ha_discovery) PushSession(DiscoveryMessages());
       for (const auto& e : events) Handle(*e);
       const int64_t next_due_us = RunTimers();
       SendWhatFits();

@@ -68,6 +68,10 @@ TEST_F(MqttServerTest, APostedFrameSetsTheCameraOnlineWithItsDiscoveryAndStopSay
   ASSERT_TRUE(perf.contains("mqtt")) << perf.dump();
   EXPECT_EQ(perf["mqtt"]["connected"], true);
   EXPECT_EQ(perf["mqtt"]["dropped"], 0);
+  // Everything sent was acknowledged, the session messages of the connect included: the queue is empty, not
+  // below it.
+  EXPECT_TRUE(WaitFor([&] { return cam.Get("/metrics").body.find("\nnotify_mqtt_queue_depth 0\n") != std::string::npos; }))
+      << cam.Get("/metrics").body.substr(0, 2000);
 
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_TRUE(WaitFor([this] { return sub_->Last("iot/available") == "offline"; }));
