@@ -5,7 +5,8 @@
 // unnamed by the index or shorter than it says, and each device's frame list agrees with the index.
 // Fails when the face photos or the descriptor weights are missing. Each kill comes 0-1.5 s after that round's
 // first acknowledged frame and enrolment, the moment drawn from a seed printed with each failure
-// (IOTSTREAM_CRASH_SEED=<seed> draws the same moments again).
+// (IOTSTREAM_CRASH_SEED=<seed> draws the same moments again). And SIGTERM right after a burst of /fast uploads
+// stores every frame it answered before the process exits.
 #include <signal.h>
 #include <sqlite3.h>
 #include <turbojpeg.h>
@@ -232,6 +233,42 @@ TEST_F(CrashTest, KillNineAtRandomMomentsLosesNothingAcknowledgedAndLeavesTheDat
     CheckAfterRestart(acked, context);
     if (HasFatalFailure()) return;
   }
+}
+
+TEST_F(CrashTest, SigtermWritesEveryQueuedFrameBeforeItExits) {
+  // /fast answers before the disk; SIGTERM right after the last answer must still store every frame it took.
+  std::vector<uint64_t> acked;
+  uint64_t dropped = 0;
+  {
+    auto server = Start({"--recognition", "false"});
+    ASSERT_NE(server.port(), 0);
+    std::mutex mu;
+    std::vector<std::thread> cameras;
+    for (int cam = 0; cam < 4; ++cam) {
+      cameras.emplace_back([&, port = server.port(), cam] {
+        HttpClient c(port);
+        for (int i = 0; i < 100; ++i) {
+          auto r = c.PostJpeg("/api/v1/stream/fast", i % 2 == 0 ? obama_ : biden_, "cam" + std::to_string(cam));
+          if (r.status != 200) continue;
+          std::lock_guard lock(mu);
+          acked.push_back(json::parse(r.body)["frame_id"].get<uint64_t>());
+        }
+      });
+    }
+    for (auto& t : cameras) t.join();
+    HttpClient c(server.port());
+    const std::string metrics = c.Get("/metrics").body;
+    const size_t at = metrics.find("\nstore_frames_dropped_total ");
+    ASSERT_NE(at, std::string::npos);
+    dropped = std::stoull(metrics.substr(at + 28));
+    EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
+  }
+  ASSERT_EQ(acked.size(), 400u);
+  EXPECT_EQ(dropped, 0u) << "400 frames fit the storage queue; none may be dropped";
+  auto server = Start({"--recognition", "false"});
+  ASSERT_NE(server.port(), 0);
+  HttpClient c(server.port());
+  for (uint64_t id : acked) EXPECT_EQ(c.Get("/api/v1/frames/" + std::to_string(id)).status, 200) << "frame " << id;
 }
 
 }  // namespace
