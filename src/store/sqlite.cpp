@@ -1,5 +1,8 @@
 #include "store/sqlite.h"
 
+#include <chrono>
+#include <thread>
+
 namespace iotstream::store {
 
 Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
@@ -78,12 +81,27 @@ std::string Stmt::Text(int col) const {
   return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
+namespace {
+
+// SQLite's own busy handler sleeps 1, 2, 5, ... up to 100 ms between tries, so a writer that waited for the frame
+// store's batch may sleep on for up to 100 ms after the lock is free (the tail of event latency); polling every
+// millisecond ends the wait within about a millisecond of the lock's release, for a few wake-ups per wait.
+constexpr int kBusyTimeoutMs = 5000;
+
+int PollEveryMillisecond(void*, int tries) {
+  if (tries >= kBusyTimeoutMs) return 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return 1;
+}
+
+}  // namespace
+
 Status Db::Open(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     return Status::IOError("cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
   }
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_handler(db_, &PollEveryMillisecond, nullptr);
   return Status::Ok();
 }
 
