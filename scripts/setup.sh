@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
-#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core, the mosquitto broker
+#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core and ws, the mosquitto
+#                      broker, the openssl tool (the TLS tests' certificates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libmosquitto-dev libssl-dev libsodium-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev)
-[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium mosquitto)
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium mosquitto openssl)
 # npm fetches the model weights. Node.js may come from elsewhere with its npm bundled: ask apt only when
 # node itself is missing.
 command -v node >/dev/null || pkgs+=(nodejs npm)
