@@ -91,7 +91,10 @@ std::string HostName() {
 // Where Home Assistant finds a camera's MJPEG and snapshot: the bind address, or this host's name when it binds all.
 std::string HttpBaseUrl(const http::ServerOptions& server) {
   std::string host = server.bind_address;
-  if ((host == "0.0.0.0" || host == "::") && !HostName().empty()) host = HostName();
+  if (host == "0.0.0.0" || host == "::") {
+    const std::string name = HostName();
+    if (!name.empty()) host = name;
+  }
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return (server.tls ? "https://" : "http://") + host + ":" + std::to_string(server.port);
 }
