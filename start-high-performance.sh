@@ -9,14 +9,17 @@ scripts/setup.sh build
 . scripts/blas-env.sh
 port=${IOTSTREAM_PORT:-9003}
 recognition_port=${IOTSTREAM_RECOGNITION_PORT:-9001}
+scheme=http
+[[ -n "${IOTSTREAM_TLS_CERT:-}" || "${IOTSTREAM_TLS_SELF_SIGNED:-}" =~ ^(1|true|yes|on)$ ]] && scheme=https
 for ((i = 1; i <= $#; i++)); do
   j=$((i + 1))
   [ "${!i}" = "--port" ] && port=${!j}
   [ "${!i}" = "--recognition-port" ] && recognition_port=${!j}
+  case "${!i}" in --tls-self-signed=false | --tls-self-signed=0) ;; --tls-cert* | --tls-self-signed*) scheme=https ;; esac
 done
 host=$(hostname -I 2>/dev/null | awk '{print $1}')
-echo "iotstream: dashboard/API   http://${host:-localhost}:${port}/   (health: /health, metrics: /metrics)"
-echo "iotstream: cameras POST JPEG frames to http://${host:-localhost}:${port}/api/v1/stream/fast"
-echo "iotstream: recognition API http://${host:-localhost}:${recognition_port}/api/v1/recognize"
+echo "iotstream: dashboard/API   $scheme://${host:-localhost}:${port}/   (health: /health, metrics: /metrics)"
+echo "iotstream: cameras POST JPEG frames to $scheme://${host:-localhost}:${port}/api/v1/stream/fast"
+echo "iotstream: recognition API $scheme://${host:-localhost}:${recognition_port}/api/v1/recognize"
 echo "iotstream: access control is on: the first start prints the admin password once (README: Access control)"
 exec build/src/iotstream "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
-#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core, the mosquitto broker,
-#                      openssl (test certificates)
+#   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core and ws, the mosquitto
+#                      broker, the openssl tool (the TLS tests' certificates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

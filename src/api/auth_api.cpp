@@ -42,9 +42,9 @@ std::optional<std::string> StringField(const json& body, const char* key, const 
   return body[key].get<std::string>();
 }
 
-std::string SessionCookie(const std::string& value, int64_t max_age_s) {
-  return std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-         std::to_string(max_age_s);
+std::string SessionCookie(const std::string& value, int64_t max_age_s, bool secure) {
+  return std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; " +
+         (secure ? "Secure; " : "") + "Max-Age=" + std::to_string(max_age_s);
 }
 
 void AddSessionRoutes(http::Router& router, AuthApiContext* c) {
@@ -75,7 +75,7 @@ void AddSessionRoutes(http::Router& router, AuthApiContext* c) {
       c->audit.RecordNow({p.name, address}, "login", "");
       Response res = Response::Json(200, json{{"user", name}, {"role", auth::RoleName(p.role)}}.dump());
       const int64_t max_age_s = (session.value().expires_ms - now) / 1000;
-      res.headers.emplace_back("Set-Cookie", SessionCookie(session.value().id, max_age_s));
+      res.headers.emplace_back("Set-Cookie", SessionCookie(session.value().id, max_age_s, c->secure_cookies));
       res.headers.emplace_back("Cache-Control", "no-store");
       s.Send(std::move(res));
     });
@@ -90,7 +90,7 @@ void AddSessionRoutes(http::Router& router, AuthApiContext* c) {
       }
       c->audit.RecordNow(who, "logout", "");
       Response res = Response::Json(200, R"({"success":true})");
-      res.headers.emplace_back("Set-Cookie", SessionCookie("", 0));
+      res.headers.emplace_back("Set-Cookie", SessionCookie("", 0, c->secure_cookies));
       s.Send(std::move(res));
     });
   });

@@ -29,6 +29,7 @@ struct AuthApiContext {
   AccessControl* access;  // null with --auth off: logins are not rate-limited (nothing needs them)
   WorkPool& pool;         // the auth pool
   AuditTrail& audit;
+  bool secure_cookies = false;  // TLS is on: the session cookie gets Secure (browsers send it over HTTPS only)
 };
 
 void AddAuthRoutes(http::Router& router, AuthApiContext& ctx);

@@ -83,21 +83,45 @@ void ReportStoragePressure(const store::Store& store, const store::StoreOptions&
   watch->at_budget = st.bytes >= percent * (watch->at_budget ? 90 : 95);
 }
 
+std::string HostName() {
+  char name[256] = {};
+  return gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
+}
+
 // Where Home Assistant finds a camera's MJPEG and snapshot: the bind address, or this host's name when it binds all.
 std::string HttpBaseUrl(const http::ServerOptions& server) {
   std::string host = server.bind_address;
-  char name[256] = {};
-  if ((host == "0.0.0.0" || host == "::") && gethostname(name, sizeof name - 1) == 0) host = name;
+  if (host == "0.0.0.0" || host == "::") {
+    const std::string name = HostName();
+    if (!name.empty()) host = name;
+  }
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(server.port);
+  return (server.tls ? "https://" : "http://") + host + ":" + std::to_string(server.port);
+}
+
+// --tls-self-signed: the certificate in the data folder (made on first start), loaded into both servers' options.
+Status UseSelfSignedCertificate(const std::string& data_dir, http::ServerOptions* main_server,
+                                http::ServerOptions* recognition_server) {
+  auto files = http::EnsureSelfSignedCertificate(data_dir, HostName());
+  if (!files.ok()) return files.status();
+  auto tls = http::TlsContext::Load(files.value().cert_file, files.value().key_file);
+  if (!tls.ok()) {
+    return Status::InvalidArgument(tls.status().message() + " (remove both files to have new ones made)");
+  }
+  std::printf("tls: %s self-signed certificate %s\n", files.value().created ? "made a" : "reusing the",
+              files.value().cert_file.c_str());
+  main_server->tls = tls.value();
+  recognition_server->tls = tls.value();
+  return Status::Ok();
 }
 
 // The MQTT output, with the start-up snapshots and frame reads it asks for on its own thread.
-Result<std::unique_ptr<notify::MqttPublisher>> StartMqtt(const Config& config, const ingest::DeviceRegistry& registry,
+Result<std::unique_ptr<notify::MqttPublisher>> StartMqtt(const Config& config, const http::ServerOptions& main_server,
+                                                         const ingest::DeviceRegistry& registry,
                                                          store::Records& records, store::Store& store,
                                                          Metrics& metrics) {
   notify::MqttOptions options = *config.mqtt;
-  options.http_base_url = HttpBaseUrl(config.main_server);
+  options.http_base_url = HttpBaseUrl(main_server);
   options.sw_version = kVersion;
   notify::MqttCallbacks callbacks;
   callbacks.cameras = [&registry] {
@@ -136,6 +160,19 @@ int Run(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  http::ServerOptions main_options = config.main_server;
+  http::ServerOptions recognition_options = config.recognition_server;
+  if (config.tls_self_signed) {
+    if (Status st = UseSelfSignedCertificate(config.store.data_dir, &main_options, &recognition_options); !st.ok()) {
+      IOT_LOG(kError) << "--tls-self-signed: " << st.ToString();
+      return 1;
+    }
+  }
+  if (main_options.tls) {
+    // On stdout, for people to compare with what a browser or `openssl s_client` shows, and to pin.
+    std::printf("tls: certificate SHA-256 fingerprint %s\n", main_options.tls->fingerprint().c_str());
+  }
 
   Metrics metrics;
   auto opened = store::Store::Open(config.store, metrics);
@@ -209,7 +246,7 @@ int Run(const Config& config) {
   bus.AddPublisher(&hub);
   std::unique_ptr<notify::MqttPublisher> mqtt;
   if (config.mqtt) {
-    auto started = StartMqtt(config, registry, *records, *store, metrics);
+    auto started = StartMqtt(config, main_options, registry, *records, *store, metrics);
     if (!started.ok()) {
       IOT_LOG(kError) << started.status().ToString();
       store->Close();
@@ -266,7 +303,7 @@ int Run(const Config& config) {
     api::AuditTrail audit(*accounts, *auth_pool, metrics);
     std::unique_ptr<api::AccessControl> access;
     if (config.access.enabled) access = std::make_unique<api::AccessControl>(config.access, *accounts, metrics);
-    api::AuthApiContext auth_ctx{*accounts, access.get(), *auth_pool, audit};
+    api::AuthApiContext auth_ctx{*accounts, access.get(), *auth_pool, audit, main_options.tls != nullptr};
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
                                         NowMs(), &audit};
     api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,
@@ -284,7 +321,7 @@ int Run(const Config& config) {
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
       IOT_LOG(kWarn) << "no dashboard: " << st.ToString();
     }
-    auto started = http::Server::Start(config.main_server, std::move(router), metrics);
+    auto started = http::Server::Start(main_options, std::move(router), metrics);
     if (!started.ok()) {
       IOT_LOG(kError) << started.status().ToString();
       store->Close();
@@ -297,7 +334,7 @@ int Run(const Config& config) {
       http::Router recognition_router;
       if (access) recognition_router.SetGuard(access->Guard());
       api::AddRecognitionRoutes(recognition_router, recognition, /*with_health=*/true);
-      auto r = http::Server::Start(config.recognition_server, std::move(recognition_router), metrics);
+      auto r = http::Server::Start(recognition_options, std::move(recognition_router), metrics);
       if (!r.ok()) {
         IOT_LOG(kError) << r.status().ToString();
         server->Stop(std::chrono::milliseconds(0));
@@ -313,7 +350,8 @@ int Run(const Config& config) {
     }
     std::printf("ready\n");
     std::fflush(stdout);
-    IOT_LOG(kInfo) << "iotstream " << kVersion << " serving on http://" << config.main_server.bind_address << ':'
+    IOT_LOG(kInfo) << "iotstream " << kVersion << " serving on " << (main_options.tls ? "https://" : "http://")
+                   << config.main_server.bind_address << ':'
                    << server->port() << " (data in " << config.store.data_dir << ")";
 
     // Wait for a stop signal; once a second persist the devices whose figures changed, and report devices gone

@@ -41,6 +41,9 @@ struct Config {
   // filled in by Run.
   std::optional<notify::MqttOptions> mqtt;
   api::AccessOptions access;                  // --auth (on), --camera-auth, --allowed-origin, --auth-max-failures
+  // --tls-self-signed: Run makes (or reuses) a certificate in the data folder and serves HTTPS with it. With
+  // --tls-cert/--tls-key instead, ParseConfig loads them into main_server.tls and recognition_server.tls.
+  bool tls_self_signed = false;
 };
 
 // Parses flags, with IOTSTREAM_* environment variables as fallbacks (flag wins). Returns the config, or

@@ -51,6 +51,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   std::string mqtt_url;
   int64_t webhook_retry_s = cfg->webhooks.retry_ms / 1000;
   std::string auth_mode = "on";
+  std::string tls_cert, tls_key;
+  int64_t tls_handshake_timeout_ms = s.tls_handshake_timeout.count();
   auto& access = cfg->access;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
@@ -149,7 +151,15 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ("allowed-origin", po::value(&access.allowed_origins)->composing(),
        "a foreign origin (e.g. https://ha.example:8123) whose pages may send the session cookie (repeatable)")
       ("auth-max-failures", po::value(&access.limiter.max_failures)->default_value(access.limiter.max_failures),
-       "wrong credentials from one address within a minute before it gets 429 for a while");
+       "wrong credentials from one address within a minute before it gets 429 for a while")
+      ("tls-cert", po::value(&tls_cert), "serve HTTPS and WSS (both ports) with this PEM certificate (chain); "
+       "plain HTTP is then refused")
+      ("tls-key", po::value(&tls_key), "the PEM private key of --tls-cert")
+      ("tls-self-signed", po::value(&cfg->tls_self_signed)->default_value(false)->implicit_value(true),
+       "serve HTTPS with a self-signed certificate made once and kept in the data folder (tls-cert.pem); "
+       "its SHA-256 fingerprint is printed at start")
+      ("tls-handshake-timeout-ms", po::value(&tls_handshake_timeout_ms)->default_value(tls_handshake_timeout_ms),
+       "a client must finish its TLS handshake within this");
 
   po::variables_map vm;
   try {
@@ -219,6 +229,17 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     }
     cfg->mqtt = std::move(mqtt);
   }
+  if (tls_cert.empty() != tls_key.empty()) return fail("--tls-cert and --tls-key go together");
+  if (!tls_cert.empty() && cfg->tls_self_signed) return fail("--tls-self-signed or --tls-cert/--tls-key, not both");
+  if (tls_handshake_timeout_ms <= 0) return fail("--tls-handshake-timeout-ms must be positive");
+  if (!tls_cert.empty()) {
+    auto tls = http::TlsContext::Load(tls_cert, tls_key);
+    if (!tls.ok()) return fail("--tls-cert/--tls-key: " + tls.status().message());
+    s.tls = tls.value();
+    rs.tls = tls.value();
+  }
+  s.tls_handshake_timeout = std::chrono::milliseconds(tls_handshake_timeout_ms);
+  rs.tls_handshake_timeout = s.tls_handshake_timeout;
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   s.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -4,9 +4,12 @@
 // hands it to a route's handler, and writes whatever Response the handler sends back, possibly later and
 // from another thread (a handler that waits on the disk must not hold an I/O thread).
 //
+// With a TlsContext in its options a server speaks HTTPS (and WSS) only, on the same port; routes and handlers
+// are the same either way.
+//
 // Error model: the server answers protocol-level problems itself with JSON errors (400 malformed request,
-// 404 unknown path, 405 wrong method, 413 body too large, 431 header too large, 503 too many connections)
-// and counts each in metrics. Handlers never throw; they send a Response.
+// 400 plain HTTP on an HTTPS port, 404 unknown path, 405 wrong method, 413 body too large, 431 header too
+// large, 503 too many connections) and counts each in metrics. Handlers never throw; they send a Response.
 #pragma once
 
 #include <chrono>
@@ -80,7 +83,7 @@ class Responder {
 using Handler = std::function<void(Request&&, Responder)>;
 
 // A connection taken over by a route (WebSocket upgrade, MJPEG stream): defined in http/connection.h, which
-// exposes the Beast stream; only subsystems that speak a protocol over the socket include it.
+// exposes the Beast stream (TCP or TLS); only subsystems that speak a protocol over the socket include it.
 class Connection;
 // Runs on the connection's I/O thread, which then owns the socket; the HTTP session ends. Must not block.
 using TakeoverHandler = std::function<void(Request&&, std::unique_ptr<Connection>)>;
@@ -122,6 +125,41 @@ class Router {
   Guard guard_;
 };
 
+// A server certificate and its private key, loaded for HTTPS and WSS (OpenSSL): TLS 1.2 and 1.3 only, OpenSSL's
+// default cipher suites, no compression, no renegotiation. Immutable once loaded, so thread-safe: one may serve
+// several servers.
+class TlsContext {
+ public:
+  // Loads PEM files: `cert_file` holds the server's certificate, then any intermediates; `key_file` its private
+  // key, unencrypted. InvalidArgument naming the file and the reason when one cannot be read or parsed, or when
+  // the key is not the certificate's.
+  static Result<std::shared_ptr<const TlsContext>> Load(const std::string& cert_file, const std::string& key_file);
+  virtual ~TlsContext() = default;
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  // SHA-256 of the server certificate (DER) as upper-case hex pairs joined by ':': what a client pins.
+  virtual const std::string& fingerprint() const = 0;
+
+ protected:
+  TlsContext() = default;
+};
+
+// The files of a self-signed certificate kept in a folder (iotstream --tls-self-signed).
+struct SelfSignedFiles {
+  std::string cert_file;  // <dir>/tls-cert.pem
+  std::string key_file;   // <dir>/tls-key.pem, mode 0600
+  bool created = false;   // true: made by this call; false: found and reused
+};
+
+// Reuses the certificate and key in `dir` when both are there and the certificate has not expired; otherwise
+// makes an EC P-256 key and a self-signed X.509 v3 certificate, valid for 730 days, for localhost, 127.0.0.1, ::1
+// and `host_name` (left out when it is not a DNS name), and writes both (the key with mode 0600; each file
+// written whole, then renamed into place). Creates `dir` if needed. Does not check that a reused pair loads:
+// TlsContext::Load does. IOError when a file cannot be written; Internal when OpenSSL fails. Not for two
+// processes on one folder at once: the files on disk may then mix their pairs (TlsContext::Load says so).
+Result<SelfSignedFiles> EnsureSelfSignedCertificate(const std::string& dir, const std::string& host_name);
+
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 9003;                                     // 0 picks a free port; see Server::port()
@@ -132,6 +170,8 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{10'000};          // a client that does not read its answer is closed
   size_t max_connections = 10'000;                          // more are answered 503 and closed
   std::string name = "http";                                // metric label prefix and log tag, e.g. "main"
+  std::shared_ptr<const TlsContext> tls;                    // set: HTTPS and WSS only; null: plain HTTP
+  std::chrono::milliseconds tls_handshake_timeout{10'000};  // a client must finish its TLS handshake within this
 };
 
 // A listening HTTP/1.1 server with its own pool of I/O threads. Thread-safe.

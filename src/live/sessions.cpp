@@ -7,10 +7,12 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <variant>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "core/clock.h"
@@ -28,16 +30,21 @@ using nlohmann::json;
 
 bool Expected(const beast::error_code& ec) {
   return ec == asio::error::operation_aborted || ec == websocket::error::closed || ec == asio::error::eof ||
-         ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+         ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 std::shared_ptr<const std::string> ErrorEvent(const std::string& message) {
   return std::make_shared<const std::string>(json{{"type", "error"}, {"error", message}}.dump());
 }
 
-class WebSocketViewer final : public Viewer, public std::enable_shared_from_this<WebSocketViewer> {
+// Over `Stream`: http::TcpStream or http::TlsStream.
+template <class Stream>
+class WebSocketViewer final : public Viewer, public std::enable_shared_from_this<WebSocketViewer<Stream>> {
+  using std::enable_shared_from_this<WebSocketViewer<Stream>>::shared_from_this;
+
  public:
-  WebSocketViewer(LiveHub& hub, http::TcpStream stream, std::string device_id, std::string remote)
+  WebSocketViewer(LiveHub& hub, Stream stream, std::string device_id, std::string remote)
       : hub_(hub),
         ws_(std::move(stream)),
         executor_(ws_.get_executor()),
@@ -224,7 +231,7 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
   }
 
   LiveHub& hub_;
-  websocket::stream<http::TcpStream> ws_;
+  websocket::stream<Stream> ws_;
   const http::Executor executor_;
   const std::string device_;  // non-empty: /ws/devices/{id}
   const std::string remote_;
@@ -248,13 +255,19 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
 };
 
 constexpr std::string_view kBoundary = "iotstreamframe";
+// A refused connection's answer is written and the connection ended within this.
+constexpr std::chrono::seconds kRefuseTimeout{10};
 
-class MjpegViewer final : public Viewer, public std::enable_shared_from_this<MjpegViewer> {
+template <class Stream>
+class MjpegViewer final : public Viewer, public std::enable_shared_from_this<MjpegViewer<Stream>> {
+  using std::enable_shared_from_this<MjpegViewer<Stream>>::shared_from_this;
+
  public:
-  MjpegViewer(LiveHub& hub, http::TcpStream stream, std::string device_id, std::string remote)
+  MjpegViewer(LiveHub& hub, Stream stream, std::string device_id, std::string remote)
       : hub_(hub),
         stream_(std::move(stream)),
         executor_(stream_.get_executor()),
+        deadline_(executor_),
         device_(std::move(device_id)),
         remote_(std::move(remote)) {}
   ~MjpegViewer() override { hub_.Leave(this); }
@@ -265,15 +278,12 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
     head_ = "HTTP/1.1 200 OK\r\nServer: iotstream\r\nContent-Type: multipart/x-mixed-replace; boundary=" +
             std::string(kBoundary) +
             "\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\nConnection: close\r\n\r\n";
-    writing_ = true;
-    stream_.expires_after(hub_.options().write_timeout);
-    asio::async_write(stream_, asio::buffer(head_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnWrite(ec, false);
-    });
+    Write(std::array<asio::const_buffer, 1>{asio::buffer(head_)}, false);
     hub_.Join(shared_from_this());
-    // A client never sends anything more; a read completes only when it goes away.
-    stream_.socket().async_read_some(asio::buffer(drain_),
-                                     [self = shared_from_this()](beast::error_code, size_t) { self->Shutdown(); });
+    // A client never sends anything more; a read completes only when it goes away. It stays pending for the
+    // session's life, so the stream has no deadline of its own (Write keeps the writes' one).
+    stream_.async_read_some(asio::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code, size_t) { self->Shutdown(); });
   }
 
   void PostFrame(const LiveFramePtr& frame) override {
@@ -311,12 +321,23 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
     part_head_ = "--" + std::string(kBoundary) + "\r\nContent-Type: image/jpeg\r\nContent-Length: " +
                  std::to_string(jpeg.size()) + "\r\nX-Frame-ID: " + std::to_string(in_flight_->frame->id()) +
                  "\r\n\r\n";
-    const std::array<asio::const_buffer, 3> parts{asio::buffer(part_head_), asio::buffer(jpeg.data(), jpeg.size()),
-                                                 asio::buffer("\r\n", 2)};
+    Write(std::array<asio::const_buffer, 3>{asio::buffer(part_head_), asio::buffer(jpeg.data(), jpeg.size()),
+                                            asio::buffer("\r\n", 2)},
+          true);
+  }
+
+  // One write, closed when the viewer takes no bytes for write_timeout: a deadline of this session's own, as
+  // the stream's (basic_stream's) would apply to the pending drain read too.
+  template <size_t N>
+  void Write(const std::array<asio::const_buffer, N>& parts, bool frame) {
     writing_ = true;
-    stream_.expires_after(hub_.options().write_timeout);
-    asio::async_write(stream_, parts, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnWrite(ec, true);
+    deadline_.expires_after(hub_.options().write_timeout);
+    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->writing_ && self->deadline_.expiry() <= std::chrono::steady_clock::now()) self->Shutdown();
+    });
+    asio::async_write(stream_, parts, [self = shared_from_this(), frame](beast::error_code ec, size_t) {
+      self->deadline_.cancel();
+      self->OnWrite(ec, frame);
     });
   }
 
@@ -338,14 +359,17 @@ class MjpegViewer final : public Viewer, public std::enable_shared_from_this<Mjp
     if (closed_) return;
     closed_ = true;
     pending_.reset();
+    deadline_.cancel();
     beast::error_code ec;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    stream_.close();
+    beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).close();
   }
 
   LiveHub& hub_;
-  http::TcpStream stream_;
+  Stream stream_;
   const http::Executor executor_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, http::Executor>
+      deadline_;  // of the write in flight
   const std::string device_;
   const std::string remote_;
   std::string head_;
@@ -385,19 +409,29 @@ http::TcpStream ViewerThread::Adopt(http::TcpStream stream) {
 
 void StartWebSocketViewer(LiveHub& hub, std::unique_ptr<http::Connection> conn, std::string device_id,
                           std::string remote) {
-  auto viewer = std::make_shared<WebSocketViewer>(hub, hub.viewer_thread().Adopt(std::move(conn->stream)),
-                                                  std::move(device_id), std::move(remote));
-  // Started on its own thread: from here on only that thread touches the session.
-  asio::post(viewer->executor(), [viewer, request = std::move(conn->request)]() mutable {
-    viewer->Start(std::move(request));
-  });
+  std::visit(
+      [&](auto& stream) {
+        using Stream = std::decay_t<decltype(stream)>;
+        auto viewer = std::make_shared<WebSocketViewer<Stream>>(hub, hub.viewer_thread().Adopt(std::move(stream)),
+                                                                std::move(device_id), std::move(remote));
+        // Started on its own thread: from here on only that thread touches the session.
+        asio::post(viewer->executor(), [viewer, request = std::move(conn->request)]() mutable {
+          viewer->Start(std::move(request));
+        });
+      },
+      conn->stream);
 }
 
 void StartMjpegViewer(LiveHub& hub, std::unique_ptr<http::Connection> conn, std::string device_id,
                       std::string remote) {
-  auto viewer = std::make_shared<MjpegViewer>(hub, hub.viewer_thread().Adopt(std::move(conn->stream)),
-                                              std::move(device_id), std::move(remote));
-  asio::post(viewer->executor(), [viewer] { viewer->Start(); });
+  std::visit(
+      [&](auto& stream) {
+        using Stream = std::decay_t<decltype(stream)>;
+        auto viewer = std::make_shared<MjpegViewer<Stream>>(hub, hub.viewer_thread().Adopt(std::move(stream)),
+                                                            std::move(device_id), std::move(remote));
+        asio::post(viewer->executor(), [viewer] { viewer->Start(); });
+      },
+      conn->stream);
 }
 
 void RefuseConnection(std::unique_ptr<http::Connection> conn, int status, const std::string& message) {
@@ -409,11 +443,14 @@ void RefuseConnection(std::unique_ptr<http::Connection> conn, int status, const 
   res->keep_alive(false);
   res->prepare_payload();
   auto owned = std::shared_ptr<http::Connection>(std::move(conn));
-  owned->stream.expires_after(std::chrono::seconds(10));
-  bhttp::async_write(owned->stream, *res, [owned, res](beast::error_code, size_t) {
-    beast::error_code ec;
-    owned->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  });
+  std::visit(
+      [&](auto& stream) {
+        beast::get_lowest_layer(stream).expires_after(kRefuseTimeout);
+        bhttp::async_write(stream, *res, [owned, res, &stream](beast::error_code ec, size_t) {
+          if (!ec) http::EndConnection(stream, owned, kRefuseTimeout);
+        });
+      },
+      owned->stream);
 }
 
 }  // namespace iotstream::live

@@ -32,6 +32,10 @@ class ViewerThread {
   // The same connection, its I/O now on this thread. A socket that cannot be moved (already broken) is
   // returned as it was: its session then fails on its first operation where it is.
   http::TcpStream Adopt(http::TcpStream stream);
+  // A TLS connection stays on its HTTP I/O thread: Asio's TLS stream keeps timers of the io_context it was made
+  // on, and its OpenSSL session with buffered records cannot move to another. Its viewer session runs there,
+  // at the HTTP threads' priority (the hub posts it its frames one by one).
+  http::TlsStream Adopt(http::TlsStream stream) { return stream; }
   http::Executor executor() { return context_.get_executor(); }
 
  private:
