@@ -32,7 +32,8 @@ bool Expected(const beast::error_code& ec) {
 }
 
 std::shared_ptr<const std::string> ErrorEvent(const std::string& message) {
-  return std::make_shared<const std::string>(json{{"type", "error"}, {"error", message}}.dump());
+  return std::make_shared<const std::string>(
+      json{{"type", "error"}, {"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 class WebSocketViewer final : public Viewer, public std::enable_shared_from_this<WebSocketViewer> {
@@ -404,7 +405,7 @@ void RefuseConnection(std::unique_ptr<http::Connection> conn, int status, const 
   auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
   res->set(bhttp::field::server, "iotstream");
   res->set(bhttp::field::content_type, "application/json");
-  res->body() = json{{"error", message}}.dump();
+  res->body() = json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);  // ids as sent
   res->keep_alive(false);
   res->prepare_payload();
   auto owned = std::shared_ptr<http::Connection>(std::move(conn));
