@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/respond.h"
 #include "core/clock.h"
 #include "core/parse.h"
@@ -259,11 +260,9 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
   router.Add(Method::kPost, "/api/v1/events/{id}/feedback", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
     if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
-    const json body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("correct") || !body["correct"].is_boolean()) {
-      return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
-    }
-    const bool correct = body["correct"].get<bool>();
+    auto feedback = FeedbackOf(req.body);
+    if (!feedback.ok()) return s.Send(ErrorOf(feedback.status()));
+    const bool correct = feedback.value();
     OnDiskPool(c->disk_pool, s, [c, s, id = *id, correct] {
       if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
       s.Send(Response::Json(200, json{{"success", true}, {"event_id", id}, {"correct", correct}}.dump()));
