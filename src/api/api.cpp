@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/recognition_api.h"
 #include "api/respond.h"
 #include "core/clock.h"
@@ -84,9 +85,6 @@ ProcessUsage ReadProcessUsage() {
   }
   return u;
 }
-
-// A sparse camera's longest interval between bursts: a week.
-constexpr double kMaxIntervalS = 7 * 24 * 3600;
 
 class Routes {
  public:
@@ -183,36 +181,9 @@ class Routes {
 
   void PatchDevice(Request&& req, const Responder& s) {
     const std::string id(req.param("id"));
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      return s.Send(Response::Error(400, "body must be a JSON object like {\"name\": \"Front door\"}"));
-    }
-    ingest::DeviceUpdate update;
-    for (const char* key : {"name", "location"}) {
-      if (!body.contains(key)) continue;
-      const auto& v = body[key];
-      if (!v.is_string() || v.get_ref<const std::string&>().size() > 128) {
-        return s.Send(Response::Error(400, std::string("'") + key + "' must be a string of at most 128 characters"));
-      }
-      (std::string_view(key) == "name" ? update.name : update.location) = v.get<std::string>();
-    }
-    if (body.contains("sparse")) {
-      if (!body["sparse"].is_boolean()) return s.Send(Response::Error(400, "'sparse' must be true or false"));
-      update.sparse = body["sparse"].get<bool>();
-    }
-    if (body.contains("expected_interval_s")) {
-      const auto& v = body["expected_interval_s"];
-      if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > kMaxIntervalS) {
-        return s.Send(Response::Error(
-            400, "'expected_interval_s' must be a number of seconds from 0 (learn it) to " +
-                     std::to_string(static_cast<int>(kMaxIntervalS))));
-      }
-      update.expected_interval_ms = static_cast<int64_t>(v.get<double>() * 1000);
-    }
-    if (!update.name && !update.location && !update.sparse && !update.expected_interval_ms) {
-      return s.Send(Response::Error(400, "nothing to change: send 'name', 'location', 'sparse' or 'expected_interval_s'"));
-    }
-    if (Status st = ctx_.registry.Update(id, update); !st.ok()) return s.Send(ErrorOf(st));
+    auto update = DeviceUpdateOf(req.body);
+    if (!update.ok()) return s.Send(ErrorOf(update.status()));
+    if (Status st = ctx_.registry.Update(id, update.value()); !st.ok()) return s.Send(ErrorOf(st));
     ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
     auto v = ctx_.registry.Get(id, NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/respond.h"
 #include "core/clock.h"
 #include "core/parse.h"
@@ -31,11 +32,14 @@ struct Upload {
   std::string name;  // multipart "name" / "person_name", or ?name=
 };
 
-Result<Upload> UploadOf(Request& req) {
+Result<Upload> UploadOf(Request& req, const RecognitionContext& ctx) {
   Upload u;
   auto body = std::make_shared<std::string>(std::move(req.body));
-  auto found = ingest::FindImage(*body, req.header("Content-Type"), ingest::ImageKind::kJpegOrPng);
-  if (!found.ok()) return found.status();
+  auto found = ingest::FindImage(*body, req.header("Content-Type"), ingest::ImageKind::kJpegOrPng, ctx.multipart);
+  if (!found.ok()) {
+    if (found.status().IsTooLarge() && ctx.multipart_over_limit != nullptr) ctx.multipart_over_limit->Add();
+    return found.status();
+  }
   const ingest::UploadedImage& image = found.value();
   u.image = image.image;
   u.name = req.query_param("name").value_or(req.query_param("person_name").value_or(""));
@@ -81,7 +85,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
 
   router.Add(Method::kPost, "/api/v1/recognize", [c, unavailable](Request&& req, Responder s) {
     if (c->pool == nullptr) return s.Send(unavailable());
-    auto up = UploadOf(req);
+    auto up = UploadOf(req, *c);
     if (!up.ok()) return s.Send(ErrorOf(up.status()));
     c->pool->Submit(up.value().body, up.value().image, [s](vision::PoolResult r) {
       if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
@@ -92,11 +96,12 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
   router.Add(Method::kPost, "/api/v1/recognition/add-permitted-face", [c, unavailable](Request&& req, Responder s) {
     if (c->pool == nullptr) return s.Send(unavailable());
     AuditTrail::Who who = AuditTrail::Of(req);
-    auto up = UploadOf(req);
+    auto up = UploadOf(req, *c);
     if (!up.ok()) return s.Send(ErrorOf(up.status()));
     std::string name = up.value().name;
-    if (name.empty() || name.size() > 128) {
-      return s.Send(Response::Error(400, "give the person's name (field 'name' or 'person_name', 1-128 characters)"));
+    if (name.empty() || name.size() > 128 || !IsPrintableUtf8(name)) {
+      return s.Send(Response::Error(
+          400, "give the person's name (field 'name' or 'person_name', 1-128 bytes of UTF-8 without control characters)"));
     }
     c->pool->Submit(up.value().body, up.value().image, [c, s, name, who](vision::PoolResult r) {
       if (!r.recognition.ok()) return s.Send(ErrorOf(r.recognition.status()));
@@ -282,11 +287,9 @@ void AddEventRoutes(http::Router& router, RecognitionContext& ctx) {
   router.Add(Method::kPost, "/api/v1/events/{id}/feedback", [c](Request&& req, Responder s) {
     auto id = ParseId(req.param("id"));
     if (!id) return s.Send(Response::Error(400, "event id must be a positive integer"));
-    const json body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("correct") || !body["correct"].is_boolean()) {
-      return s.Send(Response::Error(400, "body must be {\"correct\": true} or {\"correct\": false}"));
-    }
-    const bool correct = body["correct"].get<bool>();
+    auto feedback = FeedbackOf(req.body);
+    if (!feedback.ok()) return s.Send(ErrorOf(feedback.status()));
+    const bool correct = feedback.value();
     OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), id = *id, correct] {
       if (Status st = c->events.Feedback(id, correct); !st.ok()) return s.Send(ErrorOf(st));
       c->audit->Record(who, "feedback", "event " + std::to_string(id) + (correct ? " correct" : " not correct"));

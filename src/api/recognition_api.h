@@ -22,6 +22,7 @@
 #include "core/work_pool.h"
 #include "events/events.h"
 #include "http/http.h"
+#include "ingest/multipart.h"
 #include "store/records.h"
 #include "vision/pool.h"
 #include "vision/vision.h"
@@ -38,6 +39,8 @@ struct RecognitionContext {
   std::string version;
   int64_t started_ms = 0;
   AuditTrail* audit = nullptr;  // enrolments, deletions and feedback are recorded here; REQUIRES: set before routes run
+  ingest::MultipartLimits multipart{};            // bounds of an uploaded multipart body (413 beyond them)
+  Counter* multipart_over_limit = nullptr;        // counts those 413s when set
 };
 
 // JSON of a recognition as /api/v1/recognize answers it.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/respond.h"
 
 namespace iotstream::api {
@@ -34,32 +35,6 @@ json WebhookJson(const store::WebhookRecord& w) {
               {"backlog", w.backlog}};
 }
 
-// The webhook a POST body asks for; InvalidArgument naming the field that is wrong.
-Result<store::WebhookRecord> SpecOf(const std::string& body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Status::InvalidArgument(R"(body must be a JSON object like {"url": "https://example.com/hook"})");
-  }
-  store::WebhookRecord w;
-  if (!j.contains("url") || !j["url"].is_string()) return Status::InvalidArgument("'url' must be a string");
-  w.url = j["url"].get<std::string>();
-  if (j.contains("secret")) {
-    if (!j["secret"].is_string()) return Status::InvalidArgument("'secret' must be a string");
-    w.secret = j["secret"].get<std::string>();
-  }
-  for (auto [key, out] : {std::pair{"types", &w.types}, std::pair{"cameras", &w.cameras},
-                          std::pair{"persons", &w.persons}, std::pair{"not_persons", &w.not_persons}}) {
-    if (!j.contains(key) || j[key].is_null()) continue;
-    const json& list = j[key];
-    if (!list.is_array()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
-    for (const auto& v : list) {
-      if (!v.is_string()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
-      out->push_back(v.get<std::string>());
-    }
-  }
-  return w;
-}
-
 }  // namespace
 
 void AddWebhookRoutes(http::Router& router, notify::WebhookPublisher& webhooks, WorkPool& disk_pool, AuditTrail& audit) {
@@ -67,7 +42,7 @@ void AddWebhookRoutes(http::Router& router, notify::WebhookPublisher& webhooks, 
   WorkPool* pool = &disk_pool;
   AuditTrail* a = &audit;
   router.Add(Method::kPost, "/api/v1/webhooks", [w, pool, a](Request&& req, Responder s) {
-    auto spec = SpecOf(req.body);
+    auto spec = WebhookSpecOf(req.body);
     if (!spec.ok()) return s.Send(ErrorOf(spec.status()));
     OnDiskPool(*pool, s, [w, s, a, who = AuditTrail::Of(req), spec = std::move(spec).value()] {
       auto created = w->Create(spec);

@@ -230,7 +230,7 @@ int Run(const Config& config) {
   }
 
   // Frames: ingest -> hand-off -> store (the stream path waits for its commit), live view, recognition.
-  ingest::Ingestor ingestor({}, registry, metrics, store->next_frame_id());
+  ingest::Ingestor ingestor(config.ingest, registry, metrics, store->next_frame_id());
   FrameHandOff frames;
   StoreSink store_sink(*store);
   frames.AddSink(&store_sink, /*wait_on_stream=*/true);
@@ -306,6 +306,9 @@ int Run(const Config& config) {
     api::AuthApiContext auth_ctx{*accounts, access.get(), *auth_pool, audit, main_options.tls != nullptr};
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
                                         NowMs(), &audit};
+    recognition.multipart = config.ingest.multipart;
+    recognition.multipart_over_limit = &metrics.counter(
+        "recognition_multipart_over_limit_total", "recognition uploads refused over the part count or part header limit");
     api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,
                         hub,        event_hub, &recognition, kVersion, NowMs()};
     ctx.mqtt = mqtt.get();

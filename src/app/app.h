@@ -32,6 +32,7 @@ struct Config {
   events::EventOptions events;
   store::StoreOptions store;
   ingest::DeviceRegistry::Options devices;
+  ingest::Ingestor::Options ingest;           // upload bounds (the recognition API's uploads share them)
   live::LiveOptions live;
   notify::WebhookOptions webhooks;           // --webhook URL... and their retry time
   std::string web_dir;                        // the dashboard's files; default: the source tree's web/

@@ -75,6 +75,11 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "a request must arrive within this; also the keep-alive idle limit")
       ("max-connections", po::value(&s.max_connections)->default_value(s.max_connections),
        "open connections beyond this get 503")
+      ("max-multipart-parts", po::value(&cfg->ingest.multipart.max_parts)->default_value(cfg->ingest.multipart.max_parts),
+       "parts in one multipart upload (413 above)")
+      ("max-part-header-bytes",
+       po::value(&cfg->ingest.multipart.max_part_header_bytes)->default_value(cfg->ingest.multipart.max_part_header_bytes),
+       "header lines of one multipart part (413 above)")
       ("data-dir", po::value(&st.data_dir)->default_value(st.data_dir), "folder for the database and frames")
       ("store-queue-frames", po::value(&st.queue_max_frames)->default_value(st.queue_max_frames),
        "frames waiting for disk before new ones are dropped")
@@ -190,6 +195,9 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (read_timeout_ms <= 0) return fail("--read-timeout-ms must be positive");
   if (s.max_body_bytes == 0 || s.max_header_bytes < 1024) return fail("body and header limits are too small");
   if (st.queue_max_frames == 0) return fail("--store-queue-frames must be positive");
+  if (cfg->ingest.multipart.max_parts == 0 || cfg->ingest.multipart.max_part_header_bytes == 0) {
+    return fail("--max-multipart-parts and --max-part-header-bytes must be positive");
+  }
   if (retention_age_s < 0 || offline_s <= 0) return fail("--retention-age-s and --device-offline-s must be positive");
   if (cfg->disk_threads <= 0) return fail("--disk-threads must be positive");
   if (pool.sample_rate < 0 || pool.sample_rate > 1) return fail("--recognition-sample-rate must be within 0..1");

@@ -95,7 +95,9 @@ Response Response::Json(int status, std::string body) {
 }
 
 Response Response::Error(int status, std::string_view message) {
-  return Json(status, nlohmann::json{{"error", message}}.dump());
+  // Messages quote what clients sent (paths, ids), which need not be UTF-8: such bytes become U+FFFD rather than
+  // make dump() throw on an I/O thread.
+  return Json(status, nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void Router::Add(Method method, std::string_view pattern, Handler handler) {

@@ -5,7 +5,6 @@
 
 #include "core/parse.h"
 #include "ingest/jpeg.h"
-#include "ingest/multipart.h"
 
 namespace iotstream::ingest {
 namespace {
@@ -248,7 +247,9 @@ Ingestor::Ingestor(Options options, DeviceRegistry& registry, Metrics& metrics, 
       next_id_(first_frame_id),
       accepted_(metrics.counter("ingest_frames_accepted_total", "frames that passed validation")),
       rejected_(metrics.counter("ingest_frames_rejected_total", "uploads refused as bad input")),
-      accepted_bytes_(metrics.counter("ingest_bytes_accepted_total", "JPEG bytes of accepted frames")) {}
+      accepted_bytes_(metrics.counter("ingest_bytes_accepted_total", "JPEG bytes of accepted frames")),
+      over_limit_(metrics.counter("ingest_multipart_over_limit_total",
+                                  "multipart uploads refused over the part count or part header limit")) {}
 
 Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   size_t offset = 0;
@@ -256,7 +257,7 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   std::string_view form_device_id;
   std::string_view form_timestamp;
   Status failure;
-  auto found = FindImage(upload.body, upload.content_type, ImageKind::kJpeg);
+  auto found = FindImage(upload.body, upload.content_type, ImageKind::kJpeg, options_.multipart);
   if (found.ok()) {
     const UploadedImage& image = found.value();
     // An empty part may view no memory at all: it is checked (and refused) as an empty image at offset 0.
@@ -266,6 +267,7 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
     form_timestamp = image.Field("timestamp");
   } else {
     failure = found.status();
+    if (failure.IsTooLarge()) over_limit_.Add();
   }
 
   auto device = ResolveDeviceId(upload, form_device_id);

@@ -20,6 +20,7 @@
 #include "core/frame.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "ingest/multipart.h"
 
 namespace iotstream::ingest {
 
@@ -130,13 +131,15 @@ class Ingestor {
  public:
   struct Options {
     int64_t max_clock_skew_ms = 24LL * 3600 * 1000;  // camera timestamps further off than this are ignored
+    MultipartLimits multipart;                        // bounds of a multipart upload (413 beyond them)
   };
   // `first_frame_id`: ids continue from here (the store says where the last run ended).
   Ingestor(Options options, DeviceRegistry& registry, Metrics& metrics, uint64_t first_frame_id);
 
   // Validates the upload and builds its frame, registering the device. On failure no frame is built,
   // the device's rejected count rises (when the device is known) and the Status says why:
-  // Unsupported (wrong content type), InvalidArgument (no image, bad JPEG, bad device id).
+  // Unsupported (wrong content type), InvalidArgument (no image, bad JPEG, bad device id), TooLarge (a multipart
+  // body over Options::multipart, also counted in ingest_multipart_over_limit_total).
   Result<FramePtr> Accept(Upload&& upload, int64_t now_ms);
 
   struct Stats {
@@ -153,6 +156,7 @@ class Ingestor {
   Counter& accepted_;
   Counter& rejected_;
   Counter& accepted_bytes_;
+  Counter& over_limit_;
 };
 
 }  // namespace iotstream::ingest

@@ -47,8 +47,8 @@ std::string HeaderParam(std::string_view value, std::string_view key) {
 
 // "Name: value" with a token for a name: what a part header line looks like (binary data seldom does).
 bool IsHeaderLine(std::string_view line) {
-  const size_t colon = line.find(':');
-  if (colon == 0 || colon == std::string_view::npos || colon > 64 || line.size() > 8192) return false;
+  const size_t colon = line.substr(0, 65).find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
   return std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
   });
@@ -65,7 +65,8 @@ Result<std::string> MultipartBoundary(std::string_view content_type) {
   return b;
 }
 
-Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_view boundary) {
+Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_view boundary,
+                                             const MultipartLimits& limits) {
   const std::string delim = "--" + std::string(boundary);
   // The first delimiter is at the start or after a line end (a preamble may precede it).
   size_t pos;
@@ -81,6 +82,9 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
   while (true) {
     pos += delim.size();
     if (body.substr(pos, 2) == "--") return parts;  // closing delimiter
+    if (parts.size() == limits.max_parts) {
+      return Status::TooLarge("multipart body has more than " + std::to_string(limits.max_parts) + " parts");
+    }
     // rest of the delimiter line (transport padding) up to LF
     const size_t eol = body.find('\n', pos);
     if (eol == std::string_view::npos) return Status::InvalidArgument("multipart body ends inside a boundary line");
@@ -108,6 +112,10 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view body, std::string_
       if (!IsHeaderLine(line)) {
         data_start = head_end;
         break;
+      }
+      if (line_end - head_start >= limits.max_part_header_bytes) {
+        return Status::TooLarge("a multipart part's header is longer than " +
+                                std::to_string(limits.max_part_header_bytes) + " bytes");
       }
       head_end = line_end + 1;
     }
@@ -160,11 +168,16 @@ size_t ImageStart(std::string_view data, ImageKind kinds) {
   return at <= kStrayBytes ? at : std::string_view::npos;
 }
 
+// The first `max` bytes of `text` with every byte but printable ASCII shown as '.': outside bytes quoted in an error.
+std::string Printable(std::string_view text, size_t max) {
+  std::string shown;
+  for (char c : text.substr(0, max)) shown += (c >= 0x20 && c < 0x7F) ? c : '.';
+  return shown;
+}
+
 // "123 bytes starting with 'GIF89a..'": what a body without an image held, for the error.
 std::string Describe(std::string_view data) {
-  std::string shown;
-  for (char c : data.substr(0, 16)) shown += (c >= 0x20 && c < 0x7F) ? c : '.';
-  return std::to_string(data.size()) + " bytes" + (data.empty() ? "" : " starting with '" + shown + "'");
+  return std::to_string(data.size()) + " bytes" + (data.empty() ? "" : " starting with '" + Printable(data, 16) + "'");
 }
 
 // The boundary of a multipart body: the Content-Type's when the body holds it, else the body's own first line
@@ -183,7 +196,8 @@ const char* KindName(ImageKind kinds) { return kinds == ImageKind::kJpeg ? "a JP
 
 }  // namespace
 
-Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type, ImageKind kinds) {
+Result<UploadedImage> FindImage(std::string_view body, std::string_view content_type, ImageKind kinds,
+                                const MultipartLimits& limits) {
   const std::string media = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
   UploadedImage out;
   if (ImageStart(body, kinds) == 0) {
@@ -192,7 +206,7 @@ Result<UploadedImage> FindImage(std::string_view body, std::string_view content_
   }
   const std::string boundary = BoundaryOf(body, content_type);
   if (!boundary.empty()) {
-    auto parts = ParseMultipart(body, boundary);
+    auto parts = ParseMultipart(body, boundary, limits);
     if (!parts.ok()) return parts.status();
     out.form = std::move(parts).value();
     const FormPart* named = nullptr;
@@ -219,7 +233,7 @@ Result<UploadedImage> FindImage(std::string_view body, std::string_view content_
     }
     std::string found;
     for (const auto& p : out.form) {
-      found += (found.empty() ? "" : ", ") + ("'" + p.name + "' (" + Describe(p.data) + ")");
+      found += (found.empty() ? "" : ", ") + ("'" + Printable(p.name, 64) + "' (" + Describe(p.data) + ")");
     }
     return Status::InvalidArgument("multipart upload holds no image: expected " + std::string(KindName(kinds)) +
                                    " in a part (preferably named 'image', 'file' or 'frame'); found " +

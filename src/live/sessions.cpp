@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "live/live.h"
+#include "live/subscribe.h"
 
 namespace iotstream::live {
 namespace {
@@ -35,7 +36,8 @@ bool Expected(const beast::error_code& ec) {
 }
 
 std::shared_ptr<const std::string> ErrorEvent(const std::string& message) {
-  return std::make_shared<const std::string>(json{{"type", "error"}, {"error", message}}.dump());
+  return std::make_shared<const std::string>(
+      json{{"type", "error"}, {"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 // Over `Stream`: http::TcpStream or http::TlsStream.
@@ -127,23 +129,14 @@ class WebSocketViewer final : public Viewer, public std::enable_shared_from_this
   }
 
   void HandleCommand(const std::string& text) {
-    const json cmd = json::parse(text, nullptr, false);
-    if (cmd.is_discarded() || !cmd.is_object() || !cmd.contains("subscribe")) {
+    auto sub = ParseSubscribe(text);
+    if (!sub.ok()) {
       IOT_LOG(kWarn) << "live: bad message from " << remote_ << ": " << text.substr(0, 120);
-      return OnEvent(ErrorEvent("expected {\"subscribe\": [\"cam1\", ...]} or {\"subscribe\": \"*\"}"));
+      return OnEvent(ErrorEvent(sub.status().message()));
     }
     if (!device_.empty()) return OnEvent(ErrorEvent("this socket carries one device; use /ws to subscribe"));
-    const json& sub = cmd["subscribe"];
-    std::set<std::string> ids;
-    bool all = false;
-    if (sub.is_string() && sub.get<std::string>() == "*") {
-      all = true;
-    } else if (sub.is_array() && std::all_of(sub.begin(), sub.end(), [](const json& j) { return j.is_string(); })) {
-      for (const auto& j : sub) ids.insert(j.get<std::string>());
-    } else {
-      IOT_LOG(kWarn) << "live: bad subscribe from " << remote_ << ": " << text.substr(0, 120);
-      return OnEvent(ErrorEvent("'subscribe' must be \"*\" or an array of device ids"));
-    }
+    const bool all = sub.value().all;
+    const std::set<std::string>& ids = sub.value().ids;
     {
       std::lock_guard lock(filter_mu_);
       all_ = all;
@@ -439,7 +432,7 @@ void RefuseConnection(std::unique_ptr<http::Connection> conn, int status, const 
   auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
   res->set(bhttp::field::server, "iotstream");
   res->set(bhttp::field::content_type, "application/json");
-  res->body() = json{{"error", message}}.dump();
+  res->body() = json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);  // ids as sent
   res->keep_alive(false);
   res->prepare_payload();
   auto owned = std::shared_ptr<http::Connection>(std::move(conn));

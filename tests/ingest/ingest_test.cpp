@@ -219,5 +219,30 @@ TEST_F(IngestorTest, AJpegIsAcceptedUnderAnyContentType) {
   }
 }
 
+TEST(IngestorLimits, AMultipartUploadOverTheLimitIsTooLargeAndCounted) {
+  Metrics metrics;
+  DeviceRegistry registry({});
+  Ingestor::Options options;
+  options.multipart.max_parts = 2;
+  Ingestor ingestor(options, registry, metrics, 1);
+  Upload u;
+  u.content_type = "multipart/form-data; boundary=B";
+  u.header_device_id = "cam";
+  u.body = MultipartBody("B", {{"a", "1", "", ""}, {"b", "2", "", ""}, {"image", "3", "x.jpg", "image/jpeg"}});
+  EXPECT_TRUE(ingestor.Accept(std::move(u), 1).status().IsTooLarge());
+  EXPECT_EQ(metrics.CounterValue("ingest_multipart_over_limit_total").value(), 1u);
+  EXPECT_EQ(ingestor.stats().rejected, 1u);
+}
+
+// Issue #16: ids that would leave the data folder or cut a path short never become a device.
+TEST(IsValidDeviceId, TraversalAndNulBytes) {
+  for (const std::string id : {std::string("../x"), std::string("..\\x"), std::string("a/../b"), std::string("/abs"),
+                               std::string("cam\0x", 5), std::string(1, '\0'), std::string("cam\n"),
+                               std::string("%2e%2e"), std::string("cam\xFF")}) {
+    EXPECT_FALSE(IsValidDeviceId(id)) << id;
+  }
+  EXPECT_TRUE(IsValidDeviceId("..."));  // a plain folder name
+}
+
 }  // namespace
 }  // namespace iotstream::ingest

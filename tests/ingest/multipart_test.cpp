@@ -165,5 +165,50 @@ TEST(FindImage, ABodyWithNoImageSaysWhatItHeld) {
       << parts.status().message();
 }
 
+// Issue #16: a body of 10,000 parts or a part header of megabytes is refused as TooLarge (413), not parsed.
+std::string Parts(size_t n) {
+  std::string body;
+  for (size_t i = 0; i < n; ++i) body += "--b\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\nx\r\n";
+  return body + "--b--\r\n";
+}
+
+TEST(ParseMultipart, MorePartsThanTheLimitAreTooLarge) {
+  const MultipartLimits limits{.max_parts = 3};
+  auto three = ParseMultipart(Parts(3), "b", limits);
+  ASSERT_TRUE(three.ok()) << three.status().ToString();
+  EXPECT_EQ(three.value().size(), 3u);
+  auto four = ParseMultipart(Parts(4), "b", limits);
+  ASSERT_TRUE(four.status().IsTooLarge()) << four.status().ToString();
+  EXPECT_NE(four.status().message().find("more than 3 parts"), std::string::npos) << four.status().message();
+  EXPECT_TRUE(ParseMultipart(Parts(10'000), "b").status().IsTooLarge());  // the default bound
+  EXPECT_TRUE(FindImage(Parts(10'000), "multipart/form-data; boundary=b", ImageKind::kJpeg).status().IsTooLarge());
+}
+
+TEST(ParseMultipart, APartHeaderOverTheLimitIsTooLarge) {
+  const MultipartLimits limits{.max_part_header_bytes = 100};
+  const std::string line = "X-Pad: " + std::string(40, 'p') + "\r\n";  // 49 bytes
+  auto fits = ParseMultipart("--b\r\n" + line + line + "\r\nDATA\r\n--b--\r\n", "b", limits);
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(fits.value()[0].data, "DATA");
+  auto over = ParseMultipart("--b\r\n" + line + line + line + "\r\nDATA\r\n--b--\r\n", "b", limits);
+  ASSERT_TRUE(over.status().IsTooLarge()) << over.status().ToString();
+  EXPECT_NE(over.status().message().find("longer than 100 bytes"), std::string::npos) << over.status().message();
+  // One header line of 10 MB, under the default bound.
+  const std::string huge = "--b\r\nContent-Disposition: form-data; name=\"" + std::string(10 << 20, 'n') +
+                           "\"\r\n\r\nDATA\r\n--b--\r\n";
+  EXPECT_TRUE(ParseMultipart(huge, "b").status().IsTooLarge());
+  EXPECT_TRUE(FindImage(huge, "multipart/form-data; boundary=b", ImageKind::kJpegOrPng).status().IsTooLarge());
+}
+
+TEST(FindImage, PartNamesInTheErrorArePrintableAndShort) {
+  const std::string body = "--q\r\nContent-Disposition: form-data; name=\"\xFF\xFE" + std::string(500, 'a') +
+                           "\"\r\n\r\nxyz\r\n--q--\r\n";
+  auto found = FindImage(body, "multipart/form-data; boundary=q", ImageKind::kJpeg);
+  ASSERT_TRUE(found.status().IsInvalidArgument());
+  const std::string& m = found.status().message();
+  EXPECT_NE(m.find("'.." + std::string(62, 'a') + "' (3 bytes"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\xFF'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace iotstream::ingest

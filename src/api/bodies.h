@@ -1,0 +1,24 @@
+// Private to api/: the JSON bodies of the management routes, parsed and checked apart from their handlers so that
+// they can be tested and fuzzed on their own. Stateless and thread-safe; InvalidArgument names what is wrong.
+#pragma once
+
+#include <string_view>
+
+#include "core/status.h"
+#include "ingest/ingest.h"
+#include "store/outbox.h"
+
+namespace iotstream::api {
+
+// PATCH /api/v1/devices/{id}: {"name", "location" (strings of at most 128 bytes), "sparse" (bool),
+// "expected_interval_s" (0 to a week)}, at least one of them.
+Result<ingest::DeviceUpdate> DeviceUpdateOf(std::string_view body);
+
+// POST /api/v1/webhooks: {"url" (string), "secret" (string), "types", "cameras", "persons", "not_persons"
+// (arrays of strings, or null)}. The URL itself is checked by the webhook publisher.
+Result<store::WebhookRecord> WebhookSpecOf(std::string_view body);
+
+// POST /api/v1/events/{id}/feedback: {"correct": true|false}.
+Result<bool> FeedbackOf(std::string_view body);
+
+}  // namespace iotstream::api
