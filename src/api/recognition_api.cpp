@@ -175,6 +175,9 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
       return s.Send(Response::Error(400, "body must be a JSON object like {\"name\": \"Alice\"}"));
     }
+    if (!IsPrintableUtf8(body["name"].get_ref<const std::string&>())) {
+      return s.Send(Response::Error(400, "'name' must be printable UTF-8 without control characters"));
+    }
     OnDiskPool(c->disk_pool, s, [c, s, who = AuditTrail::Of(req), pid = *id, name = body["name"].get<std::string>()] {
       Result<std::string> previous = c->records.RenamePerson(pid, name);
       if (!previous.ok()) return s.Send(ErrorOf(previous.status()));
