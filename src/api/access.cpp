@@ -220,16 +220,18 @@ std::optional<Response> AccessControl::Decide(Request& req, std::string_view pat
   }
   if (cls == RouteClass::kLogin) return std::nullopt;
 
+  // A dashboard page without a valid credential sends the browser to the login page (counted as a 401).
+  auto to_login = [this, cls] {
+    Response r;
+    r.status = 302;
+    r.content_type = "text/plain";
+    r.headers.emplace_back("Location", "/login.html");
+    counters_[static_cast<size_t>(cls)].unauthorized->Add();
+    return r;
+  };
   if (!presented) {
     if (cls == RouteClass::kMetrics && IsLoopback(req.remote_address)) return std::nullopt;
-    if (cls == RouteClass::kPage) {
-      Response r;
-      r.status = 302;
-      r.content_type = "text/plain";
-      r.headers.emplace_back("Location", "/login.html");
-      counters_[static_cast<size_t>(cls)].unauthorized->Add();
-      return r;
-    }
+    if (cls == RouteClass::kPage) return to_login();
     return Refuse(401, cls, "authentication required: send 'Authorization: Bearer <token>' or log in");
   }
 
@@ -237,14 +239,7 @@ std::optional<Response> AccessControl::Decide(Request& req, std::string_view pat
       token.empty() ? auth_.AuthenticateSession(session, now_ms) : auth_.AuthenticateToken(token);
   if (!who) {
     CountFailure(req.remote_address, now_ms);
-    if (cls == RouteClass::kPage) {
-      Response r;
-      r.status = 302;
-      r.content_type = "text/plain";
-      r.headers.emplace_back("Location", "/login.html");
-      counters_[static_cast<size_t>(cls)].unauthorized->Add();
-      return r;
-    }
+    if (cls == RouteClass::kPage) return to_login();
     return Refuse(401, cls, token.empty() ? "the session has expired or ended; log in again"
                                           : "the token is unknown or revoked");
   }
