@@ -3,6 +3,8 @@
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 #   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe, Chromium, playwright-core and ws, the mosquitto
 #                      broker, the openssl tool (the TLS tests' certificates)
+#   WITH_SANITIZERS=1  also clang and its sanitizer and libFuzzer runtimes (fuzz/run.sh, scripts/sanitizers.sh)
+#   SKIP_BUILD=1       install only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,7 @@ pkgs=(g++ cmake make pkg-config git ca-certificates curl
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev)
 [ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg chromium mosquitto openssl)
+[ "${WITH_SANITIZERS:-0}" = 1 ] && pkgs+=(clang libclang-rt-dev)
 # npm fetches the model weights. Node.js may come from elsewhere with its npm bundled: ask apt only when
 # node itself is missing.
 command -v node >/dev/null || pkgs+=(nodejs npm)
@@ -36,6 +39,7 @@ fi
 # tests also face-api's own TensorFlow.js network, the reference the port is checked against.
 if [ "${WITH_TEST_TOOLS:-0}" = 1 ]; then scripts/fetch-models.sh --with-reference > /dev/null; else scripts/fetch-models.sh > /dev/null; fi
 
+[ "${SKIP_BUILD:-0}" = 1 ] && exit 0
 build_dir=${1:-build}
 shift || true
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null

@@ -1,9 +1,12 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <iostream>
+#include <string_view>
 
 #include <boost/program_options.hpp>
 
@@ -22,6 +25,15 @@ std::string EnvToOption(const po::options_description& desc, const std::string& 
   std::string name = env.substr(kPrefix.size());
   for (auto& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return desc.find_nothrow(name, false) ? name : std::string();
+}
+
+// Boost.Program_options words its errors by replacing placeholders such as %value% with what was given until none
+// is left, so an argument or IOTSTREAM_* value that holds one never ends that loop (found by fuzz/config).
+bool HoldsPlaceholder(std::string_view text) {
+  for (const char* p : {"%canonical_option%", "%option%", "%original_token%", "%value%", "%prefix%", "%invalid_line%"}) {
+    if (text.find(p) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -166,6 +178,20 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ("tls-handshake-timeout-ms", po::value(&tls_handshake_timeout_ms)->default_value(tls_handshake_timeout_ms),
        "a client must finish its TLS handshake within this");
 
+  for (int i = 1; i < argc; ++i) {
+    if (HoldsPlaceholder(argv[i])) {
+      std::cerr << "iotstream: argument " << i << " holds a %name% placeholder\n";
+      *exit_code = 2;
+      return nullptr;
+    }
+  }
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).rfind("IOTSTREAM_", 0) == 0 && HoldsPlaceholder(*e)) {
+      std::cerr << "iotstream: an IOTSTREAM_* variable holds a %name% placeholder\n";
+      *exit_code = 2;
+      return nullptr;
+    }
+  }
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -214,6 +240,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       return fail("--allowed-origin must be an origin like https://host:port, not '" + o + "'");
     }
   }
+  // Each doubling quadruples the detector's image: 4 would turn a VGA frame into 10240 x 7680 (found by fuzz/config).
+  if (cfg->engine.upsample < 0 || cfg->engine.upsample > 3) return fail("--hog-upsample must be 0 to 3");
   if (webhook_retry_s < 0) return fail("--webhook-retry-s must not be negative");
   cfg->webhooks.retry_ms = webhook_retry_s * 1000;
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);

@@ -296,7 +296,9 @@ Result<FramePtr> Ingestor::Accept(Upload&& upload, int64_t now_ms) {
   for (std::string_view ts : {std::string_view(upload.header_timestamp), std::string_view(upload.query_timestamp),
                               form_timestamp}) {
     if (ts.empty()) continue;
-    if (auto ms = ParseInt(ts); ms && std::llabs(*ms - now_ms) <= options_.max_clock_skew_ms) meta.capture_ts_ms = *ms;
+    // Compared as a range: *ms - now_ms overflows for a time near the ends of int64 (found by fuzz/upload_fields).
+    const int64_t skew = options_.max_clock_skew_ms;
+    if (auto ms = ParseInt(ts); ms && *ms >= now_ms - skew && *ms <= now_ms + skew) meta.capture_ts_ms = *ms;
     break;
   }
   meta.width = info.width;

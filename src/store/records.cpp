@@ -39,7 +39,8 @@ std::string DescriptorBlob(const std::vector<float>& d) {
 
 std::vector<float> DescriptorOf(const std::string& blob) {
   std::vector<float> d(blob.size() / sizeof(float));
-  std::memcpy(d.data(), blob.data(), d.size() * sizeof(float));
+  // An event without a face has no descriptor: d.data() is then null, which memcpy must not get even for 0 bytes.
+  if (!d.empty()) std::memcpy(d.data(), blob.data(), d.size() * sizeof(float));
   return d;
 }
 

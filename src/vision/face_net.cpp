@@ -4,9 +4,7 @@
 #include <exception>
 #include <string>
 
-#include <dlib/dnn.h>
-
-#include "vision/fast_conv.h"
+#include "vision/fast_conv.h"  // before any other dlib header: it brings <cblas.h> (see there) and <dlib/dnn.h>
 
 namespace iotstream::vision {
 namespace {

@@ -13,6 +13,8 @@
 // Thread-safety: as any dlib layer, none; one network per thread.
 #pragma once
 
+// Before any dlib header: dlib then calls this CBLAS instead of declaring its own prototypes, whose enum types
+// differ from these (GCC accepts the pair, clang rejects it).
 #include <cblas.h>
 
 #include <algorithm>

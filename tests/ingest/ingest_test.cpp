@@ -244,5 +244,17 @@ TEST(IsValidDeviceId, TraversalAndNulBytes) {
   EXPECT_TRUE(IsValidDeviceId("..."));  // a plain folder name
 }
 
+TEST_F(IngestorTest, TimestampsAtTheEndsOfInt64AreIgnored) {
+  const std::string jpeg = FaceJpeg("ageitgey_face_recognition/examples/obama-240p.jpg");
+  if (jpeg.empty()) GTEST_SKIP();
+  for (const char* ts : {"-9223372036854775808", "9223372036854775807"}) {
+    Upload u = Raw(jpeg);
+    u.header_timestamp = ts;
+    auto f = ingestor_.Accept(std::move(u), 1700000000500);
+    ASSERT_TRUE(f.ok()) << ts;
+    EXPECT_EQ(f.value()->meta().capture_ts_ms, 1700000000500) << ts;
+  }
+}
+
 }  // namespace
 }  // namespace iotstream::ingest

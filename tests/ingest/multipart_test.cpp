@@ -187,7 +187,8 @@ TEST(ParseMultipart, MorePartsThanTheLimitAreTooLarge) {
 TEST(ParseMultipart, APartHeaderOverTheLimitIsTooLarge) {
   const MultipartLimits limits{.max_part_header_bytes = 100};
   const std::string line = "X-Pad: " + std::string(40, 'p') + "\r\n";  // 49 bytes
-  auto fits = ParseMultipart("--b\r\n" + line + line + "\r\nDATA\r\n--b--\r\n", "b", limits);
+  const std::string two = "--b\r\n" + line + line + "\r\nDATA\r\n--b--\r\n";  // the parts view into it
+  auto fits = ParseMultipart(two, "b", limits);
   ASSERT_TRUE(fits.ok()) << fits.status().ToString();
   EXPECT_EQ(fits.value()[0].data, "DATA");
   auto over = ParseMultipart("--b\r\n" + line + line + line + "\r\nDATA\r\n--b--\r\n", "b", limits);
@@ -205,7 +206,7 @@ TEST(FindImage, PartNamesInTheErrorArePrintableAndShort) {
                            "\"\r\n\r\nxyz\r\n--q--\r\n";
   auto found = FindImage(body, "multipart/form-data; boundary=q", ImageKind::kJpeg);
   ASSERT_TRUE(found.status().IsInvalidArgument());
-  const std::string& m = found.status().message();
+  const std::string m = found.status().message();
   EXPECT_NE(m.find("'.." + std::string(62, 'a') + "' (3 bytes"), std::string::npos) << m;
   EXPECT_EQ(m.find('\xFF'), std::string::npos);
 }
