@@ -166,7 +166,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ("camera-auth", po::value(&access.camera_auth)->default_value(access.camera_auth)->implicit_value(true),
        "camera uploads need a camera (or admin) token too")
       ("allowed-origin", po::value(&access.allowed_origins)->composing(),
-       "a foreign origin (e.g. https://ha.example:8123) whose pages may send the session cookie (repeatable)")
+       "a foreign origin (e.g. https://ha.example:8123) whose pages may send the session cookie and read answers "
+       "(CORS) (repeatable)")
       ("auth-max-failures", po::value(&access.limiter.max_failures)->default_value(access.limiter.max_failures),
        "wrong credentials from one address within a minute before it gets 429 for a while")
       ("tls-cert", po::value(&tls_cert), "serve HTTPS and WSS (both ports) with this PEM certificate (chain); "
@@ -236,10 +237,14 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (access.camera_auth && !access.enabled) return fail("--camera-auth needs --auth on");
   if (access.limiter.max_failures < 1) return fail("--auth-max-failures must be positive");
   for (const auto& o : access.allowed_origins) {
-    if (o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0) {
-      return fail("--allowed-origin must be an origin like https://host:port, not '" + o + "'");
+    const size_t host = o.find("://");
+    if ((o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0) || o.size() == host + 3 ||
+        o.find('/', host + 3) != std::string::npos) {
+      return fail("--allowed-origin must be an origin like https://host:port (no path), not '" + o + "'");
     }
   }
+  cfg->main_server.cors_origins = access.allowed_origins;
+  cfg->recognition_server.cors_origins = access.allowed_origins;
   // Each doubling quadruples the detector's image: 4 would turn a VGA frame into 10240 x 7680 (found by fuzz/config).
   if (cfg->engine.upsample < 0 || cfg->engine.upsample > 3) return fail("--hog-upsample must be 0 to 3");
   if (webhook_retry_s < 0) return fail("--webhook-retry-s must not be negative");

@@ -172,6 +172,7 @@ struct ServerOptions {
   std::string name = "http";                                // metric label prefix and log tag, e.g. "main"
   std::shared_ptr<const TlsContext> tls;                    // set: HTTPS and WSS only; null: plain HTTP
   std::chrono::milliseconds tls_handshake_timeout{10'000};  // a client must finish its TLS handshake within this
+  std::vector<std::string> cors_origins;                    // foreign origins whose pages may read answers (http/cors.h)
 };
 
 // A listening HTTP/1.1 server with its own pool of I/O threads. Thread-safe.

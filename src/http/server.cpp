@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/connection.h"
+#include "http/cors.h"
 #include "http/tls_context.h"
 
 namespace iotstream::http {
@@ -271,6 +272,10 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     method_ = req.method;
     target_ = LoggedTarget(req.target);
 
+    cors_origin_.clear();
+    if (IsPreflight(req)) return OnResponse(AnswerPreflight(req, state_->router, state_->options.cors_origins));
+    if (CorsOriginAllowed(req.header("Origin"), state_->options.cors_origins)) cors_origin_ = req.header("Origin");
+
     const Router::Match match = state_->router.Find(&req);
     if (match.pattern != nullptr) {
       if (auto refusal = state_->router.Admit(req, match)) return OnResponse(std::move(*refusal));
@@ -336,6 +341,8 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     auto& res = *res_;
     res.set(bhttp::field::server, "iotstream");
     res.set(bhttp::field::content_type, r.content_type);
+    if (!cors_origin_.empty()) AddCorsHeaders(cors_origin_, &r);
+    if (!state_->options.cors_origins.empty()) res.set(bhttp::field::vary, "Origin");
     for (auto& [k, v] : r.headers) res.set(k, v);
     res.keep_alive(keep_alive);
     if (method_ == Method::kHead) {
@@ -381,6 +388,7 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
   Method method_ = Method::kOther;
   std::string target_;
   std::string remote_address_;
+  std::string cors_origin_;  // the request's Origin when it is one of options.cors_origins
   int64_t started_us_ = 0;
 };
 

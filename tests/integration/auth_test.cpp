@@ -1,7 +1,10 @@
 // Access control on the real binary (--auth on): every route class with no credential, a wrong one and each role;
 // ?token= on MJPEG and WebSocket; cookies and Origin; the first-start admin; the CLI; rate limiting.
 #include <cstdio>
+#include <cstdlib>
 #include <regex>
+
+#include <sys/wait.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -217,6 +220,97 @@ TEST_F(AuthTest, LiveViewTakesTheTokenInTheQueryForMjpegSnapshotsAndWebSockets) 
   EXPECT_EQ(none.handshake_status(), 401);
   WsClient camera(server.port(), "/ws?token=" + camera_);
   EXPECT_EQ(camera.handshake_status(), 403);
+}
+
+TEST_F(AuthTest, AnAllowedOriginsPagesMayReadAnswersAndSendTheCookieOthersGetNoCorsHeaders) {
+  MakeTokens();
+  const std::string ha = "http://ha.example:8123";
+  ServerProcess server = StartAuth({"--allowed-origin", ha});
+  ASSERT_NE(server.port(), 0);
+  HttpClient http(server.port());
+  const std::string host = "127.0.0.1:" + std::to_string(server.port());
+
+  // A read from the allowed origin carries the headers that let its page see the answer; a foreign one's does not.
+  Headers from_ha = Bearer(viewer_);
+  from_ha.emplace_back("Origin", ha);
+  auto read = http.Request("GET", "/api/v1/devices", "", from_ha);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.headers["access-control-allow-origin"], ha);
+  EXPECT_EQ(read.headers["access-control-allow-credentials"], "true");
+  EXPECT_EQ(read.headers["vary"], "Origin");
+  Headers from_evil = Bearer(viewer_);
+  from_evil.emplace_back("Origin", "http://evil.example");
+  auto foreign = http.Request("GET", "/api/v1/devices", "", from_evil);
+  EXPECT_EQ(foreign.status, 200);
+  EXPECT_EQ(foreign.headers.count("access-control-allow-origin"), 0u);
+  // A refusal is readable by the allowed page too, so it can tell the user why.
+  auto refused = http.Request("GET", "/api/v1/devices", "", {{"Origin", ha}});
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.headers["access-control-allow-origin"], ha);
+
+  // Preflights need no credential: answered for the allowed origin, 403 JSON for another, 405 for a method the
+  // path does not serve.
+  auto preflight = http.Request("OPTIONS", "/api/v1/devices/cam1", "",
+                                {{"Origin", ha}, {"Access-Control-Request-Method", "PATCH"},
+                                 {"Access-Control-Request-Headers", "content-type"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.headers["access-control-allow-origin"], ha);
+  EXPECT_EQ(preflight.headers["access-control-allow-methods"], "PATCH");
+  EXPECT_EQ(preflight.headers["access-control-allow-headers"], "content-type");
+  auto evil = http.Request("OPTIONS", "/api/v1/devices/cam1", "",
+                           {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "PATCH"}});
+  EXPECT_EQ(evil.status, 403);
+  EXPECT_EQ(nlohmann::json::parse(evil.body, nullptr, false).contains("error"), true) << evil.body;
+  EXPECT_EQ(evil.headers.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(http.Request("OPTIONS", "/api/v1/devices/cam1", "",
+                         {{"Origin", ha}, {"Access-Control-Request-Method", "PUT"}})
+                .status,
+            405);
+
+  // With the admin's cookie, the allowed origin may change things; a foreign origin may not.
+  const std::string password = [&] {
+    std::smatch m;
+    const std::string out = server.Stdout();
+    return std::regex_search(out, m, std::regex("user 'admin' with password (\\S+) ")) ? m[1].str() : std::string();
+  }();
+  const std::string cookie = Login(http, "admin", password);
+  ASSERT_FALSE(cookie.empty());
+  ASSERT_EQ(http.PostJpeg("/api/v1/stream/fast", obama_, "cam1").status, 200);
+  auto change = http.Request("PATCH", "/api/v1/devices/cam1", R"({"name":"Door"})",
+                             {{"Cookie", cookie}, {"Host", host}, {"Origin", ha}});
+  EXPECT_EQ(change.status, 200) << change.body;
+  EXPECT_EQ(change.headers["access-control-allow-origin"], ha);
+  EXPECT_EQ(http.Request("PATCH", "/api/v1/devices/cam1", R"({"name":"Gate"})",
+                         {{"Cookie", cookie}, {"Host", host}, {"Origin", "http://evil.example"}})
+                .status,
+            403);
+}
+
+TEST_F(AuthTest, WithoutAllowedOriginsNoAnswerCarriesCorsHeaders) {
+  MakeTokens();
+  ServerProcess server = StartAuth();
+  ASSERT_NE(server.port(), 0);
+  HttpClient http(server.port());
+  Headers h = Bearer(viewer_);
+  h.emplace_back("Origin", "http://ha.example:8123");
+  auto read = http.Request("GET", "/api/v1/devices", "", h);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.headers.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(read.headers.count("vary"), 0u);
+  EXPECT_EQ(http.Request("OPTIONS", "/api/v1/devices", "",
+                         {{"Origin", "http://ha.example:8123"}, {"Access-Control-Request-Method", "GET"}})
+                .status,
+            403);
+  // An origin with a path could never match an Origin header: a configuration error, exit status 2.
+  const std::string command = std::string(std::getenv("IOTSTREAM_BIN")) + " --allowed-origin https://ha.example/x 2>&1";
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string said;
+  char buf[256];
+  while (size_t n = fread(buf, 1, sizeof buf, out)) said.append(buf, n);
+  const int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status;
+  EXPECT_NE(said.find("--allowed-origin"), std::string::npos) << said;
 }
 
 TEST_F(AuthTest, TheFirstStartAdminPasswordWorksAndCookiesNeedTheirOwnOrigin) {
