@@ -131,35 +131,39 @@ TEST_F(LiveTest, StalledViewerSkipsFramesWithoutHurtingOthers) {
   ASSERT_TRUE(healthy.connected());
   ASSERT_TRUE(healthy.Read().ok);  // the current picture, sent on join
 
-  constexpr int kFrames = 30;
-  std::atomic<int> received{0};
-  std::thread reader([&] {
-    while (received < kFrames) {
-      auto m = healthy.Read();
-      if (!m.ok) return;
-      EXPECT_TRUE(m.data == obama_);  // /ws/devices/{id}: bare JPEG bytes
-      ++received;
-    }
-  });
-  // Each upload waits until the healthy viewer has the one before: a viewer that keeps up is never skipped, however
-  // slow the machine, while the stalled one's frames pile up behind its full socket.
+  // The frames of all viewers' skips: the sum over /api/v1/live/viewers and that page's total.
+  auto skips = [&] {
+    json viewers = json::parse(cam.Get("/api/v1/live/viewers").body);
+    uint64_t sum = 0;
+    for (const auto& v : viewers["viewers"]) sum += v["frames_skipped"].get<uint64_t>();
+    return std::pair{sum, viewers["frames_skipped"].get<uint64_t>()};
+  };
+  // Each upload waits until the healthy viewer has it, so a viewer that keeps up is never skipped however slow the
+  // machine, while the stalled one's frames pile up behind its full socket until the server skips them (how many
+  // frames that takes depends on the kernel's socket buffers, hence uploads until it happens).
+  constexpr int kMaxFrames = 3000;
   int uploads_ok = 0;
-  for (int i = 0; i < kFrames; ++i) {
-    uploads_ok += Post(cam, obama_, "cam") != 0 ? 1 : 0;
-    if (!testing::WaitFor([&] { return received.load() > i; })) {
-      ADD_FAILURE() << "frame " << i << " never reached the healthy viewer";
-      break;  // its reader then ends when its read times out
-    }
-  }
-  reader.join();
-  EXPECT_EQ(uploads_ok, kFrames);
-  EXPECT_EQ(received.load(), kFrames);
-  json viewers = json::parse(cam.Get("/api/v1/live/viewers").body);
+  int received = 0;
   uint64_t skipped = 0;
-  for (const auto& v : viewers["viewers"]) skipped += v["frames_skipped"].get<uint64_t>();
+  for (int i = 0; i < kMaxFrames && skipped == 0; ++i) {
+    uploads_ok += Post(cam, obama_, "cam") != 0 ? 1 : 0;
+    auto m = healthy.Read();
+    if (!m.ok) {
+      ADD_FAILURE() << "frame " << i << " never reached the healthy viewer";
+      break;
+    }
+    EXPECT_TRUE(m.data == obama_);  // /ws/devices/{id}: bare JPEG bytes
+    ++received;
+    if (i % 10 == 9) skipped = skips().first;
+  }
+  EXPECT_EQ(uploads_ok, received);
   EXPECT_GT(skipped, 0u);
-  EXPECT_EQ(viewers["frames_skipped"].get<uint64_t>(), skipped);
-  EXPECT_NE(cam.Get("/metrics").body.find("live_frames_skipped_total " + std::to_string(skipped)), std::string::npos);
+  // The page's total, its viewers' sum and the metric agree once the last frame's fan-out is done.
+  EXPECT_TRUE(testing::WaitFor([&] {
+    const auto [sum, total] = skips();
+    return sum == total && cam.Get("/metrics").body.find("live_frames_skipped_total " + std::to_string(sum)) !=
+                               std::string::npos;
+  }));
 }
 
 TEST_F(LiveTest, SnapshotIsTheNewestFrameWithEtag) {
