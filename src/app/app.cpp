@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -90,6 +91,23 @@ void ReportStoragePressure(const store::Store& store, const store::StoreOptions&
   watch->at_budget = st.bytes >= percent * (watch->at_budget ? 90 : 95);
 }
 
+// Every connection, viewer and open segment holds a descriptor, and the usual soft limit (1,024) is far below
+// --max-connections: it is raised to the hard limit, which only an administrator can raise further.
+void RaiseOpenFileLimit(uint64_t wanted) {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max && files.rlim_max != RLIM_INFINITY) {
+    const rlim_t was = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) return;
+    IOT_LOG(kInfo) << "open files: limit raised from " << was << " to " << files.rlim_cur;
+  }
+  if (files.rlim_cur < wanted) {
+    IOT_LOG(kWarn) << "open files: the limit (" << files.rlim_cur << ") is below the " << wanted
+                   << " that --max-connections needs; connections past it wait until others close";
+  }
+}
+
 std::string HostName() {
   char name[256] = {};
   return gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
@@ -169,6 +187,8 @@ int Run(const Config& config) {
   signal(SIGPIPE, SIG_IGN);
   // Past RLIMIT_FSIZE a write fails with EFBIG, as on a full disk, instead of killing the process.
   signal(SIGXFSZ, SIG_IGN);
+  // The camera port's connections (the recognition port's clients are few), and room for the store's files.
+  RaiseOpenFileLimit(config.main_server.max_connections + 256);
 
   http::ServerOptions main_options = config.main_server;
   http::ServerOptions recognition_options = config.recognition_server;
