@@ -1,7 +1,7 @@
 // A disk that refuses the server's writes (issue 16), against the real binary: full (RLIMIT_FSIZE 0 set on the
 // running server with prlimit, so every write to a file fails with EFBIG as on a full disk; it needs no privilege
-// and works wherever the suite runs), a frames folder removed while the server runs, and a read-only data folder
-// at start (a read-only bind mount in a user and mount namespace, where `unshare -rm` is allowed). Uploads keep
+// and works wherever the suite runs; and a real 16 MiB tmpfs filled up, where `unshare -rm` is allowed), a frames
+// folder removed while the server runs, and a read-only data folder at start (a read-only bind mount, likewise). Uploads keep
 // being answered, the refused frames are counted and raise storage_pressure, nothing stored before is damaged, and
 // storing resumes by itself once the disk takes writes again.
 #include <fcntl.h>
@@ -165,12 +165,14 @@ TEST_F(StorageFaultTest, AFramesFolderRemovedWhileRunningIsMadeAgainAndStoringGo
   EXPECT_EQ(c.Get("/api/v1/frames/" + std::to_string(gone)).status, 404);
 }
 
-// Runs the server over a read-only bind mount of data() in a user and mount namespace; returns its exit status
-// (128+signal when killed by one) and its log, or nullopt when it did not exit within 60 s.
-std::optional<int> RunReadOnly(const fs::path& data, const fs::path& log) {
-  const std::string script =
-      "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && exec \"$0\" --port 0 --recognition-port 0 "
-      "--bind 127.0.0.1 --auth off --recognition false --data-dir \"$1\"";
+// True where this user may make a user and mount namespace (`unshare -rm`) and mount in it.
+bool CanMountInNamespace() { return std::system("unshare -rm mount -t tmpfs tmpfs /tmp >/dev/null 2>&1") == 0; }
+
+// The server in a user and mount namespace where `setup` (a shell command) first mounts something over "$1", the
+// data folder; stdout and stderr go to `log`. Returns its pid (the namespace's shell execs the server).
+pid_t StartInNamespace(const std::string& setup, const fs::path& data, const fs::path& log) {
+  const std::string script = setup + " && exec \"$0\" --port 0 --recognition-port 0 --bind 127.0.0.1 --auth off "
+                                     "--recognition false --data-dir \"$1\"";
   const pid_t pid = fork();
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -180,6 +182,11 @@ std::optional<int> RunReadOnly(const fs::path& data, const fs::path& log) {
            static_cast<char*>(nullptr));
     _exit(127);
   }
+  return pid;
+}
+
+// Waits (60 s at most) for `pid` to exit; its exit status (128+signal when killed by one), or nullopt.
+std::optional<int> WaitExit(pid_t pid) {
   int status = 0;
   if (!WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(60))) {
     kill(pid, SIGKILL);
@@ -189,9 +196,77 @@ std::optional<int> RunReadOnly(const fs::path& data, const fs::path& log) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+// The main port from a started server's "listening on" line in `log`, once "ready" is there (60 s at most); 0 if not.
+unsigned short PortWhenReady(const fs::path& log) {
+  std::string out;
+  if (!WaitFor([&] { return (out = testing::ReadFile(log)).find("\nready\n") != std::string::npos; },
+               std::chrono::seconds(60))) {
+    return 0;
+  }
+  const size_t at = out.find("listening on 127.0.0.1:");
+  return at == std::string::npos ? 0 : static_cast<unsigned short>(std::stoi(out.substr(at + 23)));
+}
+
+TEST_F(StorageFaultTest, AFullTmpfsDataFolderDropsFramesCountedAndStoringResumesWhenSpaceReturns) {
+  if (!CanMountInNamespace()) {
+    GTEST_SKIP() << "this machine allows no user and mount namespace (unshare -rm) to mount a small tmpfs in; "
+                    "AFullDiskDropsFramesCountedAndStoringResumesWhenSpaceReturns covers a full disk without one";
+  }
+  fs::create_directories(data());
+  const fs::path log = dir_.path() / "tmpfs.log";
+  const pid_t pid = StartInNamespace("mount -t tmpfs -o size=16m tmpfs \"$1\"", data(), log);
+  const unsigned short port = PortWhenReady(log);
+  ASSERT_NE(port, 0) << testing::ReadFile(log);
+  HttpClient cam(port);
+  std::vector<Stored> before;
+  for (int i = 0; i < 4; ++i) {
+    before.emplace_back(StoreFrame(cam, i % 2 == 0 ? obama_ : biden_, "shed"), i % 2 == 0 ? obama_ : biden_);
+    ASSERT_NE(before.back().first, 0u);
+  }
+
+  // A file fills what is left of the tmpfs, seen through the server's own mounts.
+  const fs::path filler = fs::path("/proc") / std::to_string(pid) / "root" / data().relative_path() / "filler";
+  {
+    const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0) << filler;
+    const std::string chunk(64 * 1024, 'x');
+    while (::write(fd, chunk.data(), chunk.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  uint64_t sent = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    const auto r = cam.PostJpeg("/api/v1/stream/fast", obama_, "shed");
+    EXPECT_EQ(r.status, 200) << r.body;
+    ++sent;
+    return Counter(cam.Get("/metrics").body, "store_write_errors_total") >= 5;
+  })) << "frames refused by a full tmpfs are counted\n" << testing::ReadFile(log);
+  ExpectReadBack(cam, before);
+
+  // Space returns.
+  fs::remove(filler);
+  std::vector<Stored> after;
+  for (int i = 0; i < 4; ++i) {
+    after.emplace_back(StoreFrame(cam, biden_, "shed"), biden_);
+    ASSERT_NE(after.back().first, 0u);
+  }
+  ExpectReadBack(cam, before);
+  ExpectReadBack(cam, after);
+  ASSERT_TRUE(WaitFor([&] { return !PressureEvents(cam, "write_failed").empty(); })) << testing::ReadFile(log);
+  // Every frame is stored or counted, whether it failed whole or half written.
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string m = cam.Get("/metrics").body;
+    return Counter(m, "store_frames_stored_total") + Counter(m, "store_write_errors_total") ==
+           before.size() + sent + after.size();
+  })) << cam.Get("/metrics").body;
+  EXPECT_NE(testing::ReadFile(log).find("No space left on device"), std::string::npos) << testing::ReadFile(log);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(WaitExit(pid), std::optional<int>(0));
+}
+
 TEST_F(StorageFaultTest, AReadOnlyDataFolderIsAClearErrorAtStartAndItsDataStaysWhole) {
   // Root writes through file modes (chmod a-w stops nobody here), so read-only takes a read-only mount.
-  if (std::system("unshare -rm mount -t tmpfs tmpfs /tmp >/dev/null 2>&1") != 0) {
+  if (!CanMountInNamespace()) {
     GTEST_SKIP() << "this machine allows no user and mount namespace (unshare -rm), so no read-only mount can be "
                     "made without privileges; the full-disk test covers refused writes at run time";
   }
@@ -204,7 +279,8 @@ TEST_F(StorageFaultTest, AReadOnlyDataFolderIsAClearErrorAtStartAndItsDataStaysW
     ASSERT_EQ(server.Stop(SIGTERM), 0);
   }
   const fs::path log = dir_.path() / "read-only.log";
-  const std::optional<int> exit_status = RunReadOnly(data(), log);
+  const std::optional<int> exit_status =
+      WaitExit(StartInNamespace("mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\"", data(), log));
   ASSERT_TRUE(exit_status.has_value()) << "the server neither started nor stopped\n" << testing::ReadFile(log);
   const std::string said = testing::ReadFile(log);
   EXPECT_EQ(*exit_status, 1) << "a clear error, not a crash\n" << said;
