@@ -71,8 +71,9 @@ for stage in "${stages[@]}"; do
       configure "$build" -DIOTSTREAM_FUZZ=ON
       cmake --build "$build" -j"$jobs"
       echo "[sanitizers] asan: built in $(( $(date +%s) - started )) s"
+      # soak_60s is a load run with recognition on: under ASan it measures dlib's instrumented templates.
       run_stage asan "$build" \
-        -E "$(suites "$build" vision_test vision_hog_test vision_conv_test)|browser_dashboard|FirmwareSketchCompiles" || rc=1
+        -E "$(suites "$build" vision_test vision_hog_test vision_conv_test)|browser_dashboard|FirmwareSketchCompiles|soak_60s" || rc=1
       ;;
     tsan)
       build=build-tsan

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,13 +63,15 @@ void LimitBlasThreads() {
 
 // What the once-a-second storage check remembers between calls.
 struct StorageWatch {
-  uint64_t dropped = 0;     // the store's drop count at the last check
-  bool at_budget = false;   // the footage filled its disk budget at the last check
+  uint64_t dropped = 0;       // the store's drop count at the last check
+  uint64_t write_errors = 0;  // its failed writes at the last check
+  bool at_budget = false;     // the footage filled its disk budget at the last check
 };
 
-// storage_pressure when frames were dropped since the last check (the queue was full), and when the footage comes
-// to fill 95 % of its disk budget (retention is evicting the oldest frames). A full budget is the steady state of a
-// busy box, so it is reported on reaching it, again only after it fell below 90 %.
+// storage_pressure when frames were dropped since the last check (queue_full: the queue was full; write_failed: the
+// disk refused them, full, read-only or its folder gone), and when the footage comes to fill 95 % of its disk budget
+// (retention is evicting the oldest frames). A full budget is the steady state of a busy box, so it is reported on
+// reaching it, again only after it fell below 90 %.
 void ReportStoragePressure(const store::Store& store, const store::StoreOptions& options, events::EventHub& events,
                            StorageWatch* watch, int64_t now_ms) {
   const auto st = store.stats();
@@ -76,11 +79,33 @@ void ReportStoragePressure(const store::Store& store, const store::StoreOptions&
     events.OnStoragePressure("queue_full", st.dropped - watch->dropped, st.bytes, options.retention_max_bytes, now_ms);
   }
   watch->dropped = st.dropped;
+  if (st.write_errors > watch->write_errors) {
+    events.OnStoragePressure("write_failed", st.write_errors - watch->write_errors, st.bytes,
+                             options.retention_max_bytes, now_ms);
+  }
+  watch->write_errors = st.write_errors;
   const uint64_t percent = options.retention_max_bytes / 100;
   if (!watch->at_budget && st.bytes >= percent * 95) {
     events.OnStoragePressure("disk_budget", 0, st.bytes, options.retention_max_bytes, now_ms);
   }
   watch->at_budget = st.bytes >= percent * (watch->at_budget ? 90 : 95);
+}
+
+// Every connection, viewer and open segment holds a descriptor, and the usual soft limit (1,024) is far below
+// --max-connections: it is raised to the hard limit, which only an administrator can raise further.
+void RaiseOpenFileLimit(uint64_t wanted) {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max && files.rlim_max != RLIM_INFINITY) {
+    const rlim_t was = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) return;
+    IOT_LOG(kInfo) << "open files: limit raised from " << was << " to " << files.rlim_cur;
+  }
+  if (files.rlim_cur < wanted) {
+    IOT_LOG(kWarn) << "open files: the limit (" << files.rlim_cur << ") is below the " << wanted
+                   << " that --max-connections needs; connections past it wait until others close";
+  }
 }
 
 std::string HostName() {
@@ -160,6 +185,10 @@ int Run(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past RLIMIT_FSIZE a write fails with EFBIG, as on a full disk, instead of killing the process.
+  signal(SIGXFSZ, SIG_IGN);
+  // The camera port's connections (the recognition port's clients are few), and room for the store's files.
+  RaiseOpenFileLimit(config.main_server.max_connections + 256);
 
   http::ServerOptions main_options = config.main_server;
   http::ServerOptions recognition_options = config.recognition_server;

@@ -1,6 +1,8 @@
 #include "events/events.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -151,21 +153,39 @@ void EventHub::Queue(Pending pending) {
 }
 
 void EventHub::Write() {
+  // An event the log refused (a full or read-only disk) is tried again each second before anything newer, so a
+  // storage_pressure about that very disk goes out once the log takes it again; on stop it is tried once more.
+  std::optional<Pending> refused;
   while (true) {
     Pending p;
+    bool stopping = false;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued is written
-      p = std::move(queue_.front());
-      queue_.pop_front();
+      if (refused) {
+        queue_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        p = std::move(*refused);
+        refused.reset();
+      } else {
+        queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued is written
+        p = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      stopping = stopping_;
     }
     store::EventRecord& e = p.record;
     if (Status st = records_.AppendEvent(&e, p.thumbnail); !st.ok()) {
-      errors_.Add();
-      IOT_LOG(kWarn) << "events: cannot store " << e.type << " of '" << e.device_id << "': " << st.ToString();
+      if (!p.refused) {
+        errors_.Add();
+        IOT_LOG(kWarn) << "events: cannot store " << e.type << " of '" << e.device_id << "': " << st.ToString()
+                       << (stopping ? "" : "; trying again each second");
+      }
+      if (stopping) continue;
+      p.refused = true;
+      refused = std::move(p);
       continue;
     }
+    if (p.refused) IOT_LOG(kInfo) << "events: the log takes events again (" << e.type << " stored)";
     if (e.type == type::kPersonRecognised) recognised_.Add();
     if (e.type == type::kUnknownFace) unknown_.Add();
     bus_.Publish(ToEvent(e));

@@ -40,7 +40,8 @@ class EventHub {
   // Everything referenced must outlive the hub. Starts the writer thread.
   EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery,
            const ingest::DeviceRegistry& devices, const EventBus& bus, Metrics& metrics);
-  // Logs and publishes what is queued, then stops the writer thread.
+  // Logs and publishes what is queued, then stops the writer thread. An event the log refuses (its disk is full or
+  // read-only) waits and is tried again each second while the hub runs; after that it is lost, counted.
   ~EventHub();
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;
@@ -72,6 +73,7 @@ class EventHub {
     store::EventRecord record;
     std::string thumbnail{};         // JPEG; empty for none
     int64_t frame_received_ms = 0;   // a recognition's frame arrival, for the frame-to-event histogram
+    bool refused = false;            // the log has refused it once (counted in events_store_errors_total)
   };
   struct Presence {
     std::string name;

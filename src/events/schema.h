@@ -13,7 +13,7 @@
 //                       frame_ts, frame_received_at, latency_ms, frame_url, thumbnail_url, feedback}
 //   unknown_face       as person_recognised; name null, person_id the nearest person (not a match)
 //   person_left        {person_id, name, device_id (where last seen), last_seen}  not seen for --presence-timeout-s
-//   storage_pressure   {reason: "queue_full"|"disk_budget", frames_dropped, bytes, budget_bytes}
+//   storage_pressure   {reason: "queue_full"|"write_failed"|"disk_budget", frames_dropped, bytes, budget_bytes}
 //   person_added       {person_id, name}                                        enrolled with a first face
 //   person_updated     {person_id, name, previous_name}                         renamed
 //   person_removed     {person_id, name}                                        deleted with their faces

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -523,7 +524,8 @@ class ServerImpl final : public Server {
         threads_count_(options.io_threads > 0 ? options.io_threads
                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
         contexts_(MakeContexts(threads_count_)),
-        acceptor_(contexts_[0]->get_executor()) {}
+        acceptor_(contexts_[0]->get_executor()),
+        accept_retry_(contexts_[0]->get_executor()) {}
 
   ~ServerImpl() override { Stop(std::chrono::milliseconds(0)); }
 
@@ -558,6 +560,7 @@ class ServerImpl final : public Server {
     asio::post(acceptor_.get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
+      accept_retry_.cancel();
     });
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (state_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -575,17 +578,30 @@ class ServerImpl final : public Server {
     acceptor_.async_accept(ctx.get_executor(), [this](beast::error_code ec, Socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        IOT_LOG(kWarn) << state_->options.name << ": accept: " << ec.message();
-      } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        const size_t open = state_->connections.fetch_add(1) + 1;
-        const bool reject = open > state_->options.max_connections;
-        if (state_->tls) {
-          std::make_shared<TlsHandshake>(TcpStream(std::move(socket)), state_, reject, ConnectionSlot(state_))->Run();
-        } else {
-          std::make_shared<Session<TcpStream>>(TcpStream(std::move(socket)), state_, reject, ConnectionSlot(state_))
-              ->Run();
+        // Out of descriptors (EMFILE) or memory the connection stays queued and the next accept fails at once:
+        // retried after a pause instead of in a busy loop, said once until accepting works again.
+        if (!accept_failing_) {
+          IOT_LOG(kWarn) << state_->options.name << ": accept: " << ec.message() << "; trying again every 100 ms";
         }
+        accept_failing_ = true;
+        accept_retry_.expires_after(std::chrono::milliseconds(100));
+        accept_retry_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) DoAccept();
+        });
+        return;
+      }
+      if (accept_failing_) {
+        IOT_LOG(kInfo) << state_->options.name << ": accepting connections again";
+        accept_failing_ = false;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      const size_t open = state_->connections.fetch_add(1) + 1;
+      const bool reject = open > state_->options.max_connections;
+      if (state_->tls) {
+        std::make_shared<TlsHandshake>(TcpStream(std::move(socket)), state_, reject, ConnectionSlot(state_))->Run();
+      } else {
+        std::make_shared<Session<TcpStream>>(TcpStream(std::move(socket)), state_, reject, ConnectionSlot(state_))
+            ->Run();
       }
       DoAccept();
     });
@@ -603,7 +619,10 @@ class ServerImpl final : public Server {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<Executor>> guards_;
   asio::basic_socket_acceptor<tcp, Executor> acceptor_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>
+      accept_retry_;  // the pause after a failed accept
   size_t next_context_ = 0;  // only touched by the acceptor's handler
+  bool accept_failing_ = false;  // only touched by the acceptor's handler: the last accept failed
   std::vector<std::thread> threads_;
   std::mutex stop_mu_;
   uint16_t port_ = 0;

@@ -69,19 +69,31 @@ Status Segments::SegmentFor(const std::string& device, const std::string& hour, 
                             OpenSegment** out) {
   OpenSegment& seg = open_[device];
   *out = &seg;
-  if (seg.fd >= 0 && seg.hour == hour && seg.size < segment_max_bytes_) return Status::Ok();
+  if (seg.fd >= 0 && seg.hour == hour && seg.size < segment_max_bytes_) {
+    struct stat info {};
+    if (::fstat(seg.fd, &info) != 0 || info.st_nlink > 0) return Status::Ok();
+    // Appends to an unlinked file would succeed and be lost: start a new segment, folders made again.
+    IOT_LOG(kError) << "store: " << seg.rel << " was removed from disk while open (was the frames folder deleted?);"
+                    << " its frames are lost, new ones go to a new segment";
+    known_dirs_.clear();
+  }
   Close(&seg);
   const fs::path dir = frames_root_ / device / hour;
-  if (known_dirs_.count(dir.string()) == 0) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
-    if (known_dirs_.size() > 4096) known_dirs_.clear();
-    known_dirs_.insert(dir.string());
-  }
   const std::string rel = "frames/" + device + "/" + hour + "/" + std::to_string(first_id) + ".seg";
   const fs::path full = root_ / rel;
-  const int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = -1;
+  // Twice at most: a folder made earlier may have been removed since (ENOENT), so it is made again once.
+  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
+    if (attempt > 0 && errno != ENOENT) break;
+    if (attempt > 0 || known_dirs_.count(dir.string()) == 0) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
+      if (known_dirs_.size() > 4096) known_dirs_.clear();
+      known_dirs_.insert(dir.string());
+    }
+    fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
   struct stat info {};
   if (fd < 0 || ::fstat(fd, &info) != 0) {
     const Status st = Status::IOError("open " + full.string() + ": " + std::strerror(errno));

@@ -47,6 +47,8 @@ class Segments {
 
   // Appends `bytes` to `device`'s segment for frames received at `received_ts_ms`, opening a new one named after
   // `frame_id` when needed. On a failed write the segment is cut back to where the frame would have started.
+  // An open segment removed from disk (its folder deleted) is logged and replaced by a new one, folders made
+  // again; the rows of its frames stay until the next Repair (reads of them answer NotFound).
   Result<SegmentSpan> Append(const std::string& device, int64_t received_ts_ms, uint64_t frame_id,
                              std::string_view bytes);
   // Cuts `rel` back to `size` bytes: undoes appends whose index rows did not commit.

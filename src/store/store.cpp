@@ -1,6 +1,9 @@
 #include "store/store.h"
 
+#include <unistd.h>
+
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -55,6 +58,10 @@ class StoreImpl final : public Store {
     const fs::path frames_root = root_ / "frames";
     fs::create_directories(frames_root, ec);
     if (ec) return Status::IOError("cannot create " + frames_root.string() + ": " + ec.message());
+    // Said plainly at start, rather than as SQLite's "unable to open database file" or a first failed frame.
+    if (::access(frames_root.c_str(), W_OK) != 0 || ::access(root_.c_str(), W_OK) != 0) {
+      return Status::IOError("the data folder " + root_.string() + " is not writable: " + std::strerror(errno));
+    }
     auto index = FrameIndex::Open((root_ / "iotstream.db").string());
     if (!index.ok()) return index.status();
     index_ = std::move(index).value();
@@ -228,8 +235,7 @@ class StoreImpl final : public Store {
           max_id = std::max(max_id, f->frame->id());
           ++stored;
         } else {
-          errors_.Add();
-          IOT_LOG(kWarn) << "store: frame " << f->frame->id() << ": " << st.ToString();
+          NoteFailed(st, 1);
         }
         if (f->done) callbacks.emplace_back(std::move(f->done), st);
       } else if (auto* d = std::get_if<DevicesItem>(&item)) {
@@ -247,7 +253,12 @@ class StoreImpl final : public Store {
     if (max_id > 0 && tx.ok()) tx = index_->RaiseLastFrameId(max_id);
     if (tx.ok()) tx = index_->Commit();
     if (!tx.ok()) {
-      IOT_LOG(kError) << "store: batch of " << batch.size() << " failed: " << tx.ToString();
+      // The frames written before the failed commit are lost with it: counted as failed, not as stored.
+      if (stored > 0) {
+        NoteFailed(tx, stored);
+      } else {
+        IOT_LOG(kError) << "store: batch of " << batch.size() << " failed: " << tx.ToString();
+      }
       index_->Rollback();
       // Undo the appends and recount the in-memory totals: rare path.
       for (const auto& [rel, size] : sizes_before) segments_.Truncate(rel, size);
@@ -255,10 +266,24 @@ class StoreImpl final : public Store {
       for (auto& [cb, st] : callbacks) st = tx;
     } else {
       stored_.Add(stored);
+      if (stored > 0 && failed_since_stored_ > 0) {
+        IOT_LOG(kInfo) << "store: writing frames again after " << failed_since_stored_ << " failed";
+        failed_since_stored_ = 0;
+      }
       for (const auto& device : remove_after_commit) segments_.RemoveDevice(device);
     }
     batch_latency_.Record(MonotonicUs() - started);
     for (auto& [cb, st] : callbacks) cb(st);
+  }
+
+  // A full, read-only or vanished disk fails every frame: only the first failure is logged, then the recovery.
+  void NoteFailed(const Status& st, uint64_t frames) {
+    errors_.Add(frames);
+    if (failed_since_stored_ == 0) {
+      IOT_LOG(kError) << "store: cannot write frames: " << st.ToString()
+                      << "; they are dropped (store_write_errors_total) until writing works again";
+    }
+    failed_since_stored_ += frames;
   }
 
   // Appends the frame to its device's segment and adds its row; `sizes_before` keeps each segment's size before
@@ -313,6 +338,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<Retention> retention_;
   std::thread thread_;
   uint64_t next_id_ = 1;  // set in Init, then read-only
+  uint64_t failed_since_stored_ = 0;  // frames that failed to write since the last one stored
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -11,6 +11,9 @@
 // segment per device beyond the byte budgets. Durability: a committed frame survives a process crash
 // (kill -9); SQLite runs with synchronous=NORMAL, so the last commits may be lost on power failure.
 //
+// A frame the disk refuses (full, read-only, its folder removed) is counted in write_errors and its `done` gets
+// IOError; nothing stored before is touched, and writing resumes by itself with the first frame that fits again.
+//
 // Thread-safety: every public method may be called from any thread. Enqueue/SaveDevices/DeleteDevice
 // never block on the disk. ListFrames/ReadFrame/LoadDevices do disk I/O: call them off I/O threads.
 #pragma once

@@ -123,6 +123,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned short port() const { return port_; }
+  // Its process id (-1 when it did not start): for what a test does to the process itself (limits, /proc).
+  pid_t pid() const { return pid_; }
   // The recognition API's port (0 when the server runs without it).
   unsigned short recognition_port() const { return recognition_port_; }
   // Sends `sig` and waits for exit; returns the exit status (128+signal when killed by one).
