@@ -117,11 +117,18 @@ struct Receiver::Impl {
         req.headers[name] = std::string(field.value());
       }
       int status = 0;
+      bool held = false;
       {
         std::lock_guard lock(mu);
         status = answer;
+        held = hold;
         ++seen;
-        if (status >= 200 && status < 300) accepted.push_back(std::move(req));
+        if (!held && status >= 200 && status < 300) accepted.push_back(std::move(req));
+      }
+      if (held) {
+        // No answer: wait for the client to give up and close (or for CloseAll()).
+        co_await bhttp::async_read(stream, buffer, in, asio::redirect_error(asio::use_awaitable, ec));
+        break;
       }
       bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), 11};
       out.keep_alive(!options.close_each && in.keep_alive());
@@ -143,6 +150,7 @@ struct Receiver::Impl {
 
   mutable std::mutex mu;
   int answer = 200;               // guarded by mu
+  bool hold = false;               // guarded by mu
   std::vector<Request> accepted;   // guarded by mu
   size_t seen = 0;                 // guarded by mu
   size_t connections = 0;          // guarded by mu
@@ -182,6 +190,11 @@ std::string Receiver::Url(const std::string& path) const {
 void Receiver::Answer(int status) {
   std::lock_guard lock(impl_->mu);
   impl_->answer = status;
+}
+
+void Receiver::Hold(bool hold) {
+  std::lock_guard lock(impl_->mu);
+  impl_->hold = hold;
 }
 
 void Receiver::Refuse() {

@@ -38,6 +38,9 @@ class Receiver {
   std::string Url(const std::string& path = "/hook") const;
   // The status code the next answers carry.
   void Answer(int status);
+  // true: requests read from now on get no answer (their connection stays open until the client closes it), as
+  // from a receiver that hangs; false: answered again.
+  void Hold(bool hold);
   // Stops listening and closes every open connection: connections are refused until Listen(). Returns once done.
   void Refuse();
   // Listens again, on the same port. Returns once it listens.

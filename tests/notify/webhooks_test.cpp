@@ -332,6 +332,25 @@ TEST_F(WebhooksTest, AReceiverThatGoesDownWhileConnectedIsRetriedOnANewConnectio
   EXPECT_EQ(CounterValue("notify_webhook_given_up_total"), 0u);
 }
 
+TEST_F(WebhooksTest, AnAttemptWithoutAnAnswerTimesOutAndTheEventGoesLaterOnANewConnection) {
+  Receiver receiver;
+  options_.request_timeout = std::chrono::milliseconds(200);
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent{DeviceEvent(events::type::kDeviceOnline, "door")};
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() == 1; }, kWait));
+  receiver.Hold(true);  // reads the next request on the kept-alive connection and never answers
+  sent.push_back(DeviceEvent(events::type::kDeviceOffline, "door"));
+  ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 1; }, kWait));
+  const std::string error = publisher_->List().value()[0].last_error;
+  EXPECT_TRUE(error.starts_with("reading the answer")) << error;
+  receiver.Hold(false);
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_GE(receiver.Connections(), 2u);  // the one that timed out was closed
+  EXPECT_EQ(CounterValue("notify_webhook_given_up_total"), 0u);
+}
+
 TEST_F(WebhooksTest, AnHttpsWebhookIsVerifiedAgainstTheCaFileOverOneConnection) {
   const auto certs = iotstream::testing::MakeTestCertificates(dir_.path());
   ASSERT_FALSE(certs.ca_file.empty());
