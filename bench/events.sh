@@ -21,9 +21,11 @@
 # How to run (from anywhere; it cds to the repo root):
 #   bench/events.sh
 #   STEPS="1 10" DURATION=5 bench/events.sh
-# Knobs: STEPS ("1 10 100"), DURATION (20, s per step), FPS (10), FACES_DIR (../shared/faces).
-# It builds with scripts/setup.sh build and installs what is missing with apt-get (mosquitto mosquitto-clients
-# nodejs curl jq).
+# Knobs: STEPS ("1 10 100"), DURATION (20, s per step), FPS (10), FACES_DIR (../shared/faces), IOTSTREAM_BIN (the
+# server binary, build/src/iotstream), SKIP_BUILD (1: use the binaries as built, so that two builds can be run in
+# turn; build/tools/sim/iotstream-sim must exist).
+# It builds with scripts/setup.sh build (unless SKIP_BUILD=1) and installs what is missing with apt-get (mosquitto
+# mosquitto-clients nodejs curl jq).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,7 +38,7 @@ FPS=${FPS:-10}
 FACES_DIR=${FACES_DIR:-$ROOT/../shared/faces}
 ENROL=$FACES_DIR/ageitgey_face_recognition/examples/obama.jpg
 FRAME=$FACES_DIR/ageitgey_face_recognition/examples/obama-480p.jpg
-IOTSTREAM_BIN=build/src/iotstream
+IOTSTREAM_BIN=${IOTSTREAM_BIN:-build/src/iotstream}
 SIM_BIN=build/tools/sim/iotstream-sim
 HOST=127.0.0.1
 
@@ -50,8 +52,10 @@ stop_helpers() {
 }
 trap 'stop_helpers; cleanup' EXIT
 
-log "scripts/setup.sh build (log: $T/setup.log)"
-scripts/setup.sh build > "$T/setup.log" 2>&1 || { log "build failed:"; tail -20 "$T/setup.log" >&2; exit 1; }
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  log "scripts/setup.sh build (log: $T/setup.log)"
+  scripts/setup.sh build > "$T/setup.log" 2>&1 || { log "build failed:"; tail -20 "$T/setup.log" >&2; exit 1; }
+fi
 # shellcheck source=../scripts/blas-env.sh
 source scripts/blas-env.sh
 IOTSTREAM_MODELS_DIR=${IOTSTREAM_MODELS_DIR:-$ROOT/.cache/models}
@@ -117,5 +121,6 @@ for n in $STEPS; do
       awk -F'\t' '{ printf "%-8s %-8s %8s %8s %8s %8s %8s   %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
   done
 done
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (at the end)"
 echo "server's own view (event_latency_seconds in /metrics, all steps): $(curl -fs "$BASE/metrics" |
   awk '/^event_latency_seconds_count/ { printf "%s ", $0 }')"

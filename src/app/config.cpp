@@ -150,6 +150,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "POST every event to this http:// or https:// URL (repeatable; more, with filters and secrets: /api/v1/webhooks)")
       ("webhook-retry-s", po::value(&webhook_retry_s)->default_value(webhook_retry_s),
        "a webhook delivery is retried (backoff 1 s doubling to 5 min) for this long, then given up")
+      ("webhook-ca-file", po::value(&cfg->webhooks.ca_file),
+       "CA certificates (PEM) that https:// webhooks are verified against (default: the system's)")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off")
@@ -249,6 +251,9 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (cfg->engine.upsample < 0 || cfg->engine.upsample > 3) return fail("--hog-upsample must be 0 to 3");
   if (webhook_retry_s < 0) return fail("--webhook-retry-s must not be negative");
   cfg->webhooks.retry_ms = webhook_retry_s * 1000;
+  if (!cfg->webhooks.ca_file.empty() && !std::filesystem::is_regular_file(cfg->webhooks.ca_file)) {
+    return fail("--webhook-ca-file: no such file: " + cfg->webhooks.ca_file);
+  }
   pool.job_timeout = std::chrono::milliseconds(recognition_timeout_ms);
   if (max_frame_age_ms < 0) return fail("--recognition-max-age-ms must not be negative");
   pool.max_frame_age = std::chrono::milliseconds(max_frame_age_ms);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <map>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,7 @@ constexpr size_t kMaxUrl = 2048;
 constexpr size_t kMaxSecret = 256;
 constexpr size_t kMaxFilterEntries = 64;
 constexpr size_t kMaxFilterEntry = 128;
+constexpr uint64_t kMaxAnswerBody = 64 * 1024;  // a larger answer body fails the read, and its connection is closed
 constexpr std::array<const char*, 9> kLoggedTypes{
     events::type::kDeviceAdded,   events::type::kDeviceOnline,      events::type::kDeviceOffline,
     events::type::kDeviceUpdated, events::type::kDeviceRemoved,     events::type::kPersonRecognised,
@@ -116,12 +118,6 @@ bool Has(const std::vector<std::string>& list, std::string_view v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
-// The wall-clock time its frame arrived; 0 for an event that did not come from a frame.
-int64_t FrameReceivedMs(const json& message) {
-  auto it = message.find("frame_received_at");
-  return it != message.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
 }  // namespace
 
 // A webhook as the threads use it: its record and its parsed URL.
@@ -161,93 +157,181 @@ struct WebhookPublisher::Item {
   }
 };
 
-// One POST at a time over a fresh connection (plain or TLS, the peer's certificate and name checked against the
-// system's CAs), bounded by a timeout from connect to the answer's head. Used by one thread.
+// One kept-alive HTTP/1.1 connection per webhook (plain or TLS, the peer's certificate and name checked against
+// --webhook-ca-file or the system's CAs), so that a delivery costs one request and its answer, not a resolution, a
+// TCP (and TLS) handshake and a thread. The name is resolved once and again after a failed connect. A connection
+// is closed after any error and when the answer says so; the next attempt opens a new one. One io_context, run by
+// the delivery thread for each attempt: an attempt blocks that thread only, for request_timeout at most.
 class WebhookPublisher::Poster {
  public:
-  Poster() : tls_(ssl::context::tls_client) {
-    tls_.set_default_verify_paths();
-    tls_.set_verify_mode(ssl::verify_peer);
+  // `ca_file` empty: the system's CAs. InvalidArgument when ca_file cannot be loaded, IOError when those cannot.
+  static Result<std::unique_ptr<Poster>> Make(const std::string& ca_file) {
+    std::unique_ptr<Poster> p(new Poster());
+    beast::error_code ec;
+    if (ca_file.empty()) {
+      p->tls_.set_default_verify_paths(ec);
+      if (ec) return Status::IOError("the system's CAs: " + ec.message());
+    } else {
+      p->tls_.load_verify_file(ca_file, ec);
+      if (ec) return Status::InvalidArgument("--webhook-ca-file " + ca_file + ": " + ec.message());
+    }
+    p->tls_.set_verify_mode(ssl::verify_peer);
+    return p;
   }
 
-  // The answer's status code, or why there was none.
-  Result<int> Post(const Url& url, const bhttp::request<bhttp::string_body>& req, std::chrono::milliseconds timeout) {
-    asio::io_context ioc;
+  // The answer's status code, or why there was none. A request on a kept-alive connection that the receiver had
+  // closed meanwhile (it fails before any answer) goes once more on a new connection, within the same deadline.
+  Result<int> Post(int64_t webhook_id, const Url& url, const bhttp::request<bhttp::string_body>& req,
+                   std::chrono::milliseconds timeout) {
+    Connection& conn = connections_[webhook_id];
     Outcome out;
-    asio::co_spawn(ioc, Exchange(url, req, timeout, out), [&out](const std::exception_ptr& e) {
-      if (e) out.error = "internal error";
-    });
-    ioc.run();
+    ioc_.restart();
+    asio::co_spawn(ioc_, Exchange(conn, url, req, std::chrono::steady_clock::now() + timeout, out),
+                   [&out](const std::exception_ptr& e) {
+                     if (e) out.error = "internal error";
+                   });
+    ioc_.run();
+    if (!out.keep) conn.Close();
     if (!out.error.empty()) return Status::Unavailable(out.error);
     return out.status;
   }
 
+  // Closes the connections of webhooks `keep` says no to (deleted ones).
+  template <typename Keep>
+  void Forget(Keep keep) {
+    std::erase_if(connections_, [&keep](const auto& c) { return !keep(c.first); });
+  }
+
  private:
+  Poster() : tls_(ssl::context::tls_client) {}
+
+  using Deadline = std::chrono::steady_clock::time_point;
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
   struct Outcome {
     int status = 0;
     std::string error;  // empty: status holds the answer
+    bool stale = false;  // failed before any byte of an answer: the receiver had closed the connection
+    bool keep = false;   // the whole answer was read and the receiver keeps the connection open
   };
 
+  struct Connection {
+    tcp::resolver::results_type endpoints;  // empty: resolve before the next connect
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<TlsStream> tls;
+    beast::flat_buffer buffer;
+
+    bool open() const { return plain || tls; }
+    void Close() {
+      plain.reset();
+      tls.reset();
+      buffer.clear();
+    }
+  };
+
+  static bool Stale(const beast::error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+  }
+
   template <typename Stream>
-  static asio::awaitable<void> Send(Stream& stream, const bhttp::request<bhttp::string_body>& req, Outcome& out) {
+  static asio::awaitable<void> Send(Stream& stream, beast::flat_buffer& buffer,
+                                    const bhttp::request<bhttp::string_body>& req, Outcome& out) {
     beast::error_code ec;
     co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "sending: " + ec.message();
+      out.stale = Stale(ec);
       co_return;
     }
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::empty_body> parser;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(kMaxAnswerBody);
     co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "reading the answer: " + ec.message();
+      out.stale = Stale(ec);
       co_return;
     }
     out.status = static_cast<int>(parser.get().result_int());
+    // The body is read (and dropped) so that the connection can carry the next request; the status counts even
+    // when the body fails, as it did when only the head was read.
+    if (!parser.is_done()) {
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    out.keep = !ec && parser.get().keep_alive();
   }
 
-  asio::awaitable<void> Exchange(const Url& url, const bhttp::request<bhttp::string_body>& req,
-                                 std::chrono::milliseconds timeout, Outcome& out) {
+  asio::awaitable<void> Connect(Connection& conn, const Url& url, Deadline deadline, Outcome& out) {
     auto ex = co_await asio::this_coro::executor;
     beast::error_code ec;
-    tcp::resolver resolver(ex);
-    auto endpoints = co_await resolver.async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      out.error = "resolving " + url.host + ": " + ec.message();
-      co_return;
-    }
-    if (!url.tls) {
-      beast::tcp_stream stream(ex);
-      stream.expires_after(timeout);
-      co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (conn.endpoints.empty()) {
+      conn.endpoints =
+          co_await resolver_.async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        out.error = "connecting: " + ec.message();
+        out.error = "resolving " + url.host + ": " + ec.message();
         co_return;
       }
-      co_await Send(stream, req, out);
-      co_return;
     }
-    beast::ssl_stream<beast::tcp_stream> stream(ex, tls_);
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
-      out.error = "TLS: cannot set the server name";
-      co_return;
-    }
-    stream.set_verify_callback(ssl::host_name_verification(url.host));
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    auto stream = std::make_unique<beast::tcp_stream>(ex);
+    stream->expires_at(deadline);
+    co_await stream->async_connect(conn.endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      conn.endpoints = {};  // the address may have moved
       out.error = "connecting: " + ec.message();
       co_return;
     }
-    co_await stream.async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    stream->socket().set_option(tcp::no_delay(true), ec);
+    if (!url.tls) {
+      conn.plain = std::move(stream);
+      co_return;
+    }
+    auto tls = std::make_unique<TlsStream>(std::move(*stream), tls_);
+    if (!SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str())) {
+      out.error = "TLS: cannot set the server name";
+      co_return;
+    }
+    tls->set_verify_callback(ssl::host_name_verification(url.host));
+    beast::get_lowest_layer(*tls).expires_at(deadline);
+    co_await tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "TLS handshake: " + ec.message();
       co_return;
     }
-    co_await Send(stream, req, out);
+    conn.tls = std::move(tls);
   }
 
+  asio::awaitable<void> SendOn(Connection& conn, const bhttp::request<bhttp::string_body>& req, Deadline deadline,
+                               Outcome& out) {
+    if (conn.plain) {
+      conn.plain->expires_at(deadline);
+      co_await Send(*conn.plain, conn.buffer, req, out);
+    } else {
+      beast::get_lowest_layer(*conn.tls).expires_at(deadline);
+      co_await Send(*conn.tls, conn.buffer, req, out);
+    }
+  }
+
+  asio::awaitable<void> Exchange(Connection& conn, const Url& url, const bhttp::request<bhttp::string_body>& req,
+                                 Deadline deadline, Outcome& out) {
+    const bool reused = conn.open();
+    if (!reused) {
+      co_await Connect(conn, url, deadline, out);
+      if (!out.error.empty()) co_return;
+    }
+    co_await SendOn(conn, req, deadline, out);
+    if (!out.error.empty() && reused && out.stale) {
+      conn.Close();
+      out = Outcome{};
+      co_await Connect(conn, url, deadline, out);
+      if (!out.error.empty()) co_return;
+      co_await SendOn(conn, req, deadline, out);
+    }
+  }
+
+  asio::io_context ioc_;
+  tcp::resolver resolver_{ioc_};
   ssl::context tls_;
+  std::map<int64_t, Connection> connections_;
 };
 
 Status CheckWebhookUrl(std::string_view url) { return ParseUrl(url).status(); }
@@ -289,7 +373,10 @@ Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions
   if (!cursor.ok()) return cursor.status();
   auto backlog = outbox->Backlog();
   if (!backlog.ok()) return backlog.status();
-  std::unique_ptr<WebhookPublisher> p(new WebhookPublisher(std::move(options), std::move(outbox), records, metrics));
+  auto poster = Poster::Make(options.ca_file);
+  if (!poster.ok()) return poster.status();
+  std::unique_ptr<WebhookPublisher> p(new WebhookPublisher(std::move(options), std::move(outbox),
+                                                           std::move(poster).value(), records, metrics));
   if (Status st = p->Reload(); !st.ok()) return st;
   p->cursor_ = cursor.value();
   p->backlog_.Set(backlog.value());
@@ -299,7 +386,7 @@ Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions
 }
 
 WebhookPublisher::WebhookPublisher(WebhookOptions options, std::unique_ptr<store::Outbox> outbox,
-                                   store::Records& records, Metrics& metrics)
+                                   std::unique_ptr<Poster> poster, store::Records& records, Metrics& metrics)
     : options_(std::move(options)),
       outbox_(std::move(outbox)),
       records_(records),
@@ -312,7 +399,7 @@ WebhookPublisher::WebhookPublisher(WebhookOptions options, std::unique_ptr<store
       store_errors_(metrics.counter("notify_webhook_store_errors_total", "outbox or event log errors of the webhooks")),
       backlog_(metrics.gauge("notify_webhook_backlog", "webhook deliveries waiting in the outbox")),
       latency_(metrics.histogram(kEventLatencyMetric, kEventLatencyHelp, {{"output", "webhook"}})),
-      poster_(std::make_unique<Poster>()),
+      poster_(std::move(poster)),
       jitter_(std::random_device{}()) {}
 
 WebhookPublisher::~WebhookPublisher() {
@@ -512,6 +599,9 @@ void WebhookPublisher::Deliver() {
       wake_ms = NowMs() + 1'000;
     } else {
       const Hooks current = hooks();
+      poster_->Forget([&current](int64_t id) {
+        return std::any_of(current->begin(), current->end(), [id](const Hook& h) { return h.record.id == id; });
+      });
       for (const auto& entry : heads.value()) {
         const int64_t now = NowMs();
         if (entry.next_attempt_ms > now) {
@@ -551,20 +641,19 @@ bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry
     store_errors_.Add();
     error = "reading the event log: " + event.status().message();
   } else {
-    const json message = events::EventJson(event.value());
+    const EventPtr ev = events::ToEvent(event.value());
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, hook.url.target, 11};
     req.set(bhttp::field::host, hook.url.host_header);
     req.set(bhttp::field::user_agent, "iotstream-webhook");
     req.set(bhttp::field::content_type, "application/json");
     req.set("X-Iotstream-Event", event.value().type);
     req.set("X-Iotstream-Delivery", std::to_string(webhook_id) + "-" + std::to_string(entry.event_id));
-    req.body() = message.dump();
+    req.body() = ev->json;
     if (!hook.record.secret.empty()) {
       req.set("X-Iotstream-Signature", "sha256=" + WebhookSignature(req.body(), hook.record.secret));
     }
-    req.keep_alive(false);
     req.prepare_payload();
-    auto answer = poster_->Post(hook.url, req, options_.request_timeout);
+    auto answer = poster_->Post(webhook_id, hook.url, req, options_.request_timeout);
     if (answer.ok() && answer.value() >= 200 && answer.value() < 300) {
       const int64_t now = NowMs();
       if (Status st = outbox_->Delivered(webhook_id, entry.event_id, now); !st.ok()) {
@@ -575,7 +664,7 @@ bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry
       }
       delivered_.Add();
       backlog_.Add(-1);
-      if (const int64_t start = FrameReceivedMs(message); start > 0) {
+      if (const int64_t start = ev->frame_received_ms; start > 0) {
         latency_.Record(std::max<int64_t>(0, now - start) * 1000);
       }
       return true;

@@ -12,6 +12,11 @@
 // Headers: Content-Type: application/json, X-Iotstream-Event: <type>, X-Iotstream-Delivery: <webhook>-<event>, and
 // with a secret X-Iotstream-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the secret>.
 //
+// Connections: one kept-alive HTTP/1.1 connection per webhook (TLS for https://, verified against ca_file or the
+// system's CAs), opened at its first delivery and again after an error or an answer with Connection: close; the
+// host is resolved once and again after a failed connect. A request that finds its kept-alive connection closed by
+// the receiver goes once more on a new one, in the same attempt. A deleted webhook's connection is closed.
+//
 // Thread-safety: every method may be called from any thread. Publish() never blocks. Create, List and Delete block
 // on SQLite: call them off I/O threads. One attempt takes at most request_timeout (name resolution aside, which is
 // bounded by the system resolver), and attempts run one at a time, so an unresponsive receiver delays the others'
@@ -44,6 +49,7 @@ struct WebhookOptions {
   int64_t first_backoff_ms = 1'000;                     // the first retry waits this long, each next one twice as
   int64_t max_backoff_ms = 300'000;                     // long, up to this
   std::chrono::milliseconds request_timeout{5'000};     // one attempt: connect, TLS, request, answer's head
+  std::string ca_file;                                  // --webhook-ca-file: CAs for https:// (empty: the system's)
   size_t max_queued = 1'024;                            // events waiting for the fan-out; more are dropped (counted)
   size_t batch = 256;                                   // events fanned out per transaction at most
 };
@@ -59,7 +65,8 @@ class WebhookPublisher final : public EventPublisher {
  public:
   // Opens the outbox in <data_dir>/iotstream.db (beside `records`' tables), makes the configured webhooks those of
   // options.urls, and starts the fan-out and delivery threads (which first resume what the outbox holds and catch
-  // up with events logged but not fanned out). InvalidArgument for a bad --webhook URL; IOError from SQLite.
+  // up with events logged but not fanned out). InvalidArgument for a bad --webhook URL or an unreadable
+  // options.ca_file; IOError from SQLite.
   // `records` and `metrics` must outlive the publisher.
   static Result<std::unique_ptr<WebhookPublisher>> Start(WebhookOptions options, const std::string& data_dir,
                                                          store::Records& records, Metrics& metrics);
@@ -86,8 +93,8 @@ class WebhookPublisher final : public EventPublisher {
   class Poster;
   using Hooks = std::shared_ptr<const std::vector<Hook>>;
 
-  WebhookPublisher(WebhookOptions options, std::unique_ptr<store::Outbox> outbox, store::Records& records,
-                   Metrics& metrics);
+  WebhookPublisher(WebhookOptions options, std::unique_ptr<store::Outbox> outbox, std::unique_ptr<Poster> poster,
+                   store::Records& records, Metrics& metrics);
   Status Reload();
   Hooks hooks() const;
   void FanOut();

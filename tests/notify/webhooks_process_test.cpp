@@ -7,6 +7,7 @@
 
 #include "notify/receiver.h"
 #include "support/server_test.h"
+#include "support/test_ca.h"
 
 namespace iotstream::testing {
 namespace {
@@ -117,6 +118,38 @@ TEST_F(WebhooksProcessTest, ABacklogSurvivesKillNineAndArrivesOnceInOrder) {
   for (const auto& r : receiver.Accepted()) {
     EXPECT_EQ(r.headers.at("x-iotstream-event"), json::parse(r.body)["type"].get<std::string>());
   }
+}
+
+TEST_F(WebhooksProcessTest, AnHttpsWebhookIsDeliveredOverOneConnectionWithTheCaFileGiven) {
+  const TestCertificates certs = MakeTestCertificates(dir_.path());
+  ASSERT_FALSE(certs.ca_file.empty());
+  Receiver::Options https;
+  https.cert_file = certs.cert_file;
+  https.key_file = certs.key_file;
+  Receiver receiver(https);
+  ServerProcess server =
+      Start({"--recognition=false", "--webhook", receiver.Url("/hook"), "--webhook-ca-file", certs.ca_file});
+  ASSERT_NE(server.port(), 0);
+  HttpClient http(server.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(http.PostJpeg("/api/v1/stream/stream", obama_, "cam" + std::to_string(i)).status, 200);
+  }
+  // device_added and device_online of each camera.
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= 6; }, kWait)) << server.Log();
+  EXPECT_EQ(receiver.Connections(), 1u);
+  const json hooks = Body(http.Get("/api/v1/webhooks"));
+  EXPECT_EQ(hooks["webhooks"][0]["failures"], 0) << hooks.dump();
+}
+
+TEST_F(WebhooksProcessTest, TheCaFileFlagIsListedAndAMissingFileStopsTheStart) {
+  const std::string bin = std::getenv("IOTSTREAM_BIN");
+  const CommandResult help = RunCommand(bin + " --help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--webhook-ca-file"), std::string::npos);
+  const CommandResult missing = RunCommand(bin + " --data-dir " + data().string() + " --webhook-ca-file " +
+                                           (dir_.path() / "no-such-ca.pem").string() + " 2>&1");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.out.find("--webhook-ca-file: no such file"), std::string::npos) << missing.out;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "events/schema.h"
 #include "notify/receiver.h"
+#include "support/test_ca.h"
 #include "support/test_support.h"
 
 namespace iotstream::notify {
@@ -269,6 +270,127 @@ TEST(WebhookStart, ABadConfiguredUrlIsRefused) {
   auto records = store::Records::Open(dir.path().string()).value();
   WebhookOptions options;
   options.urls = {"localhost:8080/hook"};
+  EXPECT_TRUE(WebhookPublisher::Start(options, dir.path().string(), *records, metrics).status().IsInvalidArgument());
+}
+
+TEST_F(WebhooksTest, ManyEventsGoOverOneKeptAliveConnection) {
+  Receiver receiver;
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent;
+  for (int i = 0; i < 20; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_EQ(receiver.Connections(), 1u);
+  EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
+}
+
+TEST_F(WebhooksTest, AConnectionTheReceiverClosedIsReplacedWithoutAFailedAttempt) {
+  Receiver receiver;
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent;
+  for (int i = 0; i < 3; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  receiver.CloseConnections();  // as a receiver's idle timeout would, between two deliveries
+  for (int i = 0; i < 3; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOffline, "cam" + std::to_string(i)));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_EQ(receiver.Connections(), 2u);
+  EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
+}
+
+TEST_F(WebhooksTest, AReceiverThatClosesAfterEachAnswerGetsEveryEventOnANewConnection) {
+  Receiver::Options closing;
+  closing.close_each = true;
+  Receiver receiver(closing);
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent;
+  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_EQ(receiver.Connections(), 5u);
+  EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
+}
+
+TEST_F(WebhooksTest, AReceiverThatGoesDownWhileConnectedIsRetriedOnANewConnection) {
+  Receiver receiver;
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent{DeviceEvent(events::type::kDeviceOnline, "door")};
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() == 1; }, kWait));
+  receiver.Refuse();  // its connection closed, new ones refused
+  sent.push_back(DeviceEvent(events::type::kDeviceOffline, "door"));
+  sent.push_back(DeviceEvent(events::type::kDeviceOnline, "door"));
+  ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 2; }, kWait));
+  EXPECT_EQ(receiver.Seen(), 1u);
+  receiver.Listen();
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_EQ(receiver.Connections(), 2u);
+  EXPECT_EQ(CounterValue("notify_webhook_given_up_total"), 0u);
+}
+
+TEST_F(WebhooksTest, AnAttemptWithoutAnAnswerTimesOutAndTheEventGoesLaterOnANewConnection) {
+  Receiver receiver;
+  options_.request_timeout = std::chrono::milliseconds(200);
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent{DeviceEvent(events::type::kDeviceOnline, "door")};
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() == 1; }, kWait));
+  receiver.Hold(true);  // reads the next request on the kept-alive connection and never answers
+  sent.push_back(DeviceEvent(events::type::kDeviceOffline, "door"));
+  ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 1; }, kWait));
+  const std::string error = publisher_->List().value()[0].last_error;
+  EXPECT_TRUE(error.starts_with("reading the answer")) << error;
+  receiver.Hold(false);
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_GE(receiver.Connections(), 2u);  // the one that timed out was closed
+  EXPECT_EQ(CounterValue("notify_webhook_given_up_total"), 0u);
+}
+
+TEST_F(WebhooksTest, AnHttpsWebhookIsVerifiedAgainstTheCaFileOverOneConnection) {
+  const auto certs = iotstream::testing::MakeTestCertificates(dir_.path());
+  ASSERT_FALSE(certs.ca_file.empty());
+  Receiver::Options https;
+  https.cert_file = certs.cert_file;
+  https.key_file = certs.key_file;
+  Receiver receiver(https);
+  ASSERT_TRUE(receiver.Url().starts_with("https://127.0.0.1:"));
+  options_.ca_file = certs.ca_file;
+  Start();
+  Create(Spec(receiver.Url()));
+  std::vector<int64_t> sent;
+  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+  EXPECT_EQ(receiver.Connections(), 1u);
+}
+
+TEST_F(WebhooksTest, AnHttpsReceiverOutsideTheTrustedCasGetsNothing) {
+  const auto certs = iotstream::testing::MakeTestCertificates(dir_.path());
+  ASSERT_FALSE(certs.ca_file.empty());
+  Receiver::Options https;
+  https.cert_file = certs.cert_file;
+  https.key_file = certs.key_file;
+  Receiver receiver(https);
+  Start();  // the system's CAs, which did not sign the receiver's certificate
+  Create(Spec(receiver.Url()));
+  DeviceEvent(events::type::kDeviceOnline, "door");
+  ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 2; }, kWait));
+  EXPECT_EQ(receiver.Seen(), 0u);
+  const std::string error = publisher_->List().value()[0].last_error;
+  EXPECT_TRUE(error.starts_with("TLS handshake")) << error;
+}
+
+TEST(WebhookStart, AnUnreadableCaFileIsRefused) {
+  TempDir dir;
+  Metrics metrics;
+  auto records = store::Records::Open(dir.path().string()).value();
+  WebhookOptions options;
+  options.ca_file = (dir.path() / "no-such-ca.pem").string();
   EXPECT_TRUE(WebhookPublisher::Start(options, dir.path().string(), *records, metrics).status().IsInvalidArgument());
 }
 
