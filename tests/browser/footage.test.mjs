@@ -247,6 +247,17 @@ test('footage: timeline, scrub, step, play, events, MP4 and ZIP exports', { time
     assert.equal(Number(stream.nb_read_frames), inRange, 'one video frame per stored frame');
     // The video runs from the first frame's time to the end of the range: its content, not a clock, sets this.
     assert.ok(Math.abs(Number(probe.format.duration) - 10) < 0.05, `duration ${probe.format.duration}`);
+    // And Chromium decodes it: a <video> of the export reaches its first frame.
+    const video = await page.evaluate(([src, timeout]) => new Promise((resolve, reject) => {
+      const v = document.createElement('video');
+      v.muted = true;
+      v.onloadeddata = () => resolve({ width: v.videoWidth, height: v.videoHeight, duration: v.duration });
+      v.onerror = () => reject(new Error(`the browser cannot play the export (MediaError ${v.error?.code})`));
+      setTimeout(() => reject(new Error(`no frame decoded within ${timeout} ms`)), timeout);
+      v.src = src;
+    }), [href, WAIT_MS]);
+    assert.deepEqual({ width: video.width, height: video.height }, { width: 852, height: 480 }, 'the photo, cut to even');
+    assert.ok(Math.abs(video.duration - 10) < 0.05, `the browser reads ${video.duration} s`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'footage.png'), fullPage: true });
   });
 
