@@ -92,6 +92,7 @@ async function loadCameras() {
 }
 
 async function selectCamera(id) {
+  if (id === state.device) return;
   stop();
   state.device = id;
   state.current = null;

@@ -332,9 +332,10 @@ test('footage with --auth on: the login page first; a viewer watches and exports
   await page.waitForURL((u) => !u.pathname.endsWith('/login.html'), { timeout: WAIT_MS });
   await page.getByRole('link', { name: 'Footage' }).first().click();
   await page.waitForURL(/\/footage\.html/, { timeout: WAIT_MS });
-  await page.getByLabel('Camera').selectOption('cam-v');
-  await shownFrame(page);
+  await shownFrame(page);  // the only camera, chosen by itself
+  assert.equal(await page.getByLabel('Camera').inputValue(), 'cam-v');
   await page.getByRole('button', { name: 'Start at the shown frame' }).click();
+  assert.notEqual(await page.getByLabel('Start (local time)').inputValue(), '');
   await page.waitForSelector('[data-testid="account"]:not([hidden])', { timeout: WAIT_MS });
   assert.equal(await page.getByRole('link', { name: 'Accounts' }).count(), 0, 'no accounts link for a viewer');
   const { job } = await exportFromPage(page, s.base, 'zip', null).catch(async (err) => {
