@@ -1,5 +1,6 @@
-// The JSON bodies of the management routes: PATCH /api/v1/devices/{id}, POST /api/v1/webhooks and
-// POST /api/v1/events/{id}/feedback, through the same checks the handlers make (api/bodies.h).
+// The JSON bodies of the management routes: PATCH /api/v1/devices/{id}, POST /api/v1/webhooks,
+// POST /api/v1/events/{id}/feedback and POST /api/v1/footage/{device}/exports, through the same checks the handlers
+// make (api/bodies.h).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -21,5 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (auto w = iotstream::api::WebhookSpecOf(body); !w.ok() && !w.status().IsInvalidArgument()) std::abort();
   if (auto f = iotstream::api::FeedbackOf(body); !f.ok() && !f.status().IsInvalidArgument()) std::abort();
+  if (auto e = iotstream::api::ExportSpecOf(body); !e.ok() && !e.status().IsInvalidArgument()) std::abort();
   return 0;
 }

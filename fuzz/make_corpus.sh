@@ -91,6 +91,7 @@ printf '{"name": "Front door", "location": "Hall", "sparse": true, "expected_int
 printf '{"expected_interval_s": 0.5}' > corpus/api_bodies/interval
 printf '{"url": "https://example.com/hook", "secret": "s3cret", "types": ["person_recognized"], "cameras": ["cam1"], "persons": null}' > corpus/api_bodies/webhook
 printf '{"correct": false}' > corpus/api_bodies/feedback
+printf '{"from": 1700000000000, "to": 1700000010000, "format": "zip"}' > corpus/api_bodies/export
 
 # config: arguments separated by NUL bytes.
 printf -- '--port\0009003\000--max-body-bytes\000100000\000--max-multipart-parts\00016' > corpus/config/limits

@@ -25,6 +25,7 @@ const viewer = {
   live: $('[data-testid="view-live"]'),
   img: $('[data-testid="view-image"]'),
   thumbs: $('[data-testid="view-thumbnails"]'),
+  footage: $('[data-testid="view-footage"]'),
   deviceId: null, // the camera shown, or null when closed
   showingLive: true,
   timer: 0,
@@ -409,6 +410,7 @@ function openViewer(id) {
 
 function renderViewerHead(c) {
   viewer.dialog.dataset.deviceId = c.id;
+  viewer.footage.href = `footage.html?device=${encodeURIComponent(c.id)}`;
   viewer.dialog.dataset.online = String(c.online);
   viewer.name.textContent = c.name;
   viewer.state.textContent = c.online ? 'online' : 'offline';

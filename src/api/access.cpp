@@ -77,8 +77,9 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
     r.token_in_query = get;
   } else if (p == "/api/v1/live/viewers") {
     r.cls = RouteClass::kLive;
-  } else if (p == "/api/v1/devices/{id}/frames" || p == "/api/v1/frames/{frame_id}") {
-    r.cls = RouteClass::kFootage;
+  } else if (p == "/api/v1/devices/{id}/frames" || p == "/api/v1/frames/{frame_id}" ||
+             StartsWith(p, "/api/v1/footage/")) {
+    r.cls = RouteClass::kFootage;  // exports too: a viewer may take away what it may watch
   } else if (p == "/api/v1/devices" || p == "/api/v1/devices/{id}") {
     r.cls = RouteClass::kDevices;
     r.admin_only = !get;
@@ -98,7 +99,7 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
     r.cls = RouteClass::kSession;
   } else if (StartsWith(p, "/api/")) {
     r.cls = RouteClass::kAdmin;  // webhooks, accounts, tokens, audit, and anything added without a rule here
-  } else if (p == "/" || p == "/index.html" || p == "/admin.html") {
+  } else if (p == "/" || p == "/index.html" || p == "/admin.html" || p == "/footage.html") {
     r.cls = RouteClass::kPage;
   } else {
     r.cls = RouteClass::kPublic;  // the dashboard's static files: the login page, scripts, styles

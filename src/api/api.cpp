@@ -216,9 +216,13 @@ class Routes {
       *out = *v;
     }
     limit = std::clamp<int64_t>(limit, 1, 1000);
+    // ?order=asc: the oldest first, for playing footage forward from a time.
+    const auto order_text = req.query_param("order").value_or("desc");
+    if (order_text != "asc" && order_text != "desc") return s.Send(Response::Error(400, "'order' must be asc or desc"));
+    const auto order = order_text == "asc" ? store::FrameOrder::kOldestFirst : store::FrameOrder::kNewestFirst;
     if (!ctx_.registry.Get(id, NowMs())) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit] {
-      auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit));
+    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit, order] {
+      auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit), order);
       if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
       json list = json::array();
       for (const auto& f : frames.value()) list.push_back(FrameJson(f));

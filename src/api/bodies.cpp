@@ -79,4 +79,26 @@ Result<bool> FeedbackOf(std::string_view body) {
   return j["correct"].get<bool>();
 }
 
+Result<ExportSpec> ExportSpecOf(std::string_view body) {
+  const json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument(R"(body must be a JSON object like {"from": 1700000000000, "to": 1700000010000, )"
+                                   R"("format": "mp4"})");
+  }
+  ExportSpec spec;
+  for (auto [key, out] : {std::pair{"from", &spec.from_ms}, std::pair{"to", &spec.to_ms}}) {
+    if (!j.contains(key) || !j[key].is_number_integer() || j[key].get<int64_t>() < 0) {
+      return Status::InvalidArgument(std::string("'") + key + "' must be a non-negative integer (ms since the epoch)");
+    }
+    *out = j[key].get<int64_t>();
+  }
+  if (spec.to_ms <= spec.from_ms) return Status::InvalidArgument("'to' must be after 'from'");
+  if (j.contains("format")) {
+    const auto format = j["format"].is_string() ? exports::ParseFormat(j["format"].get<std::string>()) : std::nullopt;
+    if (!format) return Status::InvalidArgument("'format' must be \"mp4\" or \"zip\"");
+    spec.format = *format;
+  }
+  return spec;
+}
+
 }  // namespace iotstream::api

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "exports/exporter.h"
 #include "ingest/ingest.h"
 #include "store/outbox.h"
 
@@ -20,5 +21,14 @@ Result<store::WebhookRecord> WebhookSpecOf(std::string_view body);
 
 // POST /api/v1/events/{id}/feedback: {"correct": true|false}.
 Result<bool> FeedbackOf(std::string_view body);
+
+// POST /api/v1/footage/{device}/exports: {"from", "to" (ms since the epoch, non-negative integers, from < to: the
+// range [from, to)), "format" ("mp4", the default, or "zip")}. The range's length is the exporter's to bound.
+struct ExportSpec {
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  exports::Format format = exports::Format::kMp4;
+};
+Result<ExportSpec> ExportSpecOf(std::string_view body);
 
 }  // namespace iotstream::api

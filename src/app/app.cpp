@@ -8,11 +8,13 @@
 
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "api/access.h"
 #include "api/api.h"
 #include "api/audit.h"
 #include "api/auth_api.h"
+#include "api/footage_api.h"
 #include "api/recognition_api.h"
 #include "api/webhooks_api.h"
 #include "app/version.h"
@@ -327,6 +329,17 @@ int Run(const Config& config) {
   int exit_code = 0;
   {
     auto disk_pool = std::make_unique<WorkPool>("api_disk_pool", config.disk_threads, 256, metrics);
+    // Footage exports: encoded on the exporter's own worker; its files live in <data-dir>/exports.
+    exports::ExporterOptions export_options = config.exports;
+    export_options.dir = (std::filesystem::path(config.store.data_dir) / "exports").string();
+    auto exporter_started = exports::Exporter::Start(
+        export_options, [&store](uint64_t frame_id) { return store->ReadFrame(frame_id, nullptr); }, metrics);
+    if (!exporter_started.ok()) {
+      IOT_LOG(kError) << "cannot start the exports: " << exporter_started.status().ToString();
+      store->Close();
+      return 1;
+    }
+    std::unique_ptr<exports::Exporter> exporter = std::move(exporter_started).value();
     // Password hashing (~0.1 s and 64 MiB each) and auth.db work, off the I/O threads; one thread bounds the memory.
     auto auth_pool = std::make_unique<WorkPool>("auth_pool", 1, 32, metrics);
     api::AuditTrail audit(*accounts, *auth_pool, metrics);
@@ -349,6 +362,8 @@ int Run(const Config& config) {
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
     api::AddEventRoutes(router, recognition);
     api::AddWebhookRoutes(router, *webhooks, *disk_pool, audit);
+    api::FootageContext footage{*store, registry, *disk_pool, *exporter, config.store.retention_max_age_ms};
+    api::AddFootageRoutes(router, footage);
     hub.AddRoutes(router);
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {
       IOT_LOG(kWarn) << "no dashboard: " << st.ToString();
@@ -412,6 +427,7 @@ int Run(const Config& config) {
     recognition_sink.reset();
     pool.reset();
     disk_pool.reset();
+    exporter.reset();
     auth_pool.reset();
   }
   // No event comes after this: send what is queued, say offline, disconnect.

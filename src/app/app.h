@@ -14,6 +14,7 @@
 #include "ingest/ingest.h"
 #include "live/live.h"
 #include "events/events.h"
+#include "exports/exporter.h"
 #include "notify/mqtt.h"
 #include "notify/webhooks.h"
 #include "vision/pool.h"
@@ -37,6 +38,7 @@ struct Config {
   notify::WebhookOptions webhooks;           // --webhook URL... and their retry time
   std::string web_dir;                        // the dashboard's files; default: the source tree's web/
   int disk_threads = 2;                       // threads for store queries and frame reads off the I/O threads
+  exports::ExporterOptions exports;           // --max-export-seconds, --max-exports; dir is <data-dir>/exports
   LogLevel log_level = LogLevel::kInfo;
   // MQTT output with Home Assistant discovery (--mqtt-url); off when unset. http_base_url and sw_version are
   // filled in by Run.

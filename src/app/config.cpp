@@ -58,6 +58,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t recognition_timeout_ms = pool.job_timeout.count();
   int64_t max_frame_age_ms = pool.max_frame_age.count();
   int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
+  int64_t max_export_s = cfg->exports.max_range_ms / 1000;
   int64_t presence_s = cfg->events.presence_timeout_ms / 1000;
   notify::MqttOptions mqtt;
   std::string mqtt_url;
@@ -154,6 +155,10 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "CA certificates (PEM) that https:// webhooks are verified against (default: the system's)")
       ("disk-threads", po::value(&cfg->disk_threads)->default_value(cfg->disk_threads),
        "threads for frame listing and reads")
+      ("max-export-seconds", po::value(&max_export_s)->default_value(max_export_s),
+       "longest time range one footage export (MP4 or ZIP) may cover (400 beyond)")
+      ("max-exports", po::value(&cfg->exports.max_jobs)->default_value(cfg->exports.max_jobs),
+       "footage exports queued or running at once (503 beyond); they encode one at a time")
       ("log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error or off")
       ("mqtt-url", po::value(&mqtt_url), "publish events to this MQTT broker: mqtt://[user:password@]host:port, "
        "or mqtts://... (off when unset)")
@@ -229,6 +234,10 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   }
   if (retention_age_s < 0 || offline_s <= 0) return fail("--retention-age-s and --device-offline-s must be positive");
   if (cfg->disk_threads <= 0) return fail("--disk-threads must be positive");
+  if (max_export_s < 1 || max_export_s > 86'400) return fail("--max-export-seconds must be 1 to 86400");
+  if (cfg->exports.max_jobs < 1 || cfg->exports.max_jobs > 64) return fail("--max-exports must be 1 to 64");
+  cfg->exports.max_range_ms = max_export_s * 1000;
+  cfg->exports.max_frames = static_cast<size_t>(max_export_s) * 30;  // 30 fps over the longest range
   if (pool.sample_rate < 0 || pool.sample_rate > 1) return fail("--recognition-sample-rate must be within 0..1");
   if (pool.workers <= 0 || recognition_timeout_ms <= 0 || dedup_s < 0) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");

@@ -13,6 +13,8 @@ inline constexpr int kCameraUploads = 0;
 inline constexpr int kLiveViewers = 10;
 // Recognition workers. A camera frame's pixel work goes further, to SCHED_IDLE (vision/pool.h), where allowed.
 inline constexpr int kRecognition = 10;
+// The footage export worker (H.264 encoding): a person waits for it, but after cameras, viewers and recognition.
+inline constexpr int kExport = 15;
 // The storage thread: bounded by its queue, it takes the CPU that is left, mostly ext4 inode work.
 inline constexpr int kStorage = 19;
 

@@ -210,13 +210,30 @@ Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
 }
 
 Result<std::vector<StoredFrame>> FrameIndex::ListFrames(const std::string& device, int64_t from_ms, int64_t to_ms,
-                                                        size_t limit) {
+                                                        size_t limit, FrameOrder order) {
   std::lock_guard lock(reader_mu_);
-  Stmt q(reader_.get(),
-         "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
-         "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? ORDER BY capture_ts_ms DESC, id DESC LIMIT ?");
+  Stmt q(reader_.get(), order == FrameOrder::kNewestFirst
+                            ? "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
+                              "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? "
+                              "ORDER BY capture_ts_ms DESC, id DESC LIMIT ?"
+                            : "SELECT id, device_id, capture_ts_ms, received_ts_ms, size, width, height FROM frames "
+                              "WHERE device_id = ? AND capture_ts_ms BETWEEN ? AND ? "
+                              "ORDER BY capture_ts_ms ASC, id ASC LIMIT ?");
   q.Bind(1, device).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
   return CollectRows<StoredFrame>(q, RowToFrame);
+}
+
+Result<std::vector<DensityBucket>> FrameIndex::FrameDensity(const std::string& device, int64_t from_ms, int64_t to_ms,
+                                                            int64_t bucket_ms) {
+  std::lock_guard lock(reader_mu_);
+  // The range walks frames_by_device in capture order, so the buckets come out grouped without a sort of their own.
+  Stmt q(reader_.get(),
+         "SELECT (capture_ts_ms / ?1) * ?1 AS bucket, COUNT(*) FROM frames "
+         "WHERE device_id = ?2 AND capture_ts_ms BETWEEN ?3 AND ?4 GROUP BY bucket ORDER BY bucket");
+  q.Bind(1, bucket_ms).Bind(2, device).Bind(3, from_ms).Bind(4, to_ms);
+  return CollectRows<DensityBucket>(q, [](const Stmt& row) {
+    return DensityBucket{row.Int(0), static_cast<uint64_t>(row.Int(1))};
+  });
 }
 
 Result<FrameLocation> FrameIndex::FindFrame(uint64_t frame_id) {

@@ -2,7 +2,8 @@
 // A frames row names a JPEG by segment path (relative to the data folder), byte offset and size; meta keeps the
 // highest frame id ever stored, so that ids are not reused after everything was evicted.
 //
-// Thread-safety: two connections. The writer methods (everything but LoadDevices, ListFrames and FindFrame) are
+// Thread-safety: two connections. The writer methods (everything but LoadDevices, ListFrames, FrameDensity and
+// FindFrame) are
 // for the storage thread only, and Begin/Commit/Rollback bracket its batches. The reader methods may be called
 // from any thread; a mutex serialises their connection.
 // Ownership: owns both connections and their prepared statements, finalised before the connections close.
@@ -94,9 +95,12 @@ class FrameIndex {
 
   // ---- any thread ----
   Result<std::vector<DeviceRecord>> LoadDevices();
-  // Frames of `device` captured in [from_ms, to_ms], newest first, at most `limit`.
+  // Frames of `device` captured in [from_ms, to_ms], in `order`, at most `limit`.
   Result<std::vector<StoredFrame>> ListFrames(const std::string& device, int64_t from_ms, int64_t to_ms,
-                                              size_t limit);
+                                              size_t limit, FrameOrder order);
+  // Frames of `device` captured in [from_ms, to_ms] counted per bucket of `bucket_ms`, oldest first.
+  Result<std::vector<DensityBucket>> FrameDensity(const std::string& device, int64_t from_ms, int64_t to_ms,
+                                                  int64_t bucket_ms);
   // NotFound if no row has this id.
   Result<FrameLocation> FindFrame(uint64_t frame_id);
 

@@ -103,8 +103,13 @@ class StoreImpl final : public Store {
   }
 
   Result<std::vector<StoredFrame>> ListFrames(const std::string& device_id, int64_t from_ms, int64_t to_ms,
-                                              size_t limit) override {
-    return index_->ListFrames(device_id, from_ms, to_ms, limit);
+                                              size_t limit, FrameOrder order) override {
+    return index_->ListFrames(device_id, from_ms, to_ms, limit, order);
+  }
+
+  Result<std::vector<DensityBucket>> FrameDensity(const std::string& device_id, int64_t from_ms, int64_t to_ms,
+                                                  int64_t bucket_ms) override {
+    return index_->FrameDensity(device_id, from_ms, to_ms, bucket_ms);
   }
 
   Result<std::string> ReadFrame(uint64_t frame_id, StoredFrame* meta) override {

@@ -69,6 +69,15 @@ struct StoreStats {
   uint64_t evicted = 0;       // frames removed by retention
 };
 
+// The order ListFrames returns frames in: by capture time, then id.
+enum class FrameOrder { kNewestFirst, kOldestFirst };
+
+// How many frames were captured in one time bucket (see Store::FrameDensity).
+struct DensityBucket {
+  int64_t start_ms = 0;  // a multiple of the bucket length
+  uint64_t frames = 0;
+};
+
 // Called once from the storage thread (or at once from the caller's thread when refused).
 using StoreCallback = std::function<void(Status)>;
 
@@ -94,9 +103,13 @@ class Store {
   // Queues removal of the device, its index rows and its files; `done` runs after (OK even if unknown).
   virtual void DeleteDevice(const std::string& id, StoreCallback done) = 0;
 
-  // Frames of `device_id` with capture time in [from_ms, to_ms], newest first, at most `limit`.
+  // Frames of `device_id` with capture time in [from_ms, to_ms], in `order`, at most `limit`.
   virtual Result<std::vector<StoredFrame>> ListFrames(const std::string& device_id, int64_t from_ms, int64_t to_ms,
-                                                      size_t limit) = 0;
+                                                      size_t limit, FrameOrder order) = 0;
+  // How many frames of `device_id` were captured in [from_ms, to_ms], per bucket of `bucket_ms` (buckets start at
+  // multiples of it), oldest first; buckets without frames are left out. REQUIRES: bucket_ms > 0, from_ms >= 0.
+  virtual Result<std::vector<DensityBucket>> FrameDensity(const std::string& device_id, int64_t from_ms,
+                                                          int64_t to_ms, int64_t bucket_ms) = 0;
   // The frame's JPEG bytes; NotFound if not stored (or already evicted).
   virtual Result<std::string> ReadFrame(uint64_t frame_id, StoredFrame* meta) = 0;
 

@@ -60,6 +60,20 @@ TEST_F(AccessTest, AnUnclassifiedApiRouteNeedsAnAdmin) {
   EXPECT_EQ(Decide(Method::kGet, "/api/v1/something-new", {{"X-API-Key", viewer_}}), 403);
 }
 
+TEST_F(AccessTest, AViewerWatchesAndExportsFootage) {
+  for (const auto& [m, p] : std::vector<std::pair<Method, std::string>>{
+           {Method::kGet, "/api/v1/footage/{device}/timeline"},
+           {Method::kPost, "/api/v1/footage/{device}/exports"},
+           {Method::kGet, "/api/v1/footage/{device}/exports/{id}"},
+           {Method::kGet, "/api/v1/footage/{device}/exports/{id}/file"}}) {
+    EXPECT_EQ(ClassifyRoute(m, p).cls, RouteClass::kFootage) << p;
+    EXPECT_EQ(Decide(m, p, {{"Authorization", "Bearer " + viewer_}}), 0) << p;
+    EXPECT_EQ(Decide(m, p, {{"Authorization", "Bearer " + camera_}}), 403) << p;
+    EXPECT_EQ(Decide(m, p), 401) << p;
+  }
+  EXPECT_EQ(ClassifyRoute(Method::kGet, "/footage.html").cls, RouteClass::kPage);
+}
+
 TEST_F(AccessTest, ABoundCameraTokenUploadsOnlyForItsDevice) {
   EXPECT_EQ(Decide(Method::kPost, "/api/v1/stream/fast", {{"X-API-Key", camera_}, {"X-Device-ID", "door"}}), 0);
   EXPECT_EQ(Decide(Method::kPost, "/api/v1/stream/fast", {{"X-API-Key", camera_}, {"X-Device-ID", "garage"}}), 403);

@@ -46,5 +46,25 @@ TEST(FeedbackOf, ABoolean) {
   }
 }
 
+TEST(ExportSpecOf, RangeAndFormat) {
+  auto spec = ExportSpecOf(R"({"from": 1000, "to": 11000, "format": "zip"})");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec.value().from_ms, 1000);
+  EXPECT_EQ(spec.value().to_ms, 11000);
+  EXPECT_EQ(spec.value().format, exports::Format::kZip);
+  auto mp4 = ExportSpecOf(R"({"from": 0, "to": 1})");
+  ASSERT_TRUE(mp4.ok());
+  EXPECT_EQ(mp4.value().format, exports::Format::kMp4);
+}
+
+TEST(ExportSpecOf, RefusesWhatItCannotExport) {
+  for (const std::string body : {"[]", "{}", R"({"from": 5})", R"({"from": 5, "to": 5})", R"({"from": 6, "to": 5})",
+                                 R"({"from": -1, "to": 5})", R"({"from": 1.5, "to": 5})", R"({"from": "1", "to": 5})",
+                                 R"({"from": 1, "to": 5, "format": "avi"})", R"({"from": 1, "to": 5, "format": 1})",
+                                 R"({"from": 1, "to": 1e400})", "not json"}) {
+    EXPECT_TRUE(ExportSpecOf(body).status().IsInvalidArgument()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace iotstream::api

@@ -100,7 +100,7 @@ TEST_F(FrameIndexTest, AQueryOnAMissingTableIsAnErrorNotAnEmptyAnswer) {
   EXPECT_TRUE(index_->RecoveryRows().status().IsIOError());
   EXPECT_TRUE(index_->DeleteDeviceRows("a").status().IsIOError());
   EXPECT_TRUE(index_->FindFrame(1).status().IsIOError());
-  EXPECT_TRUE(index_->ListFrames("a", 0, 1000, 10).status().IsIOError());
+  EXPECT_TRUE(index_->ListFrames("a", 0, 1000, 10, FrameOrder::kNewestFirst).status().IsIOError());
 }
 
 }  // namespace

@@ -56,13 +56,18 @@ TEST_F(StoreTest, StoresListsAndReadsFrames) {
   auto s = Open();
   const int64_t now = NowMs();
   for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "cam", 100 + id, now + id)).ok());
-  auto list = s->ListFrames("cam", 0, now + 10, 10);
+  auto list = s->ListFrames("cam", 0, now + 10, 10, FrameOrder::kNewestFirst);
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list.value().size(), 3u);
   EXPECT_EQ(list.value()[0].id, 3u);  // newest first
   EXPECT_EQ(list.value()[0].size, 103u);
-  EXPECT_EQ(s->ListFrames("cam", now + 2, now + 2, 10).value().size(), 1u);
-  EXPECT_EQ(s->ListFrames("cam", 0, now + 10, 2).value().size(), 2u);
+  EXPECT_EQ(s->ListFrames("cam", now + 2, now + 2, 10, FrameOrder::kNewestFirst).value().size(), 1u);
+  EXPECT_EQ(s->ListFrames("cam", 0, now + 10, 2, FrameOrder::kNewestFirst).value().size(), 2u);
+  auto oldest = s->ListFrames("cam", 0, now + 10, 2, FrameOrder::kOldestFirst);
+  ASSERT_TRUE(oldest.ok());
+  ASSERT_EQ(oldest.value().size(), 2u);
+  EXPECT_EQ(oldest.value()[0].id, 1u);  // oldest first
+  EXPECT_EQ(oldest.value()[1].id, 2u);
   StoredFrame meta;
   auto bytes = s->ReadFrame(2, &meta);
   ASSERT_TRUE(bytes.ok());
@@ -108,8 +113,9 @@ TEST_F(StoreTest, DeviceBudgetOnlyTouchesThatDevice) {
   const int64_t now = NowMs();
   ASSERT_TRUE(Put(*s, MakeFrame(1, "quiet", 1500, now)).ok());
   for (uint64_t id = 2; id <= 6; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "busy", 1000, now)).ok());
-  ASSERT_TRUE(iotstream::testing::WaitFor([&] { return s->ListFrames("busy", 0, now, 100).value().size() == 2; }));
-  EXPECT_EQ(s->ListFrames("quiet", 0, now, 100).value().size(), 1u);
+  ASSERT_TRUE(iotstream::testing::WaitFor(
+      [&] { return s->ListFrames("busy", 0, now, 100, FrameOrder::kNewestFirst).value().size() == 2; }));
+  EXPECT_EQ(s->ListFrames("quiet", 0, now, 100, FrameOrder::kNewestFirst).value().size(), 1u);
   EXPECT_TRUE(s->ReadFrame(5, nullptr).ok());
   EXPECT_TRUE(s->ReadFrame(4, nullptr).status().IsNotFound());
 }
@@ -248,10 +254,38 @@ TEST_F(StoreTest, DeleteDeviceRemovesItsFramesAndRecord) {
   std::promise<Status> p;
   s->DeleteDevice("gone", [&](Status st) { p.set_value(st); });
   ASSERT_TRUE(p.get_future().get().ok());
-  EXPECT_TRUE(s->ListFrames("gone", 0, now, 10).value().empty());
+  EXPECT_TRUE(s->ListFrames("gone", 0, now, 10, FrameOrder::kNewestFirst).value().empty());
   EXPECT_FALSE(fs::exists(dir_.path() / "frames" / "gone"));
   EXPECT_EQ(s->stats().frames, 1u);
   EXPECT_TRUE(s->LoadDevices().value().empty());
+}
+
+TEST_F(StoreTest, CountsFramesPerMinuteOfCaptureTime) {
+  StoreOptions o;
+  o.retention_max_age_ms = 0;  // the frames are dated 1970
+  auto s = Open(o);
+  const int64_t minute = 60'000;
+  const int64_t t0 = 1'000 * minute;  // a minute boundary
+  // Three frames in the first minute (one on its boundary), none in the second, two in the third; another camera's
+  // frame and one outside the range are not counted.
+  const std::vector<std::pair<uint64_t, int64_t>> frames{
+      {1, t0}, {2, t0 + 10}, {3, t0 + minute - 1}, {4, t0 + 2 * minute}, {5, t0 + 2 * minute + 59'999},
+      {6, t0 + 3 * minute}};
+  for (const auto& [id, ts] : frames) ASSERT_TRUE(Put(*s, MakeFrame(id, "cam", 10, ts)).ok());
+  ASSERT_TRUE(Put(*s, MakeFrame(7, "other", 10, t0 + 5)).ok());
+  auto density = s->FrameDensity("cam", t0, t0 + 3 * minute - 1, minute);
+  ASSERT_TRUE(density.ok()) << density.status().ToString();
+  ASSERT_EQ(density.value().size(), 2u);
+  EXPECT_EQ(density.value()[0].start_ms, t0);
+  EXPECT_EQ(density.value()[0].frames, 3u);
+  EXPECT_EQ(density.value()[1].start_ms, t0 + 2 * minute);
+  EXPECT_EQ(density.value()[1].frames, 2u);
+  // A range that starts inside a bucket counts only the frames in the range.
+  auto partial = s->FrameDensity("cam", t0 + 5, t0 + minute, minute);
+  ASSERT_TRUE(partial.ok());
+  ASSERT_EQ(partial.value().size(), 1u);
+  EXPECT_EQ(partial.value()[0].frames, 2u);
+  EXPECT_TRUE(s->FrameDensity("nobody", 0, t0 * 2, minute).value().empty());
 }
 
 }  // namespace
