@@ -160,7 +160,7 @@ function connect() {
     if (e.type === 'subscribed') {
       backoff = BACKOFF_MIN_MS;
       setConn('live', 'live');
-      // Whatever happened while the socket was away is in the log.
+      // Whatever happened before the socket was subscribed (or while it was away) is in the log.
       load().catch(report);
     } else if (FACE_TYPES.includes(e.type)) {
       state.live.push(e);
@@ -194,6 +194,6 @@ ui.filters.addEventListener('submit', (e) => e.preventDefault());
 account()
   .then((me) => { state.canEdit = me.canEdit; })
   .catch(() => { /* read-only: no feedback buttons */ })
-  .then(loadChoices)
-  .then(connect)
-  .catch(report);
+  .then(() => Promise.all([loadChoices(), load()]))
+  .catch(report)
+  .then(connect);
