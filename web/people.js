@@ -11,6 +11,7 @@ const ui = {
   enrolPhotos: $('[data-testid="enrol-photos"]'),
   enrolResults: $('[data-testid="enrol-results"]'),
   msg: $('[data-testid="people-msg"]'),
+  empty: $('[data-testid="people-empty"]'),
   list: $('[data-testid="person-list"]'),
   confirm: $('[data-testid="confirm"]'),
   confirmText: $('[data-testid="confirm-text"]'),
@@ -94,7 +95,7 @@ async function load() {
 function render() {
   // A re-render replaces the controls: the one that had the focus gets it back by its key.
   const focusKey = document.activeElement?.dataset?.focusKey;
-  ui.msg.textContent = state.people.length === 0 ? 'Nobody is enrolled yet.' : '';
+  ui.empty.hidden = state.people.length > 0;
   ui.list.replaceChildren(...state.people.map(personCard));
   if (focusKey) ui.list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
 }
@@ -161,16 +162,16 @@ async function renamePerson(p, name, msg) {
     msg.textContent = err.status === 409 ? `${name} is already the name of someone else.` : `Not renamed: ${err.message}`;
     return;
   }
-  ui.msg.textContent = `${p.name} is now ${name}.`;
   await load();
+  ui.msg.textContent = `${p.name} is now ${name}.`;
 }
 
 async function deletePhoto(p, faceId, i) {
   const last = (p.face_ids ?? []).length === 1 ? ' It is their only photo.' : '';
   if (!await confirmDelete(`Delete photo ${i + 1} of ${p.name}?${last}`)) return;
   await api(`${facesUrl}/${p.person_id}/faces/${encodeURIComponent(faceId)}`, { method: 'DELETE' });
-  ui.msg.textContent = `Photo ${i + 1} of ${p.name} deleted.`;
   await load();
+  ui.msg.textContent = `Photo ${i + 1} of ${p.name} deleted.`;
 }
 
 async function deletePerson(p) {
