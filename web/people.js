@@ -42,7 +42,7 @@ async function uploadPhotos(name, files, results) {
         headers: { 'Content-Type': file.type || 'application/octet-stream' },
         body: file,
       });
-      line.textContent = `${file.name}: added (photo ${r.face_id} of ${r.name})`;
+      line.textContent = `${file.name}: added to ${r.name}`;
       line.dataset.state = 'ok';
       added = true;
     } catch (err) {

@@ -31,6 +31,7 @@ const PER_FRAME_WAIT_MS = 5000;
 const PHOTOS = {
   enrol1: ['ageitgey_face_recognition/examples/knn_examples/train/obama/obama.jpg', 'barack_obama', 1],
   enrol2: ['ageitgey_face_recognition/examples/knn_examples/train/obama/obama2.jpg', 'barack_obama', 1],
+  enrol3: ['ageitgey_face_recognition/examples/obama_small.jpg', 'barack_obama', 1],
   twoFaces: ['ageitgey_face_recognition/examples/knn_examples/test/kit_with_rose.jpg', 'multi', 2],
   noFace: ['davisking_dlib/dlib/test/ffmpeg_data/dog.jpg', 'none', 0],
   camera: ['ageitgey_face_recognition/examples/obama-480p.jpg', 'barack_obama', 1],
@@ -54,7 +55,10 @@ function startServer(extraArgs) {
   readline.createInterface({ input: proc.stderr }).on('line', remember);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "ready" within 60 s:\n${s.log.join('\n')}`)), 60000);
-    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`exited early (${code ?? sig}):\n${s.log.join('\n')}`)); });
+    proc.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`exited early (${code ?? sig}):\n${s.log.join('\n')}`));
+    });
     readline.createInterface({ input: proc.stdout }).on('line', (line) => {
       remember(line);
       const p = line.match(/user 'admin' with password (\S+) /);
@@ -114,8 +118,8 @@ after(async () => {
   }
 });
 
-test('people and events: enrol, rename, a live event, not this person, filters, deletions, phone', { timeout: 170000 },
-  async (t) => {
+test('people and events: enrol, rename, drop a photo, a live event, not this person, filters, deletions, phone',
+  { timeout: 170000 }, async (t) => {
     const s = await startServer(['--auth', 'off']);
     const people = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     people.on('pageerror', (err) => pageErrors.push(`people: ${err.message}`));
@@ -135,8 +139,8 @@ test('people and events: enrol, rename, a live event, not this person, filters, 
         return items.length === 4 && items.every((i) => i.dataset.state !== 'pending');
       }, null, { timeout: WAIT_MS * 2 });
       const lines = await results.allTextContents();
-      assert.match(lines[0], /^obama\.jpg: added \(photo \d+ of Barack\)$/);
-      assert.match(lines[1], /^obama2\.jpg: added \(photo \d+ of Barack\)$/);
+      assert.equal(lines[0], 'obama.jpg: added to Barack');
+      assert.equal(lines[1], 'obama2.jpg: added to Barack');
       assert.match(lines[2], /^kit_with_rose\.jpg: not added: 2 faces found/);
       assert.match(lines[3], /^dog\.jpg: not added: no face found/);
       await people.waitForFunction(() => {
@@ -156,6 +160,20 @@ test('people and events: enrol, rename, a live event, not this person, filters, 
       const listed = await getJson(`${s.base}/api/v1/recognition/permitted-faces`);
       assert.deepEqual(listed.people.map((p) => p.name), ['Barack Obama']);
       await people.screenshot({ path: path.join(ARTIFACTS, 'people-desktop.png'), fullPage: true });
+    });
+
+    await t.test('a photo dropped on a person\'s card is added to them', async () => {
+      const bytes = fs.readFileSync(photo('enrol3')).toString('base64');
+      const dataTransfer = await people.evaluateHandle((b64) => {
+        const dt = new DataTransfer();
+        const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        dt.items.add(new File([raw], 'dropped.jpg', { type: 'image/jpeg' }));
+        return dt;
+      }, bytes);
+      await card('Barack Obama').dispatchEvent('drop', { dataTransfer });
+      await card('Barack Obama').getByText('dropped.jpg: added to Barack Obama').waitFor({ timeout: WAIT_MS });
+      await card('Barack Obama').getByRole('img', { name: 'Photo 3 of Barack Obama' }).waitFor({ timeout: WAIT_MS });
+      assert.equal((await getJson(`${s.base}/api/v1/recognition/permitted-faces`)).people[0].faces, 3);
     });
 
     const events = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -240,13 +258,13 @@ test('people and events: enrol, rename, a live event, not this person, filters, 
       await dialog.getByText('Delete photo 2 of Barack Obama?').waitFor({ timeout: WAIT_MS });
       await dialog.getByRole('button', { name: 'Cancel' }).click();
       await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
-      assert.equal((await getJson(`${s.base}/api/v1/recognition/permitted-faces`)).people[0].faces, 2);
+      assert.equal((await getJson(`${s.base}/api/v1/recognition/permitted-faces`)).people[0].faces, 3);
 
       await people.getByRole('button', { name: 'Delete photo 2 of Barack Obama' }).click();
       await dialog.getByRole('button', { name: 'Delete' }).click();
       await people.getByText('Photo 2 of Barack Obama deleted.').waitFor({ timeout: WAIT_MS });
-      assert.equal(await card('Barack Obama').getByRole('img').count(), 1);
-      assert.equal((await getJson(`${s.base}/api/v1/recognition/permitted-faces`)).people[0].faces, 1);
+      assert.equal(await card('Barack Obama').getByRole('img').count(), 2);
+      assert.equal((await getJson(`${s.base}/api/v1/recognition/permitted-faces`)).people[0].faces, 2);
 
       await people.getByRole('button', { name: 'Delete Barack Obama', exact: true }).click();
       await dialog.getByText('Delete Barack Obama and all their photos?').waitFor({ timeout: WAIT_MS });
