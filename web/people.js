@@ -17,7 +17,8 @@ const ui = {
   confirmText: $('[data-testid="confirm-text"]'),
 };
 
-const state = { canEdit: false, people: [] };
+// Each person's upload answers, kept across re-renders of their card (an upload re-renders it).
+const state = { canEdit: false, people: [], results: new Map() };
 const facesUrl = '/api/v1/recognition/permitted-faces';
 
 // ---------- uploads ----------
@@ -96,14 +97,16 @@ function render() {
   // A re-render replaces the controls: the one that had the focus gets it back by its key.
   const focusKey = document.activeElement?.dataset?.focusKey;
   ui.empty.hidden = state.people.length > 0;
+  for (const id of state.results.keys()) if (!state.people.some((p) => p.person_id === id)) state.results.delete(id);
   ui.list.replaceChildren(...state.people.map(personCard));
   if (focusKey) ui.list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
 }
 
 function personCard(p) {
   const key = (what) => `${what}-${p.person_id}`;
-  const results = el('ul', { className: 'upload-results', 'aria-label': `Uploaded photos of ${p.name}`,
-    'aria-live': 'polite' });
+  const results = state.results.get(p.person_id) ?? el('ul', { className: 'upload-results', 'aria-live': 'polite' });
+  results.setAttribute('aria-label', `Uploaded photos of ${p.name}`);
+  state.results.set(p.person_id, results);
   const photos = el('ul', { className: 'photos', 'aria-label': `Photos of ${p.name}` },
     ...(p.face_ids ?? []).map((faceId, i) => {
       const img = el('img', { src: `/api/v1/recognition/faces/${encodeURIComponent(faceId)}/thumbnail.jpg`,
