@@ -89,6 +89,12 @@ async function loadCameras() {
   if (devices.length === 0) { ui.msg.textContent = 'No camera has sent a frame yet.'; return; }
   ui.camera.value = devices.some((d) => d.id === wanted) ? wanted : devices[0].id;
   await selectCamera(ui.camera.value);
+  // ?t= (ms, as the events page links here) opens at that moment, once: another camera starts at its newest frame.
+  const at = Number(new URLSearchParams(location.search).get('t'));
+  if (at > 0 && ui.camera.value === wanted && state.timeline?.first) await seek(at);
+  const url = new URL(location.href);
+  url.searchParams.delete('t');
+  history.replaceState(null, '', url);
 }
 
 async function selectCamera(id) {
