@@ -99,7 +99,8 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
     r.cls = RouteClass::kSession;
   } else if (StartsWith(p, "/api/")) {
     r.cls = RouteClass::kAdmin;  // webhooks, accounts, tokens, audit, and anything added without a rule here
-  } else if (p == "/" || p == "/index.html" || p == "/admin.html" || p == "/footage.html") {
+  } else if (p == "/" || p == "/index.html" || p == "/admin.html" || p == "/footage.html" || p == "/people.html" ||
+             p == "/events.html") {
     r.cls = RouteClass::kPage;
   } else {
     r.cls = RouteClass::kPublic;  // the dashboard's static files: the login page, scripts, styles

@@ -72,6 +72,8 @@ TEST_F(AccessTest, AViewerWatchesAndExportsFootage) {
     EXPECT_EQ(Decide(m, p), 401) << p;
   }
   EXPECT_EQ(ClassifyRoute(Method::kGet, "/footage.html").cls, RouteClass::kPage);
+  EXPECT_EQ(ClassifyRoute(Method::kGet, "/people.html").cls, RouteClass::kPage);
+  EXPECT_EQ(ClassifyRoute(Method::kGet, "/events.html").cls, RouteClass::kPage);
 }
 
 TEST_F(AccessTest, ABoundCameraTokenUploadsOnlyForItsDevice) {
