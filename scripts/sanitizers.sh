@@ -71,9 +71,11 @@ for stage in "${stages[@]}"; do
       configure "$build" -DIOTSTREAM_FUZZ=ON
       cmake --build "$build" -j"$jobs"
       echo "[sanitizers] asan: built in $(( $(date +%s) - started )) s"
-      # soak_60s is a load run with recognition on: under ASan it measures dlib's instrumented templates.
+      # soak_60s is a load run with recognition on: under ASan it measures dlib's instrumented templates. The
+      # out-of-descriptors test takes away what UBSan's own vptr check needs (a pipe), which then reports every
+      # virtual call it checks as a type mismatch.
       run_stage asan "$build" \
-        -E "$(suites "$build" vision_test vision_hog_test vision_conv_test)|browser_dashboard|FirmwareSketchCompiles|soak_60s" || rc=1
+        -E "$(suites "$build" vision_test vision_hog_test vision_conv_test)|browser_dashboard|FirmwareSketchCompiles|soak_60s|AServerOutOfDescriptors" || rc=1
       ;;
     tsan)
       build=build-tsan
