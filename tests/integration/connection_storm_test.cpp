@@ -3,11 +3,7 @@
 // by the read timeout), and a server that runs out of descriptors (it waits and accepts again, without spinning).
 // After each, the server's descriptors and open-connection gauges come back to where they were. A viewer that never
 // reads is tests/live/live_integration_test.cpp's StalledViewerSkipsFramesWithoutHurtingOthers.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,71 +18,21 @@
 
 #include <gtest/gtest.h>
 
+#include "support/raw_tcp.h"
 #include "support/server_test.h"
 #include "support/test_support.h"
 
 namespace iotstream {
 namespace {
 
+using testing::ClosedByServer;
+using testing::ConnectTcp;
 using testing::HttpClient;
+using testing::MetricValue;
+using testing::ReadUntil;
+using testing::SendAll;
 using testing::WaitFor;
 using Clock = std::chrono::steady_clock;
-
-// A raw TCP connection to 127.0.0.1:port; -1 when it cannot connect.
-int Connect(unsigned short port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads until `fd` holds `until` or closes, or `within` passes; what was read.
-std::string ReadUntil(int fd, const std::string& until, std::chrono::milliseconds within) {
-  const auto end = Clock::now() + within;
-  std::string got;
-  char buf[4096];
-  while (got.find(until) == std::string::npos && Clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-// True when the server closed `fd` (EOF or reset), reading away whatever it sent first; waits up to `within`.
-bool ClosedByServer(int fd, std::chrono::milliseconds within) {
-  const auto end = Clock::now() + within;
-  char buf[4096];
-  while (Clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    if (recv(fd, buf, sizeof buf, 0) <= 0) return true;
-  }
-  return false;
-}
-
-uint64_t Counter(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name + " ");
-  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + name.size() + 2));
-}
 
 size_t OpenDescriptors(pid_t pid) {
   std::error_code ec;
@@ -183,8 +129,8 @@ TEST_F(ConnectionStormTest, AWebSocketConnectDisconnectStormLeavesNoDescriptorBe
     ASSERT_TRUE(first.connected());
     ASSERT_TRUE(first.Read().ok);
   }
-  ASSERT_TRUE(WaitFor([&] { return Counter(c.Get("/metrics").body, "live_viewers") == 0; }));
-  const uint64_t open_before = Counter(c.Get("/metrics").body, "main_http_open_connections");
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(c.Get("/metrics").body, "live_viewers") == 0; }));
+  const uint64_t open_before = MetricValue(c.Get("/metrics").body, "main_http_open_connections");
   const size_t baseline = OpenDescriptors(server.pid());
   const std::string before = DescriptorTargets(server.pid());
 
@@ -197,7 +143,7 @@ TEST_F(ConnectionStormTest, AWebSocketConnectDisconnectStormLeavesNoDescriptorBe
       auto next = Clock::now();
       for (int i = 0; i < kPerThread; ++i) {
         next += std::chrono::milliseconds(4);
-        const int fd = Connect(port);
+        const int fd = ConnectTcp(port);
         if (fd < 0) {
           refused++;
           continue;
@@ -225,7 +171,7 @@ TEST_F(ConnectionStormTest, AWebSocketConnectDisconnectStormLeavesNoDescriptorBe
       << before << "now:\n" << DescriptorTargets(server.pid());
   EXPECT_TRUE(WaitFor([&] {
     const std::string m = c.Get("/metrics").body;
-    return Counter(m, "live_viewers") == 0 && Counter(m, "main_http_open_connections") <= open_before;
+    return MetricValue(m, "live_viewers") == 0 && MetricValue(m, "main_http_open_connections") <= open_before;
   })) << c.Get("/metrics").body;
   CheckCamera();
 }
@@ -257,7 +203,7 @@ TEST_F(ConnectionStormTest, TenThousandIdleConnectionsAreClosedByTheReadTimeoutW
   std::vector<int> idle;
   idle.reserve(kIdle);
   for (rlim_t i = 0; i < kIdle; ++i) {
-    const int fd = Connect(port);
+    const int fd = ConnectTcp(port);
     if (fd >= 0) idle.push_back(fd);
   }
   EXPECT_EQ(idle.size(), kIdle);
@@ -267,7 +213,7 @@ TEST_F(ConnectionStormTest, TenThousandIdleConnectionsAreClosedByTheReadTimeoutW
     close(fd);
   }
   EXPECT_EQ(closed, idle.size()) << "every idle connection is closed by the read timeout";
-  EXPECT_GE(Counter(c.Get("/metrics").body, "main_http_timeouts_total"), kIdle);
+  EXPECT_GE(MetricValue(c.Get("/metrics").body, "main_http_timeouts_total"), kIdle);
   EXPECT_TRUE(WaitFor([&] { return OpenDescriptors(server.pid()) <= baseline; }, std::chrono::seconds(30)))
       << OpenDescriptors(server.pid()) << " descriptors open, " << baseline << " before:\n"
       << before << "now:\n" << DescriptorTargets(server.pid());
@@ -289,7 +235,7 @@ TEST_F(ConnectionStormTest, AServerOutOfDescriptorsWaitsAndAcceptsAgainWithoutSp
   ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
   std::vector<int> waiting;
   for (int i = 0; i < 40; ++i) {
-    const int fd = Connect(port);
+    const int fd = ConnectTcp(port);
     ASSERT_GE(fd, 0);
     waiting.push_back(fd);
   }

@@ -3,11 +3,7 @@
 // a JPEG whose header is valid and whose scan data is not. Each is answered or closed within the read timeout
 // (--read-timeout-ms 2000 here) and counted, while a camera at 10 fps keeps getting every upload answered 200;
 // its p99 is printed, not asserted (a timing is a benchmark's business).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/raw_tcp.h"
 #include "support/server_test.h"
 #include "support/test_support.h"
 
@@ -28,53 +25,13 @@ namespace iotstream {
 namespace {
 
 using nlohmann::json;
+using testing::ClosedByServer;
+using testing::ConnectTcp;
 using testing::HttpClient;
+using testing::MetricValue;
+using testing::SendAll;
 using testing::WaitFor;
 using Clock = std::chrono::steady_clock;
-
-// A raw TCP connection to 127.0.0.1:port; -1 when it cannot connect.
-int Connect(unsigned short port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// True when the server closed `fd` (EOF or reset), reading away whatever it sent first; waits up to `within`.
-bool ClosedByServer(int fd, std::chrono::milliseconds within, std::string* received = nullptr) {
-  const auto end = Clock::now() + within;
-  char buf[4096];
-  while (Clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
-    if (poll(&p, 1, std::max(left, 1)) <= 0) continue;
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return true;
-    if (received != nullptr) received->append(buf, static_cast<size_t>(n));
-  }
-  return false;
-}
-
-uint64_t Counter(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name + " ");
-  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + name.size() + 2));
-}
 
 class HostileTest : public testing::ServerTest {
  protected:
@@ -129,7 +86,7 @@ TEST_F(HostileTest, SlowPartialIdleAndOversizedClientsAreClosedOrAnsweredWhileAC
   std::atomic<int> slow_closed{0};
   for (int i = 0; i < 20; ++i) {
     slow.emplace_back([port, &slow_closed] {
-      const int fd = Connect(port);
+      const int fd = ConnectTcp(port);
       if (fd < 0) return;
       const std::string head = "POST /api/v1/stream/fast HTTP/1.1\r\nHost: x\r\nX-Device-ID: slow\r\n";
       for (size_t k = 0; k < head.size(); ++k) {
@@ -143,20 +100,20 @@ TEST_F(HostileTest, SlowPartialIdleAndOversizedClientsAreClosedOrAnsweredWhileAC
     });
   }
   // A body that never finishes.
-  const int partial = Connect(port);
+  const int partial = ConnectTcp(port);
   ASSERT_GE(partial, 0);
   ASSERT_TRUE(SendAll(partial, "POST /api/v1/stream/fast HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
                                "Content-Length: 100000\r\n\r\n\xff\xd8\xff"));
   // 2,000 connections that send nothing.
   std::vector<int> idle;
   for (int i = 0; i < 2000; ++i) {
-    const int fd = Connect(port);
+    const int fd = ConnectTcp(port);
     if (fd >= 0) idle.push_back(fd);
   }
   EXPECT_EQ(idle.size(), 2000u);
   // An oversized head and an oversized body are answered at once.
   {
-    const int fd = Connect(port);
+    const int fd = ConnectTcp(port);
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(SendAll(fd, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
     std::string answer;
@@ -166,7 +123,7 @@ TEST_F(HostileTest, SlowPartialIdleAndOversizedClientsAreClosedOrAnsweredWhileAC
     close(fd);
   }
   {
-    const int fd = Connect(port);
+    const int fd = ConnectTcp(port);
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(SendAll(fd, "POST /api/v1/stream/fast HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
                             "Content-Length: 3000000\r\n\r\n"));
@@ -189,7 +146,7 @@ TEST_F(HostileTest, SlowPartialIdleAndOversizedClientsAreClosedOrAnsweredWhileAC
 
   HttpClient c(port);
   const std::string metrics = c.Get("/metrics").body;
-  EXPECT_GE(Counter(metrics, "main_http_timeouts_total"), 2021u) << "slow, partial and idle connections counted";
+  EXPECT_GE(MetricValue(metrics, "main_http_timeouts_total"), 2021u) << "slow, partial and idle connections counted";
   CheckCamera();
 }
 
