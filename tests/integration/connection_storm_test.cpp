@@ -20,6 +20,7 @@
 
 #include "support/raw_tcp.h"
 #include "support/server_test.h"
+#include "support/steady_camera.h"
 #include "support/test_support.h"
 
 namespace iotstream {
@@ -75,45 +76,17 @@ bool SetOpenFiles(rlim_t soft) {
 
 class ConnectionStormTest : public testing::ServerTest {
  protected:
-  void TearDown() override {
-    if (camera_.joinable()) {
-      stop_ = true;
-      camera_.join();
-    }
-  }
-  // A camera posting at 10 fps on one keep-alive connection until stopped; every answer's status kept.
-  void StartCamera(unsigned short port) {
-    camera_ = std::thread([this, port] {
-      HttpClient c(port);
-      auto next = Clock::now();
-      while (!stop_) {
-        const int status = c.PostJpeg("/api/v1/stream/fast", obama_, "steady").status;
-        statuses_.push_back(status);
-        uploads_++;
-        next += std::chrono::milliseconds(100);
-        std::this_thread::sleep_until(next);
-      }
-    });
-  }
-  // Stops the camera; every upload was answered 200.
+  void StartCamera(unsigned short port) { camera_ = std::make_unique<testing::SteadyCamera>(port, obama_); }
+  // Stops the camera; every upload was answered 200. Prints its p99.
   void CheckCamera() {
-    stop_ = true;
-    camera_.join();
-    ASSERT_FALSE(statuses_.empty());
-    EXPECT_EQ(std::count(statuses_.begin(), statuses_.end(), 200), static_cast<long>(statuses_.size()))
-        << "the steady camera got a non-200 answer";
-    std::printf("steady camera: %zu uploads, all answered\n", statuses_.size());
+    const testing::SteadyCamera::Summary s = camera_->Stop();
+    ASSERT_GT(s.uploads, 0u);
+    EXPECT_EQ(s.answered_200, s.uploads) << "the steady camera got a non-200 answer";
+    std::printf("steady camera: %zu uploads, p99 %.1f ms, max %.1f ms\n", s.uploads, s.p99_ms, s.max_ms);
   }
-  // Waits until the camera has made `n` more uploads.
-  bool CameraUploads(int n) {
-    const int target = uploads_ + n;
-    return WaitFor([&] { return uploads_ >= target; }, std::chrono::seconds(60));
-  }
+  bool CameraUploads(int n) { return camera_->WaitForUploads(n); }
 
-  std::thread camera_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> uploads_{0};
-  std::vector<int> statuses_;
+  std::unique_ptr<testing::SteadyCamera> camera_;
 };
 
 TEST_F(ConnectionStormTest, AWebSocketConnectDisconnectStormLeavesNoDescriptorBehind) {

@@ -19,6 +19,7 @@
 
 #include "support/raw_tcp.h"
 #include "support/server_test.h"
+#include "support/steady_camera.h"
 #include "support/test_support.h"
 
 namespace iotstream {
@@ -35,37 +36,16 @@ using Clock = std::chrono::steady_clock;
 
 class HostileTest : public testing::ServerTest {
  protected:
-  // A camera posting at 10 fps until stopped; every answer's status and round trip kept.
-  void StartCamera(unsigned short port) {
-    camera_ = std::thread([this, port] {
-      HttpClient c(port);
-      auto next = Clock::now();
-      while (!stop_) {
-        const auto t0 = Clock::now();
-        const int status = c.PostJpeg("/api/v1/stream/fast", obama_, "steady").status;
-        latencies_ms_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        statuses_.push_back(status);
-        next += std::chrono::milliseconds(100);
-        std::this_thread::sleep_until(next);
-      }
-    });
-  }
+  void StartCamera(unsigned short port) { camera_ = std::make_unique<testing::SteadyCamera>(port, obama_); }
   // Stops the camera; every upload was answered 200. Prints its p99.
   void CheckCamera() {
-    stop_ = true;
-    camera_.join();
-    ASSERT_FALSE(statuses_.empty());
-    EXPECT_EQ(std::count(statuses_.begin(), statuses_.end(), 200), static_cast<long>(statuses_.size()))
-        << "the steady camera got a non-200 answer";
-    std::sort(latencies_ms_.begin(), latencies_ms_.end());
-    std::printf("steady camera: %zu uploads, p99 %.1f ms, max %.1f ms\n", latencies_ms_.size(),
-                latencies_ms_[latencies_ms_.size() * 99 / 100], latencies_ms_.back());
+    const testing::SteadyCamera::Summary s = camera_->Stop();
+    ASSERT_GT(s.uploads, 0u);
+    EXPECT_EQ(s.answered_200, s.uploads) << "the steady camera got a non-200 answer";
+    std::printf("steady camera: %zu uploads, p99 %.1f ms, max %.1f ms\n", s.uploads, s.p99_ms, s.max_ms);
   }
 
-  std::thread camera_;
-  std::atomic<bool> stop_{false};
-  std::vector<int> statuses_;
-  std::vector<double> latencies_ms_;
+  std::unique_ptr<testing::SteadyCamera> camera_;
 };
 
 TEST_F(HostileTest, SlowPartialIdleAndOversizedClientsAreClosedOrAnsweredWhileACameraKeepsGoing) {
