@@ -221,6 +221,7 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
   TcpStream& tcp_stream() { return beast::get_lowest_layer(stream_); }
 
   void DoRead() {
+    cors_origin_.clear();  // a refusal before the next request is parsed must not carry this one's CORS headers
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(state_->options.max_header_bytes));
     parser_->body_limit(state_->options.max_body_bytes);
@@ -273,7 +274,6 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     method_ = req.method;
     target_ = LoggedTarget(req.target);
 
-    cors_origin_.clear();
     if (IsPreflight(req)) return OnResponse(AnswerPreflight(req, state_->router, state_->options.cors_origins));
     if (CorsOriginAllowed(req.header("Origin"), state_->options.cors_origins)) cors_origin_ = req.header("Origin");
 
