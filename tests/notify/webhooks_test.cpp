@@ -93,6 +93,17 @@ class WebhooksTest : public ::testing::Test {
     return Log(std::move(e));
   }
 
+  // Logs `n` device events of `type` from cam0, cam1, ...; their ids are appended to `sent`.
+  void DeviceEvents(int n, const char* type, std::vector<int64_t>* sent) {
+    for (int i = 0; i < n; ++i) sent->push_back(DeviceEvent(type, "cam" + std::to_string(i)));
+  }
+  // Waits until `receiver` has as many events as `sent`: they are `sent`, in order, over `connections` connections.
+  void ExpectReceived(const Receiver& receiver, const std::vector<int64_t>& sent, size_t connections) {
+    ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
+    EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
+    EXPECT_EQ(receiver.Connections(), connections);
+  }
+
   uint64_t CounterValue(const std::string& name) { return metrics_.CounterValue(name).value(); }
 
   TempDir dir_;
@@ -170,7 +181,7 @@ TEST_F(WebhooksTest, AReceiverThatIsDownThenBackGetsEveryEventOnceInOrder) {
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  DeviceEvents(5, events::type::kDeviceOnline, &sent);
   ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 2; }, kWait));
   EXPECT_EQ(receiver.Seen(), 0u);
   receiver.Listen();
@@ -179,7 +190,7 @@ TEST_F(WebhooksTest, AReceiverThatIsDownThenBackGetsEveryEventOnceInOrder) {
   auto list = publisher_->List().value();
   EXPECT_EQ(list[0].backlog, 5);
   EXPECT_GE(list[0].failures, 3);
-  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOffline, "cam" + std::to_string(i)));
+  DeviceEvents(5, events::type::kDeviceOffline, &sent);
   receiver.Answer(200);
 
   ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
@@ -212,7 +223,7 @@ TEST_F(WebhooksTest, WhatIsOwedOrNotYetFannedOutSurvivesARestart) {
   options_.urls = {receiver.Url("/configured")};
   Start();
   std::vector<int64_t> sent;
-  for (int i = 0; i < 3; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  DeviceEvents(3, events::type::kDeviceOnline, &sent);
   ASSERT_TRUE(WaitFor([&] { return metrics_.GaugeValue("notify_webhook_backlog").value() == 3; }, kWait));
   publisher_.reset();
   // Logged while no publisher ran (as when the process dies between the log and the fan-out).
@@ -234,7 +245,7 @@ TEST_F(WebhooksTest, EventsTheQueueDroppedAreReadFromTheLog) {
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 50; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  DeviceEvents(50, events::type::kDeviceOnline, &sent);
   ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
   EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
 }
@@ -278,10 +289,8 @@ TEST_F(WebhooksTest, ManyEventsGoOverOneKeptAliveConnection) {
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 20; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
-  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
-  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
-  EXPECT_EQ(receiver.Connections(), 1u);
+  DeviceEvents(20, events::type::kDeviceOnline, &sent);
+  ExpectReceived(receiver, sent, 1);
   EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
 }
 
@@ -290,13 +299,11 @@ TEST_F(WebhooksTest, AConnectionTheReceiverClosedIsReplacedWithoutAFailedAttempt
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 3; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
+  DeviceEvents(3, events::type::kDeviceOnline, &sent);
   ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
   receiver.CloseConnections();  // as a receiver's idle timeout would, between two deliveries
-  for (int i = 0; i < 3; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOffline, "cam" + std::to_string(i)));
-  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
-  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
-  EXPECT_EQ(receiver.Connections(), 2u);
+  DeviceEvents(3, events::type::kDeviceOffline, &sent);
+  ExpectReceived(receiver, sent, 2);
   EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
 }
 
@@ -307,10 +314,8 @@ TEST_F(WebhooksTest, AReceiverThatClosesAfterEachAnswerGetsEveryEventOnANewConne
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
-  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
-  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
-  EXPECT_EQ(receiver.Connections(), 5u);
+  DeviceEvents(5, events::type::kDeviceOnline, &sent);
+  ExpectReceived(receiver, sent, 5);
   EXPECT_EQ(CounterValue("notify_webhook_failed_attempts_total"), 0u);
 }
 
@@ -326,9 +331,7 @@ TEST_F(WebhooksTest, AReceiverThatGoesDownWhileConnectedIsRetriedOnANewConnectio
   ASSERT_TRUE(WaitFor([&] { return CounterValue("notify_webhook_failed_attempts_total") >= 2; }, kWait));
   EXPECT_EQ(receiver.Seen(), 1u);
   receiver.Listen();
-  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
-  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
-  EXPECT_EQ(receiver.Connections(), 2u);
+  ExpectReceived(receiver, sent, 2);
   EXPECT_EQ(CounterValue("notify_webhook_given_up_total"), 0u);
 }
 
@@ -363,10 +366,8 @@ TEST_F(WebhooksTest, AnHttpsWebhookIsVerifiedAgainstTheCaFileOverOneConnection) 
   Start();
   Create(Spec(receiver.Url()));
   std::vector<int64_t> sent;
-  for (int i = 0; i < 5; ++i) sent.push_back(DeviceEvent(events::type::kDeviceOnline, "cam" + std::to_string(i)));
-  ASSERT_TRUE(WaitFor([&] { return receiver.Accepted().size() >= sent.size(); }, kWait));
-  EXPECT_EQ(IdsOf(receiver.Accepted()), sent);
-  EXPECT_EQ(receiver.Connections(), 1u);
+  DeviceEvents(5, events::type::kDeviceOnline, &sent);
+  ExpectReceived(receiver, sent, 1);
 }
 
 TEST_F(WebhooksTest, AnHttpsReceiverOutsideTheTrustedCasGetsNothing) {
