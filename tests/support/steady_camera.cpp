@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+
+#include <gtest/gtest.h>
 
 #include "support/test_support.h"
 
@@ -44,6 +47,13 @@ SteadyCamera::Summary SteadyCamera::Stop() {
     s.max_ms = sorted.back();
   }
   return s;
+}
+
+void SteadyCamera::ExpectEveryUploadAnswered() {
+  const Summary s = Stop();
+  ASSERT_GT(s.uploads, 0u);
+  EXPECT_EQ(s.answered_200, s.uploads) << "the steady camera got a non-200 answer";
+  std::printf("steady camera: %zu uploads, p99 %.1f ms, max %.1f ms\n", s.uploads, s.p99_ms, s.max_ms);
 }
 
 }  // namespace iotstream::testing

@@ -30,6 +30,9 @@ class SteadyCamera {
   };
   // Stops the camera (once; later calls return the same) and sums up its uploads.
   Summary Stop();
+  // Stops the camera and fails the current test unless it uploaded and every upload was answered 200; prints the
+  // round trip's p99 (printed, not judged: a timing is a benchmark's business).
+  void ExpectEveryUploadAnswered();
 
  private:
   std::atomic<bool> stop_{false};
