@@ -49,7 +49,10 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   cfg->web_dir = kDefaultWebDir;
   cfg->engine.models_dir = kDefaultModelsDir;
   auto& rs = cfg->recognition_server;
-  rs.port = 9001;
+  // Ports are read as int and range-checked here: Boost's conversion into unsigned short overflows an int on
+  // some long digit strings (UB found by fuzz/config).
+  int main_port = s.port;
+  int recognition_port = 9001;
   rs.name = "recognition";
   rs.io_threads = 1;
   rs.max_body_bytes = 8 * 1024 * 1024;  // enrolment photos may be larger than camera frames
@@ -78,7 +81,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   desc.add_options()
       ("help,h", "show this help and exit")
       ("version", "print the version and exit")
-      ("port", po::value(&s.port)->default_value(s.port), "main HTTP port (0: pick a free one)")
+      ("port", po::value(&main_port)->default_value(main_port), "main HTTP port (0: pick a free one)")
       ("bind", po::value(&s.bind_address)->default_value(s.bind_address), "address to listen on")
       ("io-threads", po::value(&s.io_threads)->default_value(s.io_threads), "HTTP I/O threads (0: one per core)")
       ("max-body-bytes", po::value(&s.max_body_bytes)->default_value(s.max_body_bytes), "largest request body (413 above)")
@@ -113,7 +116,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "WebSocket and MJPEG viewers beyond this get 503")
       ("recognition", po::value(&cfg->recognition)->default_value(cfg->recognition),
        "recognise faces (needs the models: scripts/fetch-models.sh)")
-      ("recognition-port", po::value(&rs.port)->default_value(rs.port),
+      ("recognition-port", po::value(&recognition_port)->default_value(recognition_port),
        "port of the seed's recognition API (0: pick a free one)")
       ("recognition-api", po::value(&cfg->recognition_port_enabled)->default_value(cfg->recognition_port_enabled),
        "serve the recognition API on its own port too")
@@ -227,6 +230,11 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   };
   if (!ParseLogLevel(log_level, &cfg->log_level)) return fail("--log-level must be debug, info, warn, error or off");
   if (read_timeout_ms <= 0) return fail("--read-timeout-ms must be positive");
+  if (main_port < 0 || main_port > 65'535 || recognition_port < 0 || recognition_port > 65'535) {
+    return fail("--port and --recognition-port must be 0 to 65535");
+  }
+  s.port = static_cast<uint16_t>(main_port);
+  rs.port = static_cast<uint16_t>(recognition_port);
   if (s.max_body_bytes == 0 || s.max_header_bytes < 1024) return fail("body and header limits are too small");
   if (st.queue_max_frames == 0) return fail("--store-queue-frames must be positive");
   if (cfg->ingest.multipart.max_parts == 0 || cfg->ingest.multipart.max_part_header_bytes == 0) {

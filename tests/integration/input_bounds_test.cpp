@@ -87,9 +87,10 @@ TEST_F(InputBoundsTest, TheLimitsAreConfiguredAndRefuseBadValues) {
     HttpClient c(server.port());
     EXPECT_EQ(c.Request("POST", "/api/v1/stream/fast", ManyParts(10'000, obama_), kMultipart).status, 200);
   }
-  // A zero bound, or a detector image doubled more than three times (found by fuzz/config), is a configuration
-  // error: exit status 2 and a message naming the flag.
-  for (const std::string flag : {"--max-multipart-parts 0", "--max-part-header-bytes 0", "--hog-upsample 4"}) {
+  // A zero bound, a detector image doubled more than three times or a port beyond 65535 (both found by fuzz/config)
+  // is a configuration error: exit status 2 and a message naming the flag.
+  for (const std::string flag : {"--max-multipart-parts 0", "--max-part-header-bytes 0", "--hog-upsample 4",
+                                 "--port 9003400000", "--recognition-port 65536"}) {
     const std::string command = std::string(std::getenv("IOTSTREAM_BIN")) + " " + flag + " 2>&1";
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);
