@@ -3,7 +3,8 @@
 #   ./test.sh                 all tests
 #   ./test.sh -R Store        only tests matching a regex (passed to ctest; the fuzzers are then skipped)
 # FACES_DIR (default ../shared/faces) holds the labelled photos the tests read. After the tests every libFuzzer
-# harness runs FUZZ_SECONDS (default 30; 0 skips them) after its regression inputs: fuzz/run.sh.
+# harness runs FUZZ_SECONDS (default 30; 0 skips them) after its regression inputs, from FUZZ_SEED (default 1, so
+# every run explores the same inputs; fuzz/run.sh alone picks a new seed each time).
 set -euo pipefail
 cd "$(dirname "$0")"
 WITH_TEST_TOOLS=1 scripts/setup.sh build
@@ -17,5 +18,5 @@ export IOTSTREAM_MODELS_DIR=${IOTSTREAM_MODELS_DIR:-$PWD/.cache/models}
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 "$@"
 if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   WITH_SANITIZERS=1 SKIP_BUILD=1 scripts/setup.sh
-  fuzz/run.sh "${FUZZ_SECONDS:-30}"
+  FUZZ_SEED=${FUZZ_SEED:-1} fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi

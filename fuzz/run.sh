@@ -6,6 +6,8 @@
 #   FUZZ_BUILD_DIR   build folder (default build-fuzz; configured here unless it already is)
 #   FACES_DIR        photos to seed from (default ../shared/faces; absent: the checked-in seeds only)
 #   JOBS             parallel compile jobs (default: every core)
+#   FUZZ_SEED        libFuzzer's random seed (default: a new one each run, printed); ./test.sh fixes it so that a CI
+#                    run explores the same inputs each time and fails only on what a change broke
 # Exit status 1 if any harness crashed, leaked, hung (10 s per input) or ran out of memory (2 GB); the input that
 # did is in $FUZZ_BUILD_DIR/findings/<harness>/ and the log beside it. fuzz_<harness> <input> replays one.
 set -euo pipefail
@@ -53,13 +55,14 @@ for h in "${harnesses[@]}"; do
   fi
   seeds=("fuzz/corpus/$h")
   case $h in jpeg | image_decode) seeds+=("$photo_seeds") ;; esac
-  if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  seed=${FUZZ_SEED:-$(( (RANDOM << 15 | RANDOM) + 1 ))}
+  if "$bin" -seed="$seed" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$findings/" "$build/corpus/$h" "${seeds[@]}" >> "$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-    echo "[fuzz] $h: ok, ${#regressions[@]} regression input(s), $runs runs in ${seconds} s, coverage $cov"
+    echo "[fuzz] $h: ok, ${#regressions[@]} regression input(s), $runs runs in ${seconds} s (seed $seed), coverage $cov"
   else
-    echo "[fuzz] $h: FAILED (input and log in $findings/)"; grep -A30 -m1 'ERROR\|runtime error\|==ERROR' "$log" || tail -40 "$log"
+    echo "[fuzz] $h: FAILED with seed $seed (input and log in $findings/)"; grep -A30 -m1 'ERROR\|runtime error\|==ERROR' "$log" || tail -40 "$log"
     failed+=("$h")
   fi
 done
