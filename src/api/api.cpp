@@ -270,7 +270,7 @@ class Routes {
           {"evicted", stored.evicted}}},
         {"queues", {{"store_frames", stored.queue_frames}, {"store_bytes", stored.queue_bytes},
                     {"disk_pool", ctx_.disk_pool.queue_depth()}}},
-        {"storage", {{"frames", stored.frames}, {"bytes", stored.bytes}}},
+        {"storage", {{"frames", stored.frames}, {"bytes", stored.bytes}, {"budget_bytes", stored.budget_bytes}}},
         {"latency_ms",
          {{"fast_p50", ms(fast_latency_.QuantileUs(0.5))},
           {"fast_p99", ms(fast_latency_.QuantileUs(0.99))},
@@ -280,6 +280,14 @@ class Routes {
           {"stream_count", stream_latency_.count()}}},
         {"connections", {{"open", server != nullptr ? server->open_connections() : 0}}},
     };
+    if (auto done = ctx_.metrics.CounterValue("recognition_jobs_completed_total"); done.ok()) {
+      uint64_t dropped = 0;
+      for (const char* reason : {"replaced", "pending_full", "requests_full", "timeout", "stale"}) {
+        auto n = ctx_.metrics.CounterValue(std::string("recognition_dropped_") + reason + "_total");
+        if (n.ok()) dropped += n.value();
+      }
+      body["recognition"] = {{"jobs_completed", done.value()}, {"jobs_dropped", dropped}};
+    }
     if (ctx_.mqtt != nullptr) {
       const auto m = ctx_.mqtt->stats();
       body["mqtt"] = {{"connected", m.connected}, {"queued", m.queued}, {"dropped", m.dropped},

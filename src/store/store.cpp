@@ -130,6 +130,7 @@ class StoreImpl final : public Store {
     }
     s.frames = usage_.frames();
     s.bytes = usage_.total_bytes();
+    s.budget_bytes = options_.retention_max_bytes;
     s.stored = stored_.value();
     s.dropped = dropped_.value();
     s.write_errors = errors_.value();

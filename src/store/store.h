@@ -62,6 +62,7 @@ struct StoreStats {
   size_t queue_bytes = 0;
   uint64_t frames = 0;       // frames in the index
   uint64_t bytes = 0;        // their JPEG bytes
+  uint64_t budget_bytes = 0; // StoreOptions::retention_max_bytes: retention keeps `bytes` under it
   // Since start:
   uint64_t stored = 0;        // frames written and indexed
   uint64_t dropped = 0;       // frames refused because the queue was full

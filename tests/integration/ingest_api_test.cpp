@@ -254,6 +254,8 @@ TEST_F(IngestApiTest, HealthAndPerformance) {
   EXPECT_EQ(perf["latency_ms"]["fast_count"], 1);
   EXPECT_GT(perf["latency_ms"]["fast_p99"].get<double>(), 0);
   EXPECT_GE(perf["connections"]["open"].get<int>(), 1);
+  EXPECT_EQ(perf["storage"]["budget_bytes"], 512ull << 20);  // --retention-bytes' default
+  EXPECT_TRUE(perf["recognition"]["jobs_completed"].is_number()) << perf.dump();
   auto metrics = c.Get("/metrics");
   EXPECT_NE(metrics.body.find("ingest_frames_accepted_total 1"), std::string::npos);
 }

@@ -80,6 +80,9 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
       std::chrono::seconds(60)));
   auto events = Json(cam.Get("/api/v1/events?device_id=door&type=person_recognised"));
   ASSERT_EQ(events["events"].size(), 1u) << events.dump();
+  const json perf = Json(cam.Get("/api/v1/system/performance"));
+  EXPECT_GE(perf["recognition"]["jobs_completed"].get<int>(), 1) << perf.dump();
+  EXPECT_TRUE(perf["recognition"]["jobs_dropped"].is_number()) << perf.dump();
   EXPECT_EQ(events["events"][0]["id"], event["id"]);
   // The camera's own events are in the same log, before the recognition, and paged forward by since_id.
   auto all = Json(cam.Get("/api/v1/events?since_id=0"));
