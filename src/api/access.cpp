@@ -83,8 +83,9 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
   } else if (p == "/api/v1/devices" || p == "/api/v1/devices/{id}") {
     r.cls = RouteClass::kDevices;
     r.admin_only = !get;
-  } else if (p == "/api/v1/events/{id}/feedback") {
-    r.cls = RouteClass::kEnrolment;  // teaches the gallery who someone is not
+  } else if (p == "/api/v1/events/{id}/feedback" || p == "/api/v1/events/{id}/enrol" ||
+             p == "/api/v1/recognition/strangers/{id}/enrol") {
+    r.cls = RouteClass::kEnrolment;  // teaches the gallery who someone is (or is not)
   } else if (StartsWith(p, "/api/v1/events")) {
     r.cls = RouteClass::kEvents;
   } else if (p == "/api/v1/recognition/add-permitted-face" || StartsWith(p, "/api/v1/recognition/permitted-faces/")) {
@@ -100,7 +101,7 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
   } else if (StartsWith(p, "/api/")) {
     r.cls = RouteClass::kAdmin;  // webhooks, accounts, tokens, audit, and anything added without a rule here
   } else if (p == "/" || p == "/index.html" || p == "/admin.html" || p == "/footage.html" || p == "/people.html" ||
-             p == "/events.html") {
+             p == "/events.html" || p == "/system.html") {
     r.cls = RouteClass::kPage;
   } else {
     r.cls = RouteClass::kPublic;  // the dashboard's static files: the login page, scripts, styles

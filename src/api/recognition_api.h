@@ -9,6 +9,9 @@
 //   GET    /api/v1/recognition/faces/{face_id}/thumbnail.jpg
 //   GET    /api/v1/events, /api/v1/events/{id}, /api/v1/events/{id}/thumbnail.jpg (main port only)
 //   POST   /api/v1/events/{id}/feedback                       {"correct": false}
+//   POST   /api/v1/events/{id}/enrol                          {"name": "..."}: "this is ..." (main port only)
+//   GET    /api/v1/recognition/strangers                      unnamed faces grouped by identity (main port only)
+//   POST   /api/v1/recognition/strangers/{id}/enrol           {"name": "..."}: enrol the group's best faces
 //
 // Inference runs on the RecognitionPool, disk work on the WorkPool: handlers never block an I/O thread.
 // Lifetime: everything referenced must outlive the servers the routes are given to.
@@ -21,6 +24,7 @@
 #include "core/metrics.h"
 #include "core/work_pool.h"
 #include "events/events.h"
+#include "events/strangers.h"
 #include "http/http.h"
 #include "ingest/multipart.h"
 #include "store/records.h"
@@ -41,6 +45,7 @@ struct RecognitionContext {
   AuditTrail* audit = nullptr;  // enrolments, deletions and feedback are recorded here; REQUIRES: set before routes run
   ingest::MultipartLimits multipart{};            // bounds of an uploaded multipart body (413 beyond them)
   Counter* multipart_over_limit = nullptr;        // counts those 413s when set
+  events::StrangerOptions strangers{};            // which unnamed faces GET .../strangers groups
 };
 
 // JSON of a recognition as /api/v1/recognize answers it.

@@ -349,6 +349,8 @@ int Run(const Config& config) {
     api::RecognitionContext recognition{pool.get(), unavailable, gallery, *records, event_hub, *disk_pool, kVersion,
                                         NowMs(), &audit};
     recognition.multipart = config.ingest.multipart;
+    // Strangers are grouped over the footage's retention age (a week when age is unlimited): they age out with it.
+    if (config.store.retention_max_age_ms > 0) recognition.strangers.window_ms = config.store.retention_max_age_ms;
     recognition.multipart_over_limit = &metrics.counter(
         "recognition_multipart_over_limit_total", "recognition uploads refused over the part count or part header limit");
     api::ApiContext ctx{ingestor,   frames, registry, *store,    metrics, *disk_pool,

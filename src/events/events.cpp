@@ -206,4 +206,27 @@ Status EventHub::Feedback(int64_t event_id, bool correct) {
   return gallery_.AddNegative(*e.person_id, negative.value().face_id, d);
 }
 
+Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std::string& name) {
+  if (name.empty() || name.size() > 128) return Status::InvalidArgument("name must be 1-128 bytes");
+  auto event = records_.GetEvent(event_id);
+  if (!event.ok()) return event.status();
+  const auto& e = event.value();
+  if (e.descriptor.size() != vision::kDescriptorSize) {
+    return Status::InvalidArgument("event " + std::to_string(event_id) + " (" + e.type + ") holds no face");
+  }
+  if (e.type == type::kPersonRecognised) {
+    if (Status st = Feedback(event_id, e.name == name); !st.ok()) return st;
+  }
+  auto thumbnail = records_.ReadEventThumbnail(event_id);  // none: the face is enrolled without a picture
+  auto added = records_.AddFace(name, e.descriptor,
+                                thumbnail.ok() ? std::string_view(thumbnail.value()) : std::string_view());
+  if (!added.ok()) return added.status();
+  const auto& entry = added.value();
+  vision::Descriptor d{};
+  std::copy(e.descriptor.begin(), e.descriptor.end(), d.begin());
+  if (Status st = gallery_.AddFace(entry.person_id, entry.name, entry.face_id, d); !st.ok()) return st;
+  if (entry.new_person) OnPersonAdded(entry.person_id, entry.name, NowMs());
+  return added;
+}
+
 }  // namespace iotstream::events

@@ -67,6 +67,12 @@ class EventHub {
   // Applies feedback on event `id`. correct=false on a person_recognised event keeps that face's descriptor
   // as a negative example of the person it was mistaken for. NotFound if there is no such event.
   Status Feedback(int64_t event_id, bool correct);
+  // "This is `name`": adds the face of recognition event `event_id` (unknown_face or person_recognised) to the person
+  // called `name`, created if new (person_added then), from the descriptor and thumbnail the event kept of its frame
+  // and box. A person_recognised event that named someone else is also marked wrong, as Feedback(false) does; one
+  // that named them is marked right. NotFound if there is no such event, InvalidArgument if it holds no face or the
+  // name is not 1-128 bytes. Blocks on SQLite.
+  Result<store::GalleryEntry> EnrolFromEvent(int64_t event_id, const std::string& name);
 
  private:
   struct Pending {

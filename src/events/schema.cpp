@@ -39,7 +39,24 @@ json LegacyRecognitionJson(const store::EventRecord& e) {
               {"box", {{"x", e.box_x}, {"y", e.box_y}, {"w", e.box_w}, {"h", e.box_h}}}};
 }
 
+constexpr const char* kLoggedTypes[] = {
+    type::kDeviceAdded,   type::kDeviceOnline,     type::kDeviceOffline, type::kDeviceUpdated, type::kDeviceRemoved,
+    type::kPersonRecognised, type::kUnknownFace,   type::kPersonLeft,    type::kStoragePressure, type::kPersonAdded,
+    type::kPersonUpdated, type::kPersonRemoved};
 }  // namespace
+
+bool IsLoggedType(std::string_view t) {
+  for (const char* k : kLoggedTypes) {
+    if (t == k) return true;
+  }
+  return false;
+}
+
+std::string LoggedTypeList() {
+  std::string out;
+  for (const char* k : kLoggedTypes) out += (out.empty() ? "" : ", ") + std::string(k);
+  return out;
+}
 
 json DeviceJson(const ingest::DeviceView& v) {
   const auto& r = v.record;

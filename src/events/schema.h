@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +48,11 @@ inline constexpr char kPersonAdded[] = "person_added";
 inline constexpr char kPersonUpdated[] = "person_updated";
 inline constexpr char kPersonRemoved[] = "person_removed";
 }  // namespace type
+
+// Whether `t` names a kind of event the log keeps (every kind above but hello).
+bool IsLoggedType(std::string_view t);
+// Those kinds, comma-separated, for error messages.
+std::string LoggedTypeList();
 
 // A device as the devices API shows it.
 nlohmann::json DeviceJson(const ingest::DeviceView& device);

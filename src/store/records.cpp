@@ -236,11 +236,22 @@ class RecordsImpl final : public Records {
 
   Result<std::vector<EventRecord>> ListEvents(const EventQuery& q) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_.get(), std::string(kEventColumns) +
-                          " WHERE ts_ms BETWEEN ? AND ? AND (? = '' OR device_id = ?) AND (? = '' OR type = ?) "
-                          "AND id > ? ORDER BY id " + (q.since_id ? "ASC" : "DESC") + " LIMIT ?");
-    s.Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.device_id).Bind(4, q.device_id).Bind(5, q.type).Bind(6, q.type);
-    s.Bind(7, q.since_id.value_or(0)).Bind(8, static_cast<int64_t>(q.limit));
+    std::string sql = std::string(kEventColumns) + " WHERE ts_ms BETWEEN ? AND ? AND (? = '' OR device_id = ?) AND id > ?";
+    if (!q.types.empty()) {
+      sql += " AND type IN (?";
+      for (size_t i = 1; i < q.types.size(); ++i) sql += ", ?";
+      sql += ")";
+    }
+    if (q.person_id) sql += " AND person_id = ? AND type <> 'unknown_face'";
+    if (q.feedback_correct) sql += " AND feedback = ?";
+    sql += std::string(" ORDER BY id ") + (q.since_id ? "ASC" : "DESC") + " LIMIT ?";
+    Stmt s(db_.get(), sql);
+    s.Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.device_id).Bind(4, q.device_id).Bind(5, q.since_id.value_or(0));
+    int next = 6;
+    for (const auto& t : q.types) s.Bind(next++, t);
+    if (q.person_id) s.Bind(next++, *q.person_id);
+    if (q.feedback_correct) s.Bind(next++, int64_t{*q.feedback_correct ? 1 : 0});
+    s.Bind(next, static_cast<int64_t>(q.limit));
     return CollectRows<EventRecord>(s, EventOf);
   }
 

@@ -57,7 +57,9 @@ struct EventQuery {
   int64_t from_ms = 0;
   int64_t to_ms = INT64_MAX;
   std::string device_id;  // empty: any
-  std::string type;       // empty: any
+  std::vector<std::string> types;   // empty: any
+  std::optional<int64_t> person_id;  // set: only events about this person (not unknown_face, whose is the nearest)
+  std::optional<bool> feedback_correct;  // set: only events given this feedback
   std::optional<int64_t> since_id;  // set: only events after this id, oldest first (paging forward); else newest first
   size_t limit = 100;
 };

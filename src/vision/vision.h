@@ -163,6 +163,11 @@ struct Recognition {
 // `gallery` may be null: every face is then unmatched (distance +infinity). Thread-safe as Gallery::Identify.
 void MatchFaces(const Gallery* gallery, float threshold, Recognition* rec);
 
+// Groups faces by identity: faces nearer than `link_distance` are linked, and dlib's chinese_whispers labels the
+// graph's groups. Returns one label per face, 0 to k-1, numbered in the order of each group's first face; the same
+// input gives the same labels. O(n^2) distances: meant for a few thousand faces. Thread-safe (no shared state).
+std::vector<size_t> ClusterFaces(const std::vector<Descriptor>& faces, float link_distance = 0.5f);
+
 // The models and the pipeline. NOT thread-safe: use one instance per thread (Clone()); distinct instances may run
 // concurrently. Inference holds no lock. Sets nothing process-wide (BLAS threading is the environment's:
 // OPENBLAS_NUM_THREADS=1 is advised with one engine per core).

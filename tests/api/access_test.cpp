@@ -20,6 +20,7 @@ class AccessTest : public ::testing::Test {
     store_ = std::move(s).value();
     viewer_ = store_->CreateToken("viewer", auth::Role::kViewer, "", "test").value();
     camera_ = store_->CreateToken("door", auth::Role::kCamera, "door", "test").value();
+    admin_ = store_->CreateToken("admin", auth::Role::kAdmin, "", "test").value();
     AccessOptions options;
     options.camera_auth = true;
     options.allowed_origins = {"https://ha.example:8123"};
@@ -43,7 +44,7 @@ class AccessTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<auth::AuthStore> store_;
   std::unique_ptr<AccessControl> access_;
-  std::string viewer_, camera_;
+  std::string viewer_, camera_, admin_;
 };
 
 TEST_F(AccessTest, MetricsNeedAViewerTokenExceptFromLoopback) {
@@ -74,6 +75,16 @@ TEST_F(AccessTest, AViewerWatchesAndExportsFootage) {
   EXPECT_EQ(ClassifyRoute(Method::kGet, "/footage.html").cls, RouteClass::kPage);
   EXPECT_EQ(ClassifyRoute(Method::kGet, "/people.html").cls, RouteClass::kPage);
   EXPECT_EQ(ClassifyRoute(Method::kGet, "/events.html").cls, RouteClass::kPage);
+  EXPECT_EQ(ClassifyRoute(Method::kGet, "/system.html").cls, RouteClass::kPage);
+}
+
+TEST_F(AccessTest, AViewerSeesStrangersButOnlyAnAdminNamesThem) {
+  EXPECT_EQ(Decide(Method::kGet, "/api/v1/recognition/strangers", {{"X-API-Key", viewer_}}), 0);
+  for (const char* p : {"/api/v1/recognition/strangers/{id}/enrol", "/api/v1/events/{id}/enrol"}) {
+    EXPECT_EQ(ClassifyRoute(Method::kPost, p).cls, RouteClass::kEnrolment) << p;
+    EXPECT_EQ(Decide(Method::kPost, p, {{"X-API-Key", viewer_}}), 403) << p;
+    EXPECT_EQ(Decide(Method::kPost, p, {{"X-API-Key", admin_}}), 0) << p;
+  }
 }
 
 TEST_F(AccessTest, ABoundCameraTokenUploadsOnlyForItsDevice) {

@@ -257,5 +257,94 @@ TEST_F(RecognitionApiTest, WrongMatchFeedbackTurnsTheFaceUnknown) {
   }));
 }
 
+TEST_F(RecognitionApiTest, APhotoWithSeveralFacesAsksWhichOneAndEnrolsTheBoxGiven) {
+  auto server = StartRecognition();
+  HttpClient c(server.port());
+  const std::string photo = FaceJpeg(std::string(kExamples) + "two_people.jpg");
+  auto enrol = [&](const std::string& box) {
+    std::vector<testing::FormField> fields{{"name", "Picked", "", ""}};
+    if (!box.empty()) fields.push_back({"box", box, "", ""});
+    fields.push_back({"image", photo, "p.jpg", "image/jpeg"});
+    return c.Request("POST", "/api/v1/recognition/add-permitted-face", MultipartBody("pick", fields),
+                     {{"Content-Type", "multipart/form-data; boundary=pick"}});
+  };
+  const auto ask = enrol("");
+  ASSERT_EQ(ask.status, 422) << ask.body;
+  const json asked = Json(ask);
+  EXPECT_EQ(asked["error"], "2 faces found");
+  EXPECT_EQ(asked["hint"], "pick one: send its box as box=x,y,w,h");
+  ASSERT_EQ(asked["faces"].size(), 2u);
+  EXPECT_GT(asked["width"].get<int>(), 0);
+  const json second = asked["faces"][1]["box"];
+  const std::string box = std::to_string(second["x"].get<int>()) + "," + std::to_string(second["y"].get<int>()) +
+                          "," + std::to_string(second["w"].get<int>()) + "," + std::to_string(second["h"].get<int>());
+  const auto picked = enrol(box);
+  ASSERT_EQ(picked.status, 200) << picked.body;
+  EXPECT_EQ(Json(picked)["box"], second);
+  EXPECT_EQ(enrol("0,0,4,4").status, 422);
+  EXPECT_EQ(Json(enrol("0,0,4,4"))["error"], "no face at the given box");
+  EXPECT_EQ(enrol("1,2,three").status, 400);
+  EXPECT_EQ(Json(c.Get("/api/v1/recognition/permitted-faces"))["people"][0]["faces"], 1);
+}
+
+TEST_F(RecognitionApiTest, StrangersAreGroupedNamedAtOnceAndAnEventSaysWhoItWas) {
+  auto server = StartRecognition({"--event-dedup-s", "0"});
+  HttpClient c(server.port());
+  for (const std::string* face : {&biden_, &biden_, &biden_, &obama_, &obama_}) {
+    ASSERT_EQ(c.PostJpeg("/api/v1/stream/stream", *face, "gate").status, 200);
+  }
+  json strangers;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    strangers = Json(c.Get("/api/v1/recognition/strangers"));
+    return strangers["strangers"].size() == 2 && strangers["strangers"][0]["sightings"] == 2 &&
+           strangers["strangers"][1]["sightings"] == 3;
+  })) << strangers.dump();
+  const json biden = strangers["strangers"][1];  // seen first, so listed last
+  EXPECT_EQ(biden["cameras"], json::parse(R"([{"device_id":"gate","sightings":3}])"));
+  EXPECT_EQ(biden["thumbnail_urls"].size(), 3u);
+  EXPECT_EQ(c.Get(biden["thumbnail_urls"][0].get<std::string>()).headers["content-type"], "image/jpeg");
+  EXPECT_EQ(strangers["window_hours"], 24) << "the footage's retention age";
+
+  const std::string biden_id = std::to_string(biden["id"].get<int64_t>());
+  EXPECT_EQ(c.Request("POST", "/api/v1/recognition/strangers/" + biden_id + "/enrol", "{\"name\": \"\"}").status, 400);
+  EXPECT_EQ(c.Request("POST", "/api/v1/recognition/strangers/999999/enrol", "{\"name\": \"X\"}").status, 404);
+  EXPECT_EQ(c.Get("/api/v1/recognition/strangers?hours=0").status, 400);
+  const auto named = c.Request("POST", "/api/v1/recognition/strangers/" + biden_id + "/enrol", "{\"name\": \"Joe Biden\"}");
+  ASSERT_EQ(named.status, 200) << named.body;
+  EXPECT_EQ(Json(named)["face_ids"].size(), 3u);
+  EXPECT_TRUE(Json(named)["new_person"].get<bool>());
+  strangers = Json(c.Get("/api/v1/recognition/strangers"));
+  ASSERT_EQ(strangers["strangers"].size(), 1u) << strangers.dump();
+  auto seen = Json(c.PostJpeg("/api/v1/stream/stream", biden_, "gate"));
+  EXPECT_EQ(seen["recognition"]["faces"][0]["name"], "Joe Biden") << seen.dump();
+
+  // "This is ..." on one event: the face it kept is enrolled.
+  const std::string obama_event = std::to_string(strangers["strangers"][0]["event_ids"][0].get<int64_t>());
+  const auto is = c.Request("POST", "/api/v1/events/" + obama_event + "/enrol", "{\"name\": \"Barack Obama\"}");
+  ASSERT_EQ(is.status, 200) << is.body;
+  EXPECT_EQ(Json(is)["name"], "Barack Obama");
+  seen = Json(c.PostJpeg("/api/v1/stream/stream", obama_, "gate"));
+  EXPECT_EQ(seen["recognition"]["faces"][0]["name"], "Barack Obama") << seen.dump();
+  EXPECT_TRUE(Json(c.Get("/api/v1/recognition/strangers"))["strangers"].empty());
+  const json online = Json(c.Get("/api/v1/events?type=device_online"))["events"][0];
+  const auto refused = c.Request("POST", "/api/v1/events/" + std::to_string(online["id"].get<int64_t>()) + "/enrol",
+                                 "{\"name\": \"Nobody\"}");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+
+  // The log by person and by several kinds at once.
+  const int64_t joe = Json(named)["person_id"];
+  json about;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    about = Json(c.Get("/api/v1/events?type=person_recognised,person_added&person_id=" + std::to_string(joe)));
+    return about["events"].size() == 2;
+  })) << about.dump();
+  EXPECT_EQ(about["events"][0]["type"], "person_recognised");
+  EXPECT_EQ(about["events"][1]["type"], "person_added");
+  EXPECT_EQ(Json(c.Get("/api/v1/events?type=unknown_face,person_recognised"))["events"].size(), 7u);
+  const auto bad = c.Get("/api/v1/events?type=unknown_face,sneeze");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(Json(bad)["error"].get<std::string>().find("person_recognised"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace iotstream

@@ -99,6 +99,18 @@ TEST(Records, EventsAppendListFeedbackAndOrphans) {
   EventQuery later;
   later.from_ms = 1500;
   EXPECT_EQ(r->ListEvents(later).value().size(), 1u);
+  EventQuery both_kinds;
+  both_kinds.types = {"unknown_face", "person_recognised"};
+  EXPECT_EQ(r->ListEvents(both_kinds).value().size(), 2u);
+  both_kinds.types = {"device_online"};
+  EXPECT_EQ(r->ListEvents(both_kinds).value().size(), 0u);
+  EventQuery about;
+  about.person_id = e.person_id;
+  ASSERT_EQ(r->ListEvents(about).value().size(), 1u);
+  EXPECT_EQ(r->ListEvents(about).value()[0].id, e.id);
+  EventQuery reviewed;
+  reviewed.feedback_correct = false;
+  EXPECT_EQ(r->ListEvents(reviewed).value().size(), 0u);
 
   auto got = r->GetEvent(e.id).value();
   EXPECT_EQ(got.name, "alice");
@@ -108,6 +120,8 @@ TEST(Records, EventsAppendListFeedbackAndOrphans) {
   EXPECT_FALSE(got.feedback_correct.has_value());
   EXPECT_TRUE(r->SetFeedback(e.id, false).ok());
   EXPECT_EQ(r->GetEvent(e.id).value().feedback_correct, false);
+  ASSERT_EQ(r->ListEvents(reviewed).value().size(), 1u);
+  EXPECT_EQ(r->ListEvents(reviewed).value()[0].id, e.id);
   EXPECT_TRUE(r->SetFeedback(999, true).IsNotFound());
   EXPECT_EQ(r->ReadEventThumbnail(e.id).value(), "thumb");
 
