@@ -2,7 +2,7 @@
 // Server strings only ever reach the page as textContent or attribute values.
 
 export class HttpError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, body = {}) { super(message); this.status = status; this.body = body; }
 }
 
 /** JSON from the API; a lost session goes to the login page. */
@@ -10,7 +10,7 @@ export async function api(url, options = {}) {
   const res = await fetch(url, { cache: 'no-store', ...options });
   if (res.status === 401) { location.href = '/login.html'; throw new HttpError(401, 'not logged in'); }
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new HttpError(res.status, typeof body.error === 'string' ? body.error : `HTTP ${res.status}`);
+  if (!res.ok) throw new HttpError(res.status, typeof body.error === 'string' ? body.error : `HTTP ${res.status}`, body);
   return body;
 }
 

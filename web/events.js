@@ -1,6 +1,6 @@
-// iotstream events page: the faces seen (recognised and unknown) with their thumbnail, camera, time, name and
-// distance; filters by camera, person, kind and time; "not this person" feedback; a link to the footage at that
-// moment. New events arrive over /ws without a reload.
+// iotstream events page: the faces seen (recognised and unknown) with their thumbnail beside the frame it came from
+// (box drawn), camera, time, name and distance; filters by camera, person, kind and time; "not this person" feedback
+// and "this is ..." enrolment; a link to the footage at that moment. New events arrive over /ws without a reload.
 // Server strings only ever reach the page as textContent or attribute values.
 import { api, account, el, formatTime, jsonBody } from './common.js';
 
@@ -18,6 +18,7 @@ const ui = {
   from: $('[data-testid="filter-from"]'),
   to: $('[data-testid="filter-to"]'),
   msg: $('[data-testid="events-msg"]'),
+  actionMsg: $('[data-testid="action-msg"]'),
   list: $('[data-testid="event-list"]'),
   conn: $('[data-testid="ws-status"]'),
 };
@@ -27,6 +28,7 @@ const state = {
   loaded: [],          // the API's answer for the current filters
   live: [],            // events received over /ws since the page opened, newest last
   loadToken: 0,        // the newest load wins
+  drafts: new Map(),   // "this is ..." names being typed, by event id: a re-render keeps them
 };
 
 // ---------- filters ----------
@@ -42,7 +44,7 @@ function filters() {
   };
 }
 
-/** Whether event `e` passes the filters; the person filter is applied here, as the events API has none. */
+/** Whether event `e` passes the filters (for events from /ws; the API applies the same ones). */
 function matches(e, f) {
   return f.types.includes(e.type) && (!f.camera || e.device_id === f.camera) &&
     (f.person === null || (e.type === 'person_recognised' && e.person_id === f.person)) &&
@@ -59,6 +61,8 @@ async function loadChoices() {
 }
 
 function fillPeople(people) {
+  const names = document.getElementById('people-names');
+  names.replaceChildren(...people.filter((p) => typeof p.name === 'string').map((p) => option(p.name, '')));
   const chosen = ui.person.value;
   ui.person.replaceChildren(option('', 'Anyone'),
     ...people.filter((p) => Number.isInteger(p.person_id)).map((p) => option(String(p.person_id), String(p.name))));
@@ -71,16 +75,14 @@ async function load() {
   const token = ++state.loadToken;
   const f = filters();
   ui.msg.textContent = 'Loading…';
-  // One query per kind: the API takes one type at a time.
-  const answers = await Promise.all(f.types.map((type) => {
-    const q = new URLSearchParams({ type, limit: LIMIT });
-    if (f.camera) q.set('device_id', f.camera);
-    if (f.from !== null) q.set('from', f.from);
-    if (f.to !== null) q.set('to', f.to);
-    return api(`/api/v1/events?${q}`);
-  }));
+  const q = new URLSearchParams({ type: f.types.join(','), limit: LIMIT });
+  if (f.camera) q.set('device_id', f.camera);
+  if (f.person !== null) q.set('person_id', f.person);
+  if (f.from !== null) q.set('from', f.from);
+  if (f.to !== null) q.set('to', f.to);
+  const answer = await api(`/api/v1/events?${q}`);
   if (token !== state.loadToken) return;
-  state.loaded = answers.flatMap((a) => a.events ?? []);
+  state.loaded = answer.events ?? [];
   render();
 }
 
@@ -111,6 +113,7 @@ function eventItem(e) {
   const li = el('li', { className: 'event', dataset: { testid: 'event', eventId: e.id, type: e.type } },
     el('img', { src: `/api/v1/events/${e.id}/thumbnail.jpg`, alt: `Face of ${who}`, width: 72, height: 72,
       loading: 'lazy', dataset: { testid: 'event-thumbnail' } }),
+    frameWithBox(e, who),
     el('div', { className: 'event-text' },
       el('strong', { dataset: { testid: 'event-name' } }, who), ' ', distance,
       el('div', { className: 'event-where' },
@@ -128,7 +131,60 @@ function eventItem(e) {
     btn.addEventListener('click', () => notThisPerson(e, btn).catch(report));
     actions.append(btn);
   }
+  if (state.canEdit) actions.append(thisIs(e, `${camera} at ${when}`));
   return li;
+}
+
+/** The frame the face was found in, the face's box drawn over it once the frame's size is known. */
+function frameWithBox(e, who) {
+  if (!Number.isInteger(e.frame_id) || e.frame_id <= 0) return el('figure', { className: 'event-frame' });
+  const img = el('img', { src: `/api/v1/frames/${e.frame_id}`, alt: `Frame with the face of ${who}`, loading: 'lazy',
+    dataset: { testid: 'event-frame' } });
+  const figure = el('figure', { className: 'event-frame' }, img);
+  const b = e.box;
+  img.addEventListener('load', () => {
+    if (!b || !img.naturalWidth || !img.naturalHeight) return;
+    const pct = (v, of) => `${(100 * v / of).toFixed(2)}%`;
+    const box = el('div', { className: 'box', dataset: { testid: 'event-box' } });
+    Object.assign(box.style, { left: pct(b.x, img.naturalWidth), top: pct(b.y, img.naturalHeight),
+      width: pct(b.w, img.naturalWidth), height: pct(b.h, img.naturalHeight) });
+    figure.append(box);
+  }, { once: true });
+  img.addEventListener('error', () => img.remove(), { once: true });  // evicted by retention
+  return figure;
+}
+
+/** "This is ...": a name (an enrolled one offered) for the face of event `e`, added to that person. */
+function thisIs(e, where) {
+  const name = el('input', { name: 'name', maxLength: 128, required: true, autocomplete: 'off',
+    placeholder: 'This is…', 'aria-label': `Who this is: ${where}`, dataset: { focusKey: `this-is-${e.id}` } });
+  name.setAttribute('list', 'people-names');
+  name.value = state.drafts.get(e.id) ?? '';
+  name.addEventListener('input', () => state.drafts.set(e.id, name.value));
+  const form = el('form', { className: 'this-is' }, name,
+    el('button', { type: 'submit', 'aria-label': `Add this face: ${where}` }, 'Add face'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    enrolFrom(e, name.value.trim(), form).catch(report);
+  });
+  return form;
+}
+
+async function enrolFrom(e, name, form) {
+  if (!name) return;
+  form.querySelector('button').disabled = true;
+  try {
+    const r = await api(`/api/v1/events/${e.id}/enrol`, jsonBody('POST', { name }));
+    state.drafts.delete(e.id);
+    ui.actionMsg.textContent = `This face is now one of ${r.name}'s.`;
+    if (e.type === 'person_recognised' && e.name !== r.name) {
+      for (const list of [state.loaded, state.live]) for (const x of list) if (x.id === e.id) x.feedback = 'wrong';
+    }
+  } catch (err) {
+    if (err.status === 401) return;
+    ui.actionMsg.textContent = `Not added: ${err.message}`;
+  }
+  render();
 }
 
 async function notThisPerson(e, btn) {

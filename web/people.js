@@ -1,7 +1,8 @@
 // iotstream people page: the enrolled people with their photos; enrol a person or add photos by upload or drag and
-// drop (several at once, the server's answer shown per photo); rename; delete a photo or a person after a confirmation.
+// drop (several at once, the server's answer shown per photo; of a photo with several faces the user picks one);
+// rename; delete a photo or a person after a confirmation; strangers (unnamed faces grouped by identity) named at once.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, el, jsonBody } from './common.js';
+import { api, account, el, formatTime, jsonBody } from './common.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -15,6 +16,11 @@ const ui = {
   list: $('[data-testid="person-list"]'),
   confirm: $('[data-testid="confirm"]'),
   confirmText: $('[data-testid="confirm-text"]'),
+  strangersMsg: $('[data-testid="strangers-msg"]'),
+  strangersEmpty: $('[data-testid="strangers-empty"]'),
+  strangers: $('[data-testid="stranger-list"]'),
+  strangersRefresh: $('[data-testid="strangers-refresh"]'),
+  names: $('#people-names'),
 };
 
 // Each person's upload answers, kept across re-renders of their card (an upload re-renders it).
@@ -31,25 +37,70 @@ function uploadAnswer(err) {
   return `not added: ${err.message}`;
 }
 
+/** Enrols one photo under `name` (the face in `box` of several), showing the answer in `line`; true when added. */
+async function uploadPhoto(name, file, line, box = null) {
+  line.dataset.state = 'pending';
+  line.replaceChildren(`${file.name}: uploading…`);
+  const q = new URLSearchParams({ name });
+  if (box) q.set('box', [box.x, box.y, box.w, box.h].join(','));
+  try {
+    const r = await api(`/api/v1/recognition/add-permitted-face?${q}`, {
+      method: 'POST',
+      headers: { 'Content-Type': file.type || 'application/octet-stream' },
+      body: file,
+    });
+    line.replaceChildren(`${file.name}: added to ${r.name}`);
+    line.dataset.state = 'ok';
+    return true;
+  } catch (err) {
+    if (err.status === 401) throw err;
+    const faces = Array.isArray(err.body?.faces) ? err.body.faces : [];
+    if (err.status === 422 && faces.length > 1) {
+      line.dataset.state = 'pick';
+      line.replaceChildren(`${file.name}: ${faces.length} faces: pick the one to add`,
+        facePicker(file, faces, err.body, (picked) => pickFace(name, file, line, picked)));
+    } else {
+      line.replaceChildren(`${file.name}: ${uploadAnswer(err)}`);
+      line.dataset.state = 'error';
+    }
+    return false;
+  }
+}
+
+/** The photo with a button over each face the server found (boxes in the photo's pixels). */
+function facePicker(file, faces, size, onPick) {
+  const url = URL.createObjectURL(file);
+  const img = el('img', { src: url, alt: `${file.name} with ${faces.length} faces` });
+  img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+  const width = size.width > 0 ? size.width : 1;
+  const height = size.height > 0 ? size.height : 1;
+  const pct = (v, of) => `${(100 * v / of).toFixed(2)}%`;
+  return el('div', { className: 'face-picker', dataset: { testid: 'face-picker' } }, img,
+    ...faces.map((f, i) => {
+      const b = f.box ?? {};
+      const btn = el('button', { type: 'button', className: 'face-box', 'aria-label': `Face ${i + 1} of ${file.name}`,
+        dataset: { testid: 'face-box' } });
+      Object.assign(btn.style, { left: pct(b.x, width), top: pct(b.y, height), width: pct(b.w, width),
+        height: pct(b.h, height) });
+      btn.addEventListener('click', () => onPick(b));
+      return btn;
+    }));
+}
+
+async function pickFace(name, file, line, box) {
+  if (await uploadPhoto(name, file, line, box)) await load();
+}
+
 /** Enrols each photo under `name` in turn, listing each one's answer in `results`; true when any was added. */
 async function uploadPhotos(name, files, results) {
   let added = false;
   for (const file of files) {
-    const line = el('li', { dataset: { testid: 'upload-result', state: 'pending' } }, `${file.name}: uploading…`);
+    const line = el('li', { dataset: { testid: 'upload-result' } });
     results.append(line);
     try {
-      const r = await api(`/api/v1/recognition/add-permitted-face?name=${encodeURIComponent(name)}`, {
-        method: 'POST',
-        headers: { 'Content-Type': file.type || 'application/octet-stream' },
-        body: file,
-      });
-      line.textContent = `${file.name}: added to ${r.name}`;
-      line.dataset.state = 'ok';
-      added = true;
-    } catch (err) {
-      if (err.status === 401) return added;
-      line.textContent = `${file.name}: ${uploadAnswer(err)}`;
-      line.dataset.state = 'error';
+      added = await uploadPhoto(name, file, line) || added;
+    } catch {
+      return added;  // the session is gone: the page is going to the login page
     }
   }
   return added;
@@ -90,6 +141,7 @@ function confirmDelete(text) {
 async function load() {
   const body = await api(facesUrl);
   state.people = (body.people ?? []).filter((p) => Number.isInteger(p.person_id) && typeof p.name === 'string');
+  ui.names.replaceChildren(...state.people.map((p) => el('option', { value: p.name })));
   render();
 }
 
@@ -205,6 +257,54 @@ async function enrol(e) {
   }
 }
 
+// ---------- strangers ----------
+
+async function loadStrangers() {
+  const body = await api('/api/v1/recognition/strangers');
+  const list = (body.strangers ?? []).filter((s) => Number.isInteger(s.id));
+  ui.strangersEmpty.hidden = list.length > 0;
+  const focusKey = document.activeElement?.dataset?.focusKey;
+  ui.strangers.replaceChildren(...list.map(strangerCard));
+  if (focusKey) ui.strangers.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+}
+
+function strangerCard(s) {
+  const times = s.sightings === 1 ? 'once' : `${s.sightings} times`;
+  const where = (s.cameras ?? []).map((c) => `${c.device_id} (${c.sightings})`).join(', ');
+  const photos = el('ul', { className: 'photos', 'aria-label': `Faces of stranger ${s.id}` },
+    ...(s.thumbnail_urls ?? []).filter((u) => typeof u === 'string' && u.startsWith('/api/v1/events/'))
+      .map((src, i) => el('li', {}, el('img', { src, alt: `Face ${i + 1} of stranger ${s.id}`, width: 96, height: 96,
+        loading: 'lazy' }))));
+  const card = el('li', { className: 'person panel', dataset: { testid: 'stranger', strangerId: s.id } },
+    el('h3', {}, `Seen ${times}`), photos,
+    el('p', { className: 'person-msg' }, `at ${where}; first ${formatTime(s.first_seen)}, last ${formatTime(s.last_seen)}`));
+  if (state.canEdit) {
+    const name = el('input', { name: 'name', maxLength: 128, required: true, autocomplete: 'off',
+      placeholder: 'Who is this?', 'aria-label': `Name of stranger ${s.id}`, dataset: { focusKey: `stranger-name-${s.id}` } });
+    name.setAttribute('list', 'people-names');
+    const form = el('form', { className: 'rename' }, name,
+      el('button', { type: 'submit', 'aria-label': `Name stranger ${s.id}` }, 'Name this person'));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      nameStranger(s, name.value.trim(), form).catch(report);
+    });
+    card.append(form);
+  }
+  return card;
+}
+
+async function nameStranger(s, name, form) {
+  if (!name) return;
+  form.querySelector('button').disabled = true;
+  try {
+    const r = await api(`/api/v1/recognition/strangers/${s.id}/enrol`, jsonBody('POST', { name }));
+    ui.strangersMsg.textContent = `${r.name} added with ${r.face_ids.length} of these faces.`;
+  } catch (err) {
+    ui.strangersMsg.textContent = `Not named: ${err.message}`;
+  }
+  await Promise.all([load(), loadStrangers()]);
+}
+
 // ---------- start ----------
 
 const report = (err) => { if (err.status !== 401) ui.msg.textContent = err.message; };
@@ -220,5 +320,6 @@ dropZone(ui.enrolForm, (files) => {
 account()
   .then((me) => { state.canEdit = me.canEdit; ui.enrolSection.hidden = !me.canEdit; })
   .catch(() => { /* read-only: the controls that change the gallery stay hidden */ })
-  .then(load)
+  .then(() => Promise.all([load(), loadStrangers()]))
   .catch(report);
+ui.strangersRefresh.addEventListener('click', () => loadStrangers().catch(report));

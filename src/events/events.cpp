@@ -214,8 +214,10 @@ Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std
   if (e.descriptor.size() != vision::kDescriptorSize) {
     return Status::InvalidArgument("event " + std::to_string(event_id) + " (" + e.type + ") holds no face");
   }
-  if (e.type == type::kPersonRecognised) {
-    if (Status st = Feedback(event_id, e.name == name); !st.ok()) return st;
+  const bool right = e.name == name;
+  if (e.type == type::kPersonRecognised && e.feedback_correct != right) {
+    // NotFound: the person it named was deleted since, and with them any need of a negative example.
+    if (Status st = Feedback(event_id, right); !st.ok() && !st.IsNotFound()) return st;
   }
   auto thumbnail = records_.ReadEventThumbnail(event_id);  // none: the face is enrolled without a picture
   auto added = records_.AddFace(name, e.descriptor,

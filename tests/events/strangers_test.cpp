@@ -130,6 +130,14 @@ TEST_F(StrangersTest, ThisIsSomeoneElseCorrectsTheMatchAndEnrols) {
   std::copy(v.begin(), v.end(), d.begin());
   EXPECT_EQ(gallery_.Identify(d).name, "carol");
 
+  // A match of someone deleted since is still a face to enrol.
+  const int64_t stale = Sighting(type::kPersonRecognised, 8, 1, "door", now_ - 500);
+  ASSERT_TRUE(records_->DeletePerson(alice_).ok());
+  ASSERT_TRUE(gallery_.RemovePerson(alice_).ok());
+  auto erin = hub_->EnrolFromEvent(stale, "erin");
+  ASSERT_TRUE(erin.ok()) << erin.status().ToString();
+  EXPECT_EQ(records_->GetEvent(stale).value().feedback_correct, false);
+
   EXPECT_TRUE(hub_->EnrolFromEvent(9999, "dave").status().IsNotFound());
   store::EventRecord device = DeviceEvent(type::kDeviceOnline, "door", now_, nullptr);
   ASSERT_TRUE(records_->AppendEvent(&device, "").ok());
