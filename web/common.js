@@ -117,6 +117,9 @@ export function watchSystem(onSample = () => {}) {
     shown = lines.join('\n');
     banner.hidden = lines.length === 0;
     banner.replaceChildren(...lines.map((line) => el('p', {}, line)));
+    if (lines.length > 0 && !location.pathname.endsWith('/system.html')) {
+      banner.append(el('a', { href: 'system.html', className: 'page-link' }, 'See the system page'));
+    }
   };
 
   const poll = async () => {

@@ -1,7 +1,7 @@
 // iotstream people page: the enrolled people with their photos; enrol a person or add photos by upload or drag and
 // drop (several at once, the server's answer shown per photo); rename; delete a photo or a person after a confirmation.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, el, jsonBody } from './common.js';
+import { api, account, el, jsonBody, watchSystem } from './common.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -222,3 +222,4 @@ account()
   .catch(() => { /* read-only: the controls that change the gallery stay hidden */ })
   .then(load)
   .catch(report);
+watchSystem();

@@ -203,7 +203,7 @@ test('system: charts move with a camera, its fps, the offline banner, a server r
       await page.screenshot({ path: path.join(ARTIFACTS, 'system-desktop.png'), fullPage: true });
     });
 
-    await t.test('the banner says when the camera went offline', async () => {
+    await t.test('the banner says when the camera went offline, on this page and the live one', async () => {
       await stopCamera(cam);
       const banner = page.getByRole('alert');
       await banner.getByText(/^Camera offline: cam-sys \(last frame \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)\.$/)
@@ -211,6 +211,13 @@ test('system: charts move with a camera, its fps, the offline banner, a server r
       assert.equal(await page.locator(row('cam-sys')).getAttribute('data-online'), 'false');
       await page.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="camera-fps"]`).textContent === '0.0',
         row('cam-sys'), { timeout: WAIT_MS });
+      const live = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      live.on('pageerror', (err) => pageErrors.push(`live: ${err.message}`));
+      await live.goto(`${s.base}/`);
+      await live.getByRole('alert').getByText(/^Camera offline: cam-sys/).waitFor({ timeout: WAIT_MS });
+      await live.getByRole('alert').getByRole('link', { name: 'See the system page' }).click();
+      await live.waitForURL(/\/system\.html$/, { timeout: WAIT_MS });
+      await live.close();
     });
 
     await t.test('every page links to the system page', async () => {
