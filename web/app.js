@@ -1,4 +1,5 @@
 // iotstream dashboard: live camera grid over /ws, with /api/v1/devices polled as a fallback.
+import { watchSystem } from './common.js';
 import { parseFrame } from './protocol.js';
 
 const POLL_MS = 2000;
@@ -495,3 +496,4 @@ account().catch(() => { /* the grid still works; the account links stay hidden *
 setInterval(() => { for (const c of cams.values()) renderLastSeen(c); }, 1000);
 connect();
 poll();
+watchSystem();

@@ -1,4 +1,5 @@
-// Shared by the people and events pages: API calls, times, the account links, elements built from server strings.
+// Shared by the dashboard's pages: API calls, times, the account links, elements built from server strings, and the
+// warning banner with the server's figures behind it (the system page charts the same polls).
 // Server strings only ever reach the page as textContent or attribute values.
 
 export class HttpError extends Error {
@@ -51,4 +52,97 @@ export async function account() {
     location.href = '/login.html';
   });
   return { canEdit: me.role === 'admin' };
+}
+
+/** A camera's name for people: its name, with its id when they differ. */
+export const cameraName = (d) => (d.name && d.name !== d.id ? `${d.name} (${d.id})` : String(d.id));
+
+// ---------- the server's figures and the warning banner ----------
+
+export const POLL_MS = 2000;
+const POLL_TIMEOUT_MS = 10000;  // a poll not answered by then counts as unanswered
+const DROP_HOLD_MS = 30000;     // "frames are being dropped" stays up this long after the last drop seen
+const MAX_OFFLINE_NAMED = 5;
+
+/** Whether `now` comes from the same server run as `before` (a restart starts every counter again). */
+const sameRun = (before, now) =>
+  now.uptime_s >= before.uptime_s && (now.frames?.accepted ?? 0) >= (before.frames?.accepted ?? 0);
+
+/**
+ * Polls the devices and /api/v1/system/performance every POLL_MS and shows a banner under the top bar while frames
+ * are being dropped (the dropped or store_errors counter rose since the previous poll, up to DROP_HOLD_MS ago) or a
+ * camera is offline. `onSample` gets each poll: { at, devices, performance, previous }, where `previous` is the poll
+ * before from the same server run (null after a restart or an unanswered poll), or { at, error } when the server did
+ * not answer. A lost session goes to the login page.
+ */
+export function watchSystem(onSample = () => {}) {
+  const banner = el('div', { className: 'banner', role: 'alert', hidden: true, dataset: { testid: 'warning-banner' } });
+  document.querySelector('.topbar').after(banner);
+  const drops = { since: 0, last: -Infinity, queueFull: false, writeFailed: false };
+  let previous = null;
+  let shown = '';
+
+  const noteDrops = (sample) => {
+    const before = sample.previous?.performance.frames;
+    const now = sample.performance.frames;
+    if (!before || !now) return;
+    const queueFull = now.dropped > before.dropped;
+    const writeFailed = now.store_errors > before.store_errors;
+    if (!queueFull && !writeFailed) return;
+    if (sample.at - drops.last > DROP_HOLD_MS) Object.assign(drops, { since: sample.previous.at, queueFull, writeFailed });
+    drops.last = sample.at;
+    drops.queueFull ||= queueFull;
+    drops.writeFailed ||= writeFailed;
+  };
+
+  const warnings = (sample) => {
+    const lines = [];
+    if (sample.at - drops.last <= DROP_HOLD_MS) {
+      const why = drops.queueFull && drops.writeFailed ? 'the storage queue is full and writing to the disk fails'
+        : drops.queueFull ? 'the disk is not keeping up (the storage queue is full)' : 'writing to the disk fails';
+      lines.push(`Frames are being dropped since ${formatTime(drops.since)}: ${why}.`);
+    }
+    const offline = sample.devices.filter((d) => d.online === false);
+    if (offline.length > 0) {
+      const named = offline.slice(0, MAX_OFFLINE_NAMED).map((d) =>
+        (typeof d.last_seen === 'number' ? `${cameraName(d)} (last frame ${formatTime(d.last_seen)})` : cameraName(d)));
+      const more = offline.length > MAX_OFFLINE_NAMED ? ` and ${offline.length - MAX_OFFLINE_NAMED} more` : '';
+      lines.push(`${offline.length === 1 ? 'Camera' : 'Cameras'} offline: ${named.join(', ')}${more}.`);
+    }
+    return lines;
+  };
+
+  const show = (lines) => {
+    if (lines.join('\n') === shown) return;  // unchanged: not announced again
+    shown = lines.join('\n');
+    banner.hidden = lines.length === 0;
+    banner.replaceChildren(...lines.map((line) => el('p', {}, line)));
+    if (lines.length > 0 && !location.pathname.endsWith('/system.html')) {
+      banner.append(el('a', { href: 'system.html', className: 'page-link' }, 'See the system page'));
+    }
+  };
+
+  const poll = async () => {
+    const at = Date.now();
+    const options = { signal: AbortSignal.timeout(POLL_TIMEOUT_MS) };
+    let sample;
+    try {
+      const [list, performance] = await Promise.all([api('/api/v1/devices', options),
+        api('/api/v1/system/performance', options)]);
+      const devices = (list.devices ?? []).filter((d) => typeof d.id === 'string');
+      sample = { at, devices, performance,
+        previous: previous && sameRun(previous.performance, performance) ? previous : null };
+    } catch (err) {
+      if (err.status === 401) return;  // on its way to the login page
+      sample = { at, error: err };
+    }
+    setTimeout(poll, POLL_MS);
+    previous = sample.error ? null : { at, devices: sample.devices, performance: sample.performance };
+    if (!sample.error) {
+      noteDrops(sample);
+      show(warnings(sample));
+    }
+    onSample(sample);
+  };
+  poll();
 }

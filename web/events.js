@@ -2,7 +2,7 @@
 // (box drawn), camera, time, name and distance; filters by camera, person, kind and time; "not this person" feedback
 // and "this is ..." enrolment; a link to the footage at that moment. New events arrive over /ws without a reload.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, el, formatTime, jsonBody } from './common.js';
+import { api, account, cameraName, el, formatTime, jsonBody, watchSystem } from './common.js';
 
 const LIMIT = 200;              // events shown
 const FACE_TYPES = ['person_recognised', 'unknown_face'];
@@ -56,7 +56,7 @@ const option = (value, text) => el('option', { value }, text);
 async function loadChoices() {
   const [devices, people] = await Promise.all([api('/api/v1/devices'), api('/api/v1/recognition/permitted-faces')]);
   ui.camera.append(...(devices.devices ?? []).filter((d) => typeof d.id === 'string')
-    .map((d) => option(d.id, d.name && d.name !== d.id ? `${d.name} (${d.id})` : d.id)));
+    .map((d) => option(d.id, cameraName(d))));
   fillPeople(people.people ?? []);
 }
 
@@ -253,3 +253,4 @@ account()
   .then(() => Promise.all([loadChoices(), load()]))
   .catch(report)
   .then(connect);
+watchSystem();

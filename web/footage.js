@@ -1,6 +1,7 @@
 // iotstream footage page: a camera's stored frames on a timeline (frames per minute), scrubbing, playing at 1x/4x/16x,
 // stepping frame by frame, jumping to events, and exports (MP4 or ZIP) as jobs with their progress.
 // Server strings only ever reach the page as textContent or attribute values.
+import { api, cameraName, watchSystem } from './common.js';
 
 const EXPORT_POLL_MS = 500;
 const PLAY_BATCH = 100;     // frames fetched ahead while playing
@@ -45,19 +46,6 @@ const state = {
   seekToken: 0,    // the newest seek wins
 };
 
-class HttpError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-/** JSON from the API; a lost session goes to the login page. */
-async function api(url, options = {}) {
-  const res = await fetch(url, { cache: 'no-store', ...options });
-  if (res.status === 401) { location.href = '/login.html'; throw new HttpError(401, 'not logged in'); }
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new HttpError(res.status, typeof body.error === 'string' ? body.error : `HTTP ${res.status}`);
-  return body;
-}
-
 const deviceUrl = (path) => `/api/v1/${path}`.replace('{d}', encodeURIComponent(state.device));
 const pad = (n, w = 2) => String(n).padStart(w, '0');
 /** "2026-12-05 14:03:07.200", local time. */
@@ -83,7 +71,7 @@ async function loadCameras() {
   ui.camera.replaceChildren(...devices.map((d) => {
     const o = document.createElement('option');
     o.value = d.id;
-    o.textContent = d.name && d.name !== d.id ? `${d.name} (${d.id})` : d.id;
+    o.textContent = cameraName(d);
     return o;
   }));
   if (devices.length === 0) { ui.msg.textContent = 'No camera has sent a frame yet.'; return; }
@@ -398,3 +386,4 @@ addEventListener('resize', drawDensity);
 
 account().catch(() => { /* the account links stay hidden */ });
 loadCameras().catch(report);
+watchSystem();

@@ -2,7 +2,7 @@
 // drop (several at once, the server's answer shown per photo; of a photo with several faces the user picks one);
 // rename; delete a photo or a person after a confirmation; strangers (unnamed faces grouped by identity) named at once.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, el, formatTime, jsonBody } from './common.js';
+import { api, account, el, formatTime, jsonBody, watchSystem } from './common.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -323,3 +323,4 @@ account()
   .then(() => Promise.all([load(), loadStrangers()]))
   .catch(report);
 ui.strangersRefresh.addEventListener('click', () => loadStrangers().catch(report));
+watchSystem();
