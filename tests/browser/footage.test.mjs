@@ -15,6 +15,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { docsScreenshot } from './docs-screenshot.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
@@ -259,6 +260,7 @@ test('footage: timeline, scrub, step, play, events, MP4 and ZIP exports', { time
     assert.deepEqual({ width: video.width, height: video.height }, { width: 852, height: 480 }, 'the photo, cut to even');
     assert.ok(Math.abs(video.duration - 10) < 0.05, `the browser reads ${video.duration} s`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'footage.png'), fullPage: true });
+    await docsScreenshot(page, ARTIFACTS, 'footage');
   });
 
   await t.test('the same range as a ZIP holds the stored JPEGs byte for byte', async () => {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { docsScreenshot } from './docs-screenshot.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
@@ -302,6 +303,9 @@ test('people and events: enrol, rename, drop a photo, a live event, not this per
       const stranger = people.locator(`[data-testid="stranger"][data-stranger-id="${strangers[0].id}"]`);
       await stranger.getByRole('img', { name: `Face 1 of stranger ${strangers[0].id}` }).waitFor({ timeout: WAIT_MS });
       await people.screenshot({ path: path.join(ARTIFACTS, 'strangers-desktop.png'), fullPage: true });
+      await people.reload();  // without the earlier uploads' answers
+      await stranger.getByRole('img', { name: `Face 1 of stranger ${strangers[0].id}` }).waitFor({ timeout: WAIT_MS });
+      await docsScreenshot(people, ARTIFACTS, 'people');
       await stranger.getByLabel(`Name of stranger ${strangers[0].id}`).fill('Visitor');
       await stranger.getByRole('button', { name: `Name stranger ${strangers[0].id}` }).click();
       await people.getByText(/^Visitor added with \d+ of these faces\.$/).waitFor({ timeout: WAIT_MS });
@@ -323,6 +327,8 @@ test('people and events: enrol, rename, drop a photo, a live event, not this per
       assert.deepEqual(listed.people.map((p) => p.name).sort(), ['Joe', 'Visitor']);
       const joe = events.getByTestId('event').filter({ has: events.getByText('Joe', { exact: true }) });
       await postUntil('otherCamera', 'cam-yard', async () => await joe.count() > 0);
+      await joe.first().getByTestId('event-box').waitFor({ timeout: WAIT_MS });
+      await docsScreenshot(events, ARTIFACTS, 'events');
     });
 
     await t.test('on a phone: both pages fit the screen', async () => {

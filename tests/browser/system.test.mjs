@@ -19,6 +19,7 @@ import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { docsScreenshot } from './docs-screenshot.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
@@ -201,6 +202,7 @@ test('system: charts move with a camera, its fps, the offline banner, a server r
         row('cam-sys'), { timeout: WAIT_MS });
       assert.equal(await page.getByTestId('warning-banner').isHidden(), true);
       await page.screenshot({ path: path.join(ARTIFACTS, 'system-desktop.png'), fullPage: true });
+      await docsScreenshot(page, ARTIFACTS, 'system');
     });
 
     await t.test('the banner says when the camera went offline, on this page and the live one', async () => {
