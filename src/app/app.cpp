@@ -407,6 +407,7 @@ int Run(const Config& config) {
     // offline, people gone and a store under pressure.
     StorageWatch storage_watch;
     storage_watch.dropped = store->stats().dropped;
+    int64_t strangers_checked_ms = 0;
     while (true) {
       timespec one_second{1, 0};
       const int sig = sigtimedwait(&stop_signals, nullptr, &one_second);
@@ -419,6 +420,16 @@ int Run(const Config& config) {
       registry.CheckOffline(now);
       event_hub.CheckPresence(now);
       ReportStoragePressure(*store, config.store, event_hub, &storage_watch, now);
+      // Strangers' faces are kept as long as the footage they were seen in (checked each minute).
+      if (config.store.retention_max_age_ms > 0 && now - strangers_checked_ms >= 60'000) {
+        strangers_checked_ms = now;
+        auto forgotten = records->ForgetStrangerFaces(now - config.store.retention_max_age_ms);
+        if (!forgotten.ok()) {
+          IOT_LOG(kWarn) << "events: forgetting strangers' faces: " << forgotten.status().ToString();
+        } else if (forgotten.value() > 0) {
+          IOT_LOG(kInfo) << "events: forgot " << forgotten.value() << " stranger face(s) older than the footage";
+        }
+      }
       // Tokens, users and sessions changed by `iotstream token|user` while the server runs.
       if (Status st = accounts->Reload(); !st.ok()) IOT_LOG(kWarn) << "accounts: " << st.ToString();
     }

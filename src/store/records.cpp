@@ -265,6 +265,15 @@ class RecordsImpl final : public Records {
     return EventOf(s);
   }
 
+  Result<int64_t> ForgetStrangerFaces(int64_t before_ms) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_.get(),
+           "UPDATE events SET descriptor = X'' WHERE ts_ms < ? AND length(descriptor) > 0 AND "
+           "(type = 'unknown_face' OR (type = 'person_recognised' AND feedback = 0))");
+    if (Status st = s.Bind(1, before_ms).Run(); !st.ok()) return st;
+    return static_cast<int64_t>(sqlite3_changes(db_.get()));
+  }
+
   Status SetFeedback(int64_t event_id, bool correct) override {
     std::lock_guard lock(mu_);
     Stmt s(db_.get(), "UPDATE events SET feedback = ? WHERE id = ?");

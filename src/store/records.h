@@ -96,6 +96,10 @@ class Records {
   virtual Result<EventRecord> GetEvent(int64_t id) = 0;                              // NotFound if absent
   virtual Status SetFeedback(int64_t event_id, bool correct) = 0;                    // NotFound if absent
   virtual Result<std::string> ReadEventThumbnail(int64_t event_id) = 0;
+  // Empties the descriptor of every face of a stranger (an unknown_face event, or a person_recognised one marked
+  // wrong) from before `before_ms`, so that nobody's face is kept as numbers longer than their footage; returns how
+  // many were emptied. Their events, thumbnails included, stay in the log.
+  virtual Result<int64_t> ForgetStrangerFaces(int64_t before_ms) = 0;
 
  protected:
   Records() = default;

@@ -121,6 +121,14 @@ TEST(Records, EventsAppendListFeedbackAndOrphans) {
   EXPECT_TRUE(r->SetFeedback(e.id, false).ok());
   EXPECT_EQ(r->GetEvent(e.id).value().feedback_correct, false);
   ASSERT_EQ(r->ListEvents(reviewed).value().size(), 1u);
+  // Strangers' faces (the unknown one, and alice's match now marked wrong) are forgotten, their events kept.
+  EXPECT_EQ(r->ForgetStrangerFaces(1500).value(), 1);
+  EXPECT_TRUE(r->GetEvent(e.id).value().descriptor.empty());
+  EXPECT_EQ(r->GetEvent(u.id).value().descriptor.size(), 128u);
+  EXPECT_EQ(r->ForgetStrangerFaces(3000).value(), 1);
+  EXPECT_TRUE(r->GetEvent(u.id).value().descriptor.empty());
+  EXPECT_EQ(r->ForgetStrangerFaces(3000).value(), 0);
+  EXPECT_EQ(r->ListEvents({}).value().size(), 2u);
   EXPECT_EQ(r->ListEvents(reviewed).value()[0].id, e.id);
   EXPECT_TRUE(r->SetFeedback(999, true).IsNotFound());
   EXPECT_EQ(r->ReadEventThumbnail(e.id).value(), "thumb");
