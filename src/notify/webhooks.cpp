@@ -37,6 +37,7 @@ constexpr size_t kMaxUrl = 2048;
 constexpr size_t kMaxSecret = 256;
 constexpr size_t kMaxFilterEntries = 64;
 constexpr size_t kMaxFilterEntry = 128;
+constexpr size_t kDeliveryRun = 32;  // rows of one webhook delivered before their outcomes are committed at once
 constexpr uint64_t kMaxAnswerBody = 64 * 1024;  // a larger answer body fails the read, and its connection is closed
 constexpr std::array<const char*, 9> kLoggedTypes{
     events::type::kDeviceAdded,   events::type::kDeviceOnline,      events::type::kDeviceOffline,
@@ -592,7 +593,7 @@ void WebhookPublisher::Deliver() {
     }
     int64_t wake_ms = NowMs() + 60'000;
     bool attempted = false;
-    auto heads = outbox_->Heads();
+    auto heads = outbox_->Heads(kDeliveryRun);
     if (!heads.ok()) {
       store_errors_.Add();
       IOT_LOG(kWarn) << "webhooks: reading the outbox: " << heads.status().ToString();
@@ -602,26 +603,21 @@ void WebhookPublisher::Deliver() {
       poster_->Forget([&current](int64_t id) {
         return std::any_of(current->begin(), current->end(), [id](const Hook& h) { return h.record.id == id; });
       });
-      for (const auto& entry : heads.value()) {
-        const int64_t now = NowMs();
-        if (entry.next_attempt_ms > now) {
-          wake_ms = std::min(wake_ms, entry.next_attempt_ms);
-          continue;
-        }
+      const auto& all = heads.value();
+      for (auto first = all.begin(); first != all.end();) {
+        const int64_t webhook_id = first->webhook_id;
+        const auto last = std::find_if(first, all.end(), [webhook_id](const auto& e) { return e.webhook_id != webhook_id; });
+        const std::vector<store::OutboxEntry> run(first, last);
+        first = last;
         auto hook = std::find_if(current->begin(), current->end(),
-                                 [&entry](const Hook& h) { return h.record.id == entry.webhook_id; });
+                                 [webhook_id](const Hook& h) { return h.record.id == webhook_id; });
         if (hook == current->end()) continue;  // deleted meanwhile
-        {
-          std::lock_guard lock(deliver_mu_);
-          if (deliver_stopping_) return;
-        }
-        if (!Attempt(*hook, entry)) {
-          // The outbox did not take the outcome: pause rather than send the same row again at once.
+        if (!DeliverRun(*hook, run, &attempted, &wake_ms)) {
+          // The outbox did not take an outcome: pause rather than send the same rows again at once.
           wake_ms = NowMs() + 1'000;
           attempted = false;
           break;
         }
-        attempted = true;
       }
     }
     if (attempted) continue;  // each webhook's next row may be due now
@@ -631,7 +627,42 @@ void WebhookPublisher::Deliver() {
   }
 }
 
-bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry) {
+bool WebhookPublisher::DeliverRun(const Hook& hook, const std::vector<store::OutboxEntry>& run, bool* attempted,
+                                  int64_t* wake_ms) {
+  std::vector<int64_t> delivered;
+  bool noted = true;
+  for (const auto& entry : run) {
+    if (entry.next_attempt_ms > NowMs()) {
+      *wake_ms = std::min(*wake_ms, entry.next_attempt_ms);
+      break;
+    }
+    {
+      std::lock_guard lock(deliver_mu_);
+      if (deliver_stopping_) break;
+    }
+    *attempted = true;
+    const Outcome outcome = Attempt(hook, entry);
+    if (outcome == Outcome::kDelivered) {
+      delivered.push_back(entry.event_id);
+      continue;
+    }
+    noted = outcome == Outcome::kNoted;
+    break;  // the rows after a failed one wait: order per webhook
+  }
+  if (delivered.empty()) return noted;
+  if (Status st = outbox_->Delivered(hook.record.id, delivered, NowMs()); !st.ok()) {
+    // The rows stay, so their events go again: at least once.
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: noting " << delivered.size() << " deliveries to webhook " << hook.record.id << ": "
+                   << st.ToString();
+    return false;
+  }
+  delivered_.Add(delivered.size());
+  backlog_.Add(-static_cast<int64_t>(delivered.size()));
+  return noted;
+}
+
+WebhookPublisher::Outcome WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry) {
   const int64_t webhook_id = hook.record.id;
   std::string error;
   auto event = records_.GetEvent(entry.event_id);
@@ -655,19 +686,10 @@ bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry
     req.prepare_payload();
     auto answer = poster_->Post(webhook_id, hook.url, req, options_.request_timeout);
     if (answer.ok() && answer.value() >= 200 && answer.value() < 300) {
-      const int64_t now = NowMs();
-      if (Status st = outbox_->Delivered(webhook_id, entry.event_id, now); !st.ok()) {
-        // The row stays, so the event goes again: at least once.
-        store_errors_.Add();
-        IOT_LOG(kWarn) << "webhooks: noting delivery " << webhook_id << "-" << entry.event_id << ": " << st.ToString();
-        return false;
-      }
-      delivered_.Add();
-      backlog_.Add(-1);
       if (const int64_t start = ev->frame_received_ms; start > 0) {
-        latency_.Record(std::max<int64_t>(0, now - start) * 1000);
+        latency_.Record(std::max<int64_t>(0, NowMs() - start) * 1000);
       }
-      return true;
+      return Outcome::kDelivered;
     }
     error = answer.ok() ? "HTTP " + std::to_string(answer.value()) : answer.status().message();
   }
@@ -678,18 +700,18 @@ bool WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry
                    << " after " << entry.attempts + 1 << " attempt(s): " << error;
     if (Status st = outbox_->GiveUp(webhook_id, entry.event_id, error, now); !st.ok()) {
       store_errors_.Add();
-      return false;
+      return Outcome::kNotNoted;
     }
     given_up_.Add();
     backlog_.Add(-1);
-    return true;
+    return Outcome::kNoted;
   }
   IOT_LOG(kDebug) << "webhooks: delivery " << webhook_id << "-" << entry.event_id << " failed: " << error;
   if (Status st = outbox_->Failed(webhook_id, entry.event_id, error, now, NextAttemptMs(entry, now)); !st.ok()) {
     store_errors_.Add();
-    return false;
+    return Outcome::kNotNoted;
   }
-  return true;
+  return Outcome::kNoted;
 }
 
 int64_t WebhookPublisher::NextAttemptMs(const store::OutboxEntry& entry, int64_t now_ms) {

@@ -103,8 +103,15 @@ class WebhookPublisher final : public EventPublisher {
   // Fans out what the event log holds after the cursor; false after a store error.
   bool CatchUp();
   void Deliver();
-  // One attempt at `entry` (its webhook's oldest row); false when the outbox did not take its outcome.
-  bool Attempt(const Hook& hook, const store::OutboxEntry& entry);
+  // Delivers `run` (a webhook's oldest rows, in order) until a row fails or is not due yet, and notes the successes
+  // in the outbox in one transaction: one commit per run, so that a backlog drains at the speed of the POSTs rather
+  // than of SQLite's write lock. Sets *attempted when it tried one, lowers *wake_ms to a row not due yet; false when
+  // the outbox did not take an outcome.
+  bool DeliverRun(const Hook& hook, const std::vector<store::OutboxEntry>& run, bool* attempted, int64_t* wake_ms);
+  enum class Outcome { kDelivered, kNoted, kNotNoted };
+  // One attempt at `entry`: a failure is noted in the outbox at once (kNoted, or kNotNoted when the outbox did not
+  // take it); a delivery (kDelivered) is left for DeliverRun to note.
+  Outcome Attempt(const Hook& hook, const store::OutboxEntry& entry);
   int64_t NextAttemptMs(const store::OutboxEntry& entry, int64_t now_ms);
   void WakeDelivery();
 

@@ -1,5 +1,6 @@
 #include "store/outbox.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <unordered_set>
@@ -174,22 +175,28 @@ class OutboxImpl final : public Outbox {
     return added;
   }
 
-  Result<std::vector<OutboxEntry>> Heads() override {
+  Result<std::vector<OutboxEntry>> Heads(size_t per_webhook) override {
     std::lock_guard lock(mu_);
-    // One index lookup per webhook (the MIN over the primary key's leading column), not a scan of the backlog.
+    // Per webhook a range of the primary key (webhook_id, event_id) in order: index lookups, not a scan of the
+    // backlog.
     Stmt q(db_.get(),
            "SELECT o.webhook_id, o.event_id, o.attempts, o.next_attempt_ms, o.created_ms FROM webhooks w "
-           "JOIN webhook_outbox o ON o.webhook_id = w.id AND "
-           "o.event_id = (SELECT MIN(event_id) FROM webhook_outbox WHERE webhook_id = w.id) ORDER BY w.id");
+           "JOIN webhook_outbox o ON o.webhook_id = w.id AND o.event_id IN "
+           "(SELECT event_id FROM webhook_outbox WHERE webhook_id = w.id ORDER BY event_id LIMIT ?) "
+           "ORDER BY w.id, o.event_id");
+    q.Bind(1, static_cast<int64_t>(std::max<size_t>(1, per_webhook)));
     return CollectRows<OutboxEntry>(q, [](const Stmt& row) {
       return OutboxEntry{row.Int(0), row.Int(1), static_cast<int>(row.Int(2)), row.Int(3), row.Int(4)};
     });
   }
 
-  Status Delivered(int64_t webhook_id, int64_t event_id, int64_t now_ms) override {
+  Status Delivered(int64_t webhook_id, const std::vector<int64_t>& event_ids, int64_t now_ms) override {
+    if (event_ids.empty()) return Status::Ok();
     std::lock_guard lock(mu_);
     return InTransaction(db_, [&]() -> Status {
-      if (Status s = DeleteEntry(webhook_id, event_id); !s.ok()) return s;
+      for (int64_t event_id : event_ids) {
+        if (Status s = DeleteEntry(webhook_id, event_id); !s.ok()) return s;
+      }
       Stmt up(db_.get(), "UPDATE webhooks SET last_success_ms = ? WHERE id = ?");
       return up.Bind(1, now_ms).Bind(2, webhook_id).Run();
     });

@@ -74,10 +74,12 @@ class Outbox {
   // Adds `entries` (an entry already there is kept as it is) and moves the cursor to `cursor`, in one
   // transaction; entries of a webhook deleted meanwhile are skipped. Returns the rows added.
   virtual Result<int64_t> Enqueue(const std::vector<OutboxEntry>& entries, int64_t cursor) = 0;
-  // The oldest entry of every webhook that has one: the only one that may be delivered now (order per webhook).
-  virtual Result<std::vector<OutboxEntry>> Heads() = 0;
-  // The entry was delivered: removes it and notes the success. OK (and nothing changes) when it is gone already.
-  virtual Status Delivered(int64_t webhook_id, int64_t event_id, int64_t now_ms) = 0;
+  // The oldest `per_webhook` entries of every webhook that has any, by webhook id, each webhook's oldest first: they
+  // go in that order, the first one first (order per webhook).
+  virtual Result<std::vector<OutboxEntry>> Heads(size_t per_webhook = 1) = 0;
+  // These entries of the webhook were delivered: removes them and notes the success, in one transaction (one commit
+  // for a run of deliveries, not one each). Entries gone already are skipped.
+  virtual Status Delivered(int64_t webhook_id, const std::vector<int64_t>& event_ids, int64_t now_ms) = 0;
   // An attempt failed: counts it, keeps `error`, and schedules the next attempt at `next_attempt_ms`.
   virtual Status Failed(int64_t webhook_id, int64_t event_id, const std::string& error, int64_t now_ms,
                         int64_t next_attempt_ms) = 0;

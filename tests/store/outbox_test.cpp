@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "support/test_support.h"
 
 namespace iotstream::store {
@@ -73,18 +76,36 @@ TEST(WebhookOutbox, HeadsAreTheOldestEntryOfEachWebhookAndOutcomesAreKept) {
   heads = o->Heads().value();
   EXPECT_EQ(heads[0].attempts, 1);
   EXPECT_EQ(heads[0].next_attempt_ms, 5000);
-  ASSERT_TRUE(o->Delivered(a, 1, 6000).ok());
-  ASSERT_TRUE(o->Delivered(a, 1, 6000).ok());  // gone already: nothing changes
+  ASSERT_TRUE(o->Delivered(a, {1}, 6000).ok());
+  ASSERT_TRUE(o->Delivered(a, {1}, 6000).ok());  // gone already: nothing changes
   ASSERT_TRUE(o->GiveUp(a, 2, "connection refused", 7000).ok());
   EXPECT_EQ(o->Heads().value()[0].event_id, 3);
 
   auto list = o->ListWebhooks().value();
   EXPECT_EQ(list[0].last_success_ms, 6000);
+  ASSERT_TRUE(o->Delivered(a, {}, 9000).ok());  // nothing delivered: nothing noted
+  EXPECT_EQ(o->ListWebhooks().value()[0].last_success_ms, 6000);
   EXPECT_EQ(list[0].last_error, "connection refused");
   EXPECT_EQ(list[0].last_error_ms, 7000);
   EXPECT_EQ(list[0].failures, 2);
   EXPECT_EQ(list[0].given_up, 1);
   EXPECT_EQ(list[0].backlog, 1);
+}
+
+TEST(WebhookOutbox, ARunOfEntriesPerWebhookIsReadInOrderAndNotedDeliveredInOneGo) {
+  TempDir dir;
+  auto o = Outbox::Open(dir.path().string(), 0).value();
+  const int64_t a = o->AddWebhook(Hook("http://127.0.0.1:1/a")).value().id;
+  const int64_t b = o->AddWebhook(Hook("http://127.0.0.1:1/b")).value().id;
+  ASSERT_EQ(o->Enqueue({Entry(a, 4), Entry(b, 2), Entry(a, 1), Entry(a, 3), Entry(b, 5)}, 5).value(), 5);
+  std::vector<std::pair<int64_t, int64_t>> got;
+  const auto heads = o->Heads(2).value();
+  for (const auto& e : heads) got.emplace_back(e.webhook_id, e.event_id);
+  EXPECT_EQ(got, (std::vector<std::pair<int64_t, int64_t>>{{a, 1}, {a, 3}, {b, 2}, {b, 5}}));
+  ASSERT_TRUE(o->Delivered(a, {1, 3, 99}, 8000).ok());  // 99 was never there
+  EXPECT_EQ(o->Heads().value()[0].event_id, 4);
+  EXPECT_EQ(o->Backlog().value(), 3);
+  EXPECT_EQ(o->ListWebhooks().value()[0].last_success_ms, 8000);
 }
 
 TEST(WebhookOutbox, ConfiguredWebhooksFollowTheFlagsAndEverythingSurvivesAReopen) {
