@@ -2,26 +2,14 @@
 // by playwright-core. Run from the repo root:  node --test tests/browser/
 // Every check waits for the page state it asserts (a new camera frame can replace an image at any moment), never
 // for a time window; the timeouts only bound how long to wait on a loaded machine.
-//   IOTSTREAM_BIN        server binary            (default build/src/iotstream)
-//   IOTSTREAM_FACES_DIR  folder of sample photos  (default ../shared/faces; missing photos fail the test)
-//   CHROMIUM             browser binary           (default /usr/bin/chromium)
+// The environment it reads (IOTSTREAM_BIN, IOTSTREAM_FACES_DIR, IOTSTREAM_ARTIFACTS_DIR, ...): see support.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, FACES, REPO, launchChromium, startServer, stopAll } from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
-const DEFAULT_FACES = path.resolve(REPO, '../shared/faces');
-const FACES = process.env.IOTSTREAM_FACES_DIR ? path.resolve(REPO, process.env.IOTSTREAM_FACES_DIR) : DEFAULT_FACES;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.join(REPO, 'test-artifacts');
 const OFFLINE_S = 2;
 const FRAME_MS = 200;
 const WAIT_MS = 15000; // how long any one page state may take to appear
@@ -32,10 +20,7 @@ const photoFiles = {
 };
 const photos = {}; // id -> JPEG bytes, read in before()
 
-let server;        // child process
-const serverLog = []; // its last output lines, saved to test-artifacts/server.log
 let base;          // http://127.0.0.1:PORT
-let dataDir;
 let browser;
 let page;
 const pageErrors = [];
@@ -53,29 +38,6 @@ function jpegSize(buf) {
     i += 2 + len;
   }
   throw new Error('no SOF marker');
-}
-
-function startServer() {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-browser-'));
-  // --auth off: this suite tests the dashboard's views; the login is tested in login.test.mjs.
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--auth', 'off',
-    '--device-offline-s', String(OFFLINE_S), '--web-dir', path.join(REPO, 'web')];
-  server = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const remember = (line) => { serverLog.push(line); if (serverLog.length > 200) serverLog.shift(); };
-  readline.createInterface({ input: server.stderr }).on('line', remember);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 60 s:\n${serverLog.join('\n')}`)), 60000);
-    server.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${err.message}`)); });
-    server.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`${BIN} exited early (${code ?? sig}):\n${serverLog.join('\n')}`));
-    });
-    readline.createInterface({ input: server.stdout }).on('line', (line) => {
-      remember(line);
-      const m = line.match(/listening on (127\.0\.0\.1:\d+)/);
-      if (m && !base) { clearTimeout(timer); base = `http://${m[1]}`; resolve(); }
-    });
-  });
 }
 
 /** Posts the camera's photo every FRAME_MS until stopCamera(id); `lastOk` is when the newest accepted frame was
@@ -125,19 +87,15 @@ async function decodedTileImage(id, oldSrc = null) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
-  assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
   assert.ok(fs.existsSync(path.join(FACES, 'MANIFEST.tsv')),
     `no face photos at ${FACES} (no MANIFEST.tsv): set IOTSTREAM_FACES_DIR to the shared face set ` +
-    `(test.sh: FACES_DIR), or put it at ${DEFAULT_FACES}`);
+    `(test.sh: FACES_DIR), or put it at ${path.resolve(REPO, '../shared/faces')}`);
   for (const [id, file] of Object.entries(photoFiles)) photos[id] = fs.readFileSync(path.join(FACES, file));
-  await startServer();
+  // --auth off: this suite tests the dashboard's views; the login is tested in login.test.mjs.
+  ({ base } = await startServer(['--auth', 'off', '--device-offline-s', String(OFFLINE_S)], { prefix: 'dashboard' }));
   startCamera('cam-a');
   startCamera('cam-b', FRAME_MS / 2);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
   await page.goto(base + '/');
@@ -150,17 +108,8 @@ after(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png') }).catch(() => {});
   }
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  fs.writeFileSync(path.join(ARTIFACTS, 'server.log'), serverLog.join('\n') + '\n');
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await stopAll();
 });
 
 test('dashboard: live tiles, offline flip, rename', { timeout: 90000 }, async (t) => {

@@ -2,33 +2,21 @@
 // playwright-core, ffprobe and unzip on what it exports. Controls are found by their role and accessible name.
 // Every check waits for the page state it asserts, never for a time window; the timeouts only bound the wait.
 // Run from the repo root:  node --test tests/browser/footage.test.mjs
-//   IOTSTREAM_BIN            server binary            (default build/src/iotstream)
-//   IOTSTREAM_FACES_DIR      folder of sample photos  (default ../shared/faces)
-//   IOTSTREAM_ARTIFACTS_DIR  screenshots and exports (default build/test-artifacts)
-//   CHROMIUM                 browser binary           (default /usr/bin/chromium)
+// The environment it reads (IOTSTREAM_BIN, IOTSTREAM_FACES_DIR, IOTSTREAM_ARTIFACTS_DIR, ...): see support.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { docsScreenshot } from './docs-screenshot.mjs';
+import { ARTIFACTS, FACES, launchChromium, startServer, stopAll } from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
-const FACES = path.resolve(REPO, process.env.IOTSTREAM_FACES_DIR ?? '../shared/faces');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(REPO, process.env.IOTSTREAM_ARTIFACTS_DIR ?? 'build/test-artifacts');
 const WAIT_MS = 20000;      // how long any one page state may take to appear
 const EXPORT_WAIT_MS = 90000;
 const FRAMES = 100;
 const STEP_MS = 200;        // the cameras' frame times: 5 fps
 const MAX_EXPORT_S = 60;
 
-const servers = [];
 let browser;
 const pageErrors = [];
 
@@ -39,26 +27,10 @@ function uniqueJpeg(photo, i) {
   return Buffer.concat([photo.subarray(0, 2), Buffer.from([0xff, 0xfe, len >> 8, len & 0xff]), text, photo.subarray(2)]);
 }
 
-function startServer(extraArgs) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-footage-'));
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--recognition=false',
-    '--recognition-api=false', '--max-export-seconds', String(MAX_EXPORT_S), '--web-dir', path.join(REPO, 'web'),
-    ...extraArgs];
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = { proc, dataDir, log: [], base: null, password: null };
-  servers.push(s);
-  readline.createInterface({ input: proc.stderr }).on('line', (l) => { s.log.push(l); if (s.log.length > 200) s.log.shift(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "ready" within 60 s:\n${s.log.join('\n')}`)), 60000);
-    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`exited early (${code ?? sig}):\n${s.log.join('\n')}`)); });
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      const p = line.match(/user 'admin' with password (\S+) /);
-      if (p) s.password = p[1];
-      const m = line.match(/listening on (127\.0\.0\.1:\d+)/);
-      if (m) s.base = `http://${m[1]}`;
-      if (line === 'ready') { clearTimeout(timer); resolve(s); }
-    });
-  });
+/** The server as both tests run it (no recognition, a short export limit), with `extraArgs` after. */
+function startFootageServer(extraArgs) {
+  return startServer(['--recognition=false', '--recognition-api=false', '--max-export-seconds', String(MAX_EXPORT_S),
+    ...extraArgs], { prefix: 'footage' });
 }
 
 /** Posts FRAMES frames of `device`, STEP_MS apart from `t0` (their X-Frame-Timestamp), each answered once stored. */
@@ -120,30 +92,17 @@ async function exportFromPage(page, base, format, previousHref) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
-  assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  for (const s of servers) {
-    fs.writeFileSync(path.join(ARTIFACTS, `footage-server-${servers.indexOf(s)}.log`), s.log.join('\n') + '\n');
-    if (s.proc.exitCode === null) {
-      const exited = new Promise((r) => s.proc.once('exit', r));
-      s.proc.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(s.dataDir, { recursive: true, force: true });
-  }
+  await stopAll();
 });
 
 test('footage: timeline, scrub, step, play, events, MP4 and ZIP exports', { timeout: 240000 }, async (t) => {
-  const s = await startServer(['--auth', 'off']);
+  const s = await startFootageServer(['--auth', 'off']);
   const photo = fs.readFileSync(path.join(FACES, 'ageitgey_face_recognition/examples/obama-480p.jpg'));
   // Frames from 10 s ago to 10 s ahead (cameras' clocks may run ahead): the camera's device_online event, at its
   // first upload, falls inside them.
@@ -307,7 +266,7 @@ test('footage: timeline, scrub, step, play, events, MP4 and ZIP exports', { time
 });
 
 test('footage with --auth on: the login page first; a viewer watches and exports', { timeout: 120000 }, async () => {
-  const s = await startServer([]);
+  const s = await startFootageServer([]);
   assert.ok(s.password, 'the first start printed no admin password');
   const login = await fetch(`${s.base}/api/v1/auth/login`, {
     method: 'POST', headers: { 'Content-Type': 'application/json', Origin: s.base },

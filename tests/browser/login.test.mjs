@@ -2,59 +2,26 @@
 // playwright-core. The first start's admin password (printed once on stdout) logs in through the login page; the
 // dashboard then shows the account links, the admin page creates a token, and logging out leads back to the login.
 // Every check waits for the page state it asserts. Run from the repo root:  node --test tests/browser/login.test.mjs
-//   IOTSTREAM_BIN  server binary  (default build/src/iotstream)
-//   CHROMIUM       browser binary (default /usr/bin/chromium)
+// The environment it reads (IOTSTREAM_BIN, CHROMIUM, ...): see support.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer, stopAll } from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WAIT_MS = 15000;
 
-let server;
-let dataDir;
 let base;
 let password;
 let browser;
-const serverLog = [];
-
-function startServer() {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-login-'));
-  server = spawn(BIN, ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--recognition=false',
-    '--recognition-api=false', '--web-dir', path.join(REPO, 'web')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  readline.createInterface({ input: server.stderr }).on('line', (l) => serverLog.push(l));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "ready" within 60 s:\n${serverLog.join('\n')}`)), 60000);
-    server.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`exited early (${code ?? sig})`)); });
-    readline.createInterface({ input: server.stdout }).on('line', (line) => {
-      const p = line.match(/user 'admin' with password (\S+) /);
-      if (p) password = p[1];
-      const m = line.match(/listening on (127\.0\.0\.1:\d+)/);
-      if (m) base = `http://${m[1]}`;
-      if (line === 'ready') { clearTimeout(timer); resolve(); }
-    });
-  });
-}
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
-  await startServer();
+  ({ base, password } = await startServer(['--recognition=false', '--recognition-api=false'], { prefix: 'login' }));
   assert.ok(password, 'the first start printed no admin password');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await stopAll();
 });
 
 test('the first-start admin logs in, manages tokens and logs out', async () => {

@@ -2,28 +2,14 @@
 // Chromium (Debian's) through playwright-core. Controls are found by their role and accessible name. Every check waits
 // for the page state it asserts, never for a time window; the timeouts only bound the wait.
 // Run from the repo root:  node --test tests/browser/people.test.mjs
-//   IOTSTREAM_BIN            server binary            (default build/src/iotstream)
-//   IOTSTREAM_FACES_DIR      folder of sample photos  (default ../shared/faces)
-//   IOTSTREAM_MODELS_DIR     recognition weights      (default: the binary's own, <source>/.cache/models)
-//   IOTSTREAM_ARTIFACTS_DIR  screenshots and logs     (default build/test-artifacts)
-//   CHROMIUM                 browser binary           (default /usr/bin/chromium)
+// The environment it reads (IOTSTREAM_BIN, IOTSTREAM_FACES_DIR, IOTSTREAM_MODELS_DIR, ...): see support.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { docsScreenshot } from './docs-screenshot.mjs';
+import { ARTIFACTS, FACES, fitsPhone, launchChromium, startServer, stopAll } from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
-const FACES = path.resolve(REPO, process.env.IOTSTREAM_FACES_DIR ?? '../shared/faces');
-const MODELS = process.env.IOTSTREAM_MODELS_DIR;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(REPO, process.env.IOTSTREAM_ARTIFACTS_DIR ?? 'build/test-artifacts');
 const WAIT_MS = 30000;         // how long any one page state may take to appear (recognition runs on a loaded CPU)
 const EVENT_TRIES = 12;        // frames posted, one after the other, until the camera's event is on the page
 const PER_FRAME_WAIT_MS = 5000;
@@ -40,36 +26,13 @@ const PHOTOS = {
 };
 const photo = (key) => path.join(FACES, PHOTOS[key][0]);
 
-const servers = [];
 let browser;
 const pageErrors = [];
 
-function startServer(extraArgs) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-people-'));
+/** The server as both tests run it, with `extraArgs` after. */
+function startPeopleServer(extraArgs) {
   // Every frame goes to recognition, so that one posted frame is enough for an event.
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--recognition-api=false',
-    '--recognition-sample-rate', '1', '--web-dir', path.join(REPO, 'web'),
-    ...(MODELS ? ['--models-dir', MODELS] : []), ...extraArgs];
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = { proc, dataDir, log: [], base: null, password: null };
-  servers.push(s);
-  const remember = (l) => { s.log.push(l); if (s.log.length > 300) s.log.shift(); };
-  readline.createInterface({ input: proc.stderr }).on('line', remember);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "ready" within 60 s:\n${s.log.join('\n')}`)), 60000);
-    proc.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`exited early (${code ?? sig}):\n${s.log.join('\n')}`));
-    });
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      remember(line);
-      const p = line.match(/user 'admin' with password (\S+) /);
-      if (p) s.password = p[1];
-      const m = line.match(/listening on (127\.0\.0\.1:\d+)/);
-      if (m) s.base = `http://${m[1]}`;
-      if (line === 'ready') { clearTimeout(timer); resolve(s); }
-    });
-  });
+  return startServer(['--recognition-api=false', '--recognition-sample-rate', '1', ...extraArgs], { prefix: 'people' });
 }
 
 async function getJson(url, headers = {}) {
@@ -78,19 +41,7 @@ async function getJson(url, headers = {}) {
   return res.json();
 }
 
-/** Checks that `page` is no wider than its phone screen and that the named buttons are on screen. */
-async function fitsPhone(page, buttons) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
-  for (const name of buttons) {
-    const box = await page.getByRole('button', { name }).first().boundingBox();
-    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${name} is on screen`);
-  }
-}
-
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
-  assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
   const manifest = path.join(FACES, 'MANIFEST.tsv');
   assert.ok(fs.existsSync(manifest), `no face photos at ${FACES} (no MANIFEST.tsv): set IOTSTREAM_FACES_DIR`);
   const rows = new Map(fs.readFileSync(manifest, 'utf8').split('\n').map((l) => l.split('\t')).map((c) => [c[0], c]));
@@ -101,28 +52,17 @@ before(async () => {
     assert.equal(Number(row[2]), faces, `${file}'s face count`);
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  for (const s of servers) {
-    fs.writeFileSync(path.join(ARTIFACTS, `people-server-${servers.indexOf(s)}.log`), s.log.join('\n') + '\n');
-    if (s.proc.exitCode === null) {
-      const exited = new Promise((r) => s.proc.once('exit', r));
-      s.proc.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(s.dataDir, { recursive: true, force: true });
-  }
+  await stopAll();
 });
 
 test('people and events: enrol, rename, drop a photo, a live event, not this person, filters, deletions, strangers, ' +
   '"this is ...", phone, a pick of one face of two', { timeout: 280000 }, async (t) => {
-    const s = await startServer(['--auth', 'off']);
+    const s = await startPeopleServer(['--auth', 'off']);
     const people = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     people.on('pageerror', (err) => pageErrors.push(`people: ${err.message}`));
     await people.goto(`${s.base}/people.html`);
@@ -365,7 +305,7 @@ test('people and events: enrol, rename, drop a photo, a live event, not this per
 
 test('with --auth on: the login page first; a viewer sees people and events but may not change them',
   { timeout: 120000 }, async () => {
-    const s = await startServer([]);
+    const s = await startPeopleServer([]);
     assert.ok(s.password, 'the first start printed no admin password');
     const login = await fetch(`${s.base}/api/v1/auth/login`, {
       method: 'POST', headers: { 'Content-Type': 'application/json', Origin: s.base },

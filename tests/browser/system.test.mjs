@@ -4,71 +4,29 @@
 // the page keeps charting through a server restart. Controls are found by their role and accessible name. Every check
 // waits for the page state it asserts, never for a time window; the timeouts only bound the wait.
 // Run from the repo root:  node --test tests/browser/system.test.mjs
-//   IOTSTREAM_BIN            server binary            (default build/src/iotstream)
-//   IOTSTREAM_FACES_DIR      folder of sample photos  (default ../shared/faces)
-//   IOTSTREAM_MODELS_DIR     recognition weights      (default: the binary's own, <source>/.cache/models)
-//   IOTSTREAM_ARTIFACTS_DIR  screenshots and logs     (default build/test-artifacts)
-//   CHROMIUM                 browser binary           (default /usr/bin/chromium)
+// The environment it reads (IOTSTREAM_BIN, IOTSTREAM_FACES_DIR, IOTSTREAM_MODELS_DIR, ...): see support.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { docsScreenshot } from './docs-screenshot.mjs';
+import { ARTIFACTS, FACES, REPO, fitsPhone, launchChromium, startServer, stopAll, stopServer } from './support.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(REPO, process.env.IOTSTREAM_BIN ?? 'build/src/iotstream');
-const FACES = path.resolve(REPO, process.env.IOTSTREAM_FACES_DIR ?? '../shared/faces');
-const MODELS = process.env.IOTSTREAM_MODELS_DIR;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(REPO, process.env.IOTSTREAM_ARTIFACTS_DIR ?? 'build/test-artifacts');
 const WAIT_MS = 20000;       // how long any one page state may take to appear (the page polls every 2 s)
 const OFFLINE_S = 2;
 const FRAME_MS = 100;        // the simulated camera's pace: 10 fps
 const PHOTO = 'ageitgey_face_recognition/examples/obama-480p.jpg';
 
-const servers = [];
 let browser;
 let photo;
 const pageErrors = [];
 
-/** Starts the server; `port` and `dataDir` given start it again where a stopped one ran. */
-function startServer(extraArgs, { port = 0, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotstream-system-')) } = {}) {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--data-dir', dataDir, '--recognition-api=false',
-    '--device-offline-s', String(OFFLINE_S), '--web-dir', path.join(REPO, 'web'),
-    ...(MODELS ? ['--models-dir', MODELS] : []), ...extraArgs];
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = { proc, dataDir, log: [], base: null, port: null, password: null };
-  servers.push(s);
-  const remember = (l) => { s.log.push(l); if (s.log.length > 200) s.log.shift(); };
-  readline.createInterface({ input: proc.stderr }).on('line', remember);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "ready" within 60 s:\n${s.log.join('\n')}`)), 60000);
-    proc.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`exited early (${code ?? sig}):\n${s.log.join('\n')}`));
-    });
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      remember(line);
-      const p = line.match(/user 'admin' with password (\S+) /);
-      if (p) s.password = p[1];
-      const m = line.match(/listening on (127\.0\.0\.1:(\d+))/);
-      if (m && !s.base) { s.base = `http://${m[1]}`; s.port = Number(m[2]); }
-      if (line === 'ready') { clearTimeout(timer); resolve(s); }
-    });
-  });
-}
-
-async function stopServer(s) {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGTERM');
-  await exited;
+/** The server as both tests run it, with `extraArgs` after; `where` ({ port, dataDir }) starts it again where a
+ *  stopped one ran. */
+function startSystemServer(extraArgs, where = {}) {
+  return startServer(['--recognition-api=false', '--device-offline-s', String(OFFLINE_S), ...extraArgs],
+    { prefix: 'system', ...where });
 }
 
 /** Posts the photo as camera `id` every FRAME_MS until stopCamera(); a server away meanwhile is noted, not fatal. */
@@ -130,38 +88,23 @@ function linePixels(name) {
 const legendValue = (page, chart, key) =>
   page.locator(`[data-testid="chart-${chart}"] [data-testid="legend-item"][data-key="${key}"] [data-testid="legend-value"]`);
 
-/** Checks that `page` is no wider than its phone screen. */
-async function fitsPhone(page) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
-}
-
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no server binary at ${BIN} (set IOTSTREAM_BIN)`);
-  assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
   assert.ok(fs.existsSync(path.join(REPO, 'web/vendor/uplot/uPlot.esm.js')),
     'no chart library in web/vendor/uplot: scripts/setup.sh copies it there from node_modules');
   assert.ok(fs.existsSync(path.join(FACES, PHOTO)), `no ${PHOTO} in ${FACES}: set IOTSTREAM_FACES_DIR`);
   photo = fs.readFileSync(path.join(FACES, PHOTO));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  for (const [i, s] of servers.entries()) {
-    fs.writeFileSync(path.join(ARTIFACTS, `system-server-${i}.log`), s.log.join('\n') + '\n');
-    await stopServer(s);
-  }
-  for (const dir of new Set(servers.map((s) => s.dataDir))) fs.rmSync(dir, { recursive: true, force: true });
+  await stopAll();
 });
 
 test('system: charts move with a camera, its fps, the offline banner, a server restart, a phone',
   { timeout: 150000 }, async (t) => {
-    let s = await startServer(['--auth', 'off', '--recognition=false']);
+    let s = await startSystemServer(['--auth', 'off', '--recognition=false']);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(`system: ${err.message}`));
     await page.goto(`${s.base}/system.html`);
@@ -236,7 +179,7 @@ test('system: charts move with a camera, its fps, the offline banner, a server r
       await stopServer(s);
       await page.waitForSelector('[data-testid="conn-status"][data-state="reconnecting"]', { timeout: WAIT_MS });
       const before = await points(page, 'fps');
-      s = await startServer(['--auth', 'off', '--recognition=false'], { port: s.port, dataDir: s.dataDir });
+      s = await startSystemServer(['--auth', 'off', '--recognition=false'], { port: s.port, dataDir: s.dataDir });
       await page.waitForSelector('[data-testid="conn-status"][data-state="live"]', { timeout: WAIT_MS });
       await morePoints(page, 'fps', before);
       cam = startCamera(s.base, 'cam-sys');
@@ -263,7 +206,7 @@ test('system: charts move with a camera, its fps, the offline banner, a server r
 test('system with --auth on: the login page first; a viewer sees frames dropped and recognition at work',
   { timeout: 120000 }, async () => {
     // A storage queue smaller than one frame: every /fast frame is dropped (and counted).
-    const s = await startServer(['--store-queue-bytes', '1000']);
+    const s = await startSystemServer(['--store-queue-bytes', '1000']);
     assert.ok(s.password, 'the first start printed no admin password');
     const login = await fetch(`${s.base}/api/v1/auth/login`, {
       method: 'POST', headers: { 'Content-Type': 'application/json', Origin: s.base },
