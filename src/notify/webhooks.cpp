@@ -4,7 +4,6 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
-#include <array>
 #include <exception>
 #include <map>
 
@@ -39,10 +38,6 @@ constexpr size_t kMaxFilterEntries = 64;
 constexpr size_t kMaxFilterEntry = 128;
 constexpr size_t kDeliveryRun = 32;  // rows of one webhook delivered before their outcomes are committed at once
 constexpr uint64_t kMaxAnswerBody = 64 * 1024;  // a larger answer body fails the read, and its connection is closed
-constexpr std::array<const char*, 9> kLoggedTypes{
-    events::type::kDeviceAdded,   events::type::kDeviceOnline,      events::type::kDeviceOffline,
-    events::type::kDeviceUpdated, events::type::kDeviceRemoved,     events::type::kPersonRecognised,
-    events::type::kUnknownFace,   events::type::kPersonLeft,        events::type::kStoragePressure};
 
 // A parsed webhook URL.
 struct Url {
@@ -435,8 +430,8 @@ Result<store::WebhookRecord> WebhookPublisher::Create(store::WebhookRecord spec)
   if (Status st = CheckWebhookUrl(spec.url); !st.ok()) return st;
   if (spec.secret.size() > kMaxSecret) return Status::InvalidArgument("secret is longer than 256 characters");
   for (const auto& t : spec.types) {
-    if (std::none_of(kLoggedTypes.begin(), kLoggedTypes.end(), [&t](const char* k) { return t == k; })) {
-      return Status::InvalidArgument("unknown event type '" + t + "'");
+    if (!events::IsLoggedType(t)) {
+      return Status::InvalidArgument("unknown event type '" + t + "' (" + events::LoggedTypeList() + ")");
     }
   }
   for (auto [what, list] : {std::pair{"cameras", &spec.cameras}, std::pair{"persons", &spec.persons},

@@ -45,13 +45,13 @@ TEST_F(WebhooksProcessTest, WebhooksAreCreatedListedAndDeletedThroughTheApi) {
 
   const HttpResult created = http.Request(
       "POST", "/api/v1/webhooks",
-      R"({"url":"http://127.0.0.1:9/mine","secret":"s3","types":["person_recognised"],"not_persons":["alice"]})",
+      R"({"url":"http://127.0.0.1:9/mine","secret":"s3","types":["person_recognised","person_added"],"not_persons":["alice"]})",
       json_type);
   ASSERT_EQ(created.status, 201) << created.body;
   const json hook = Body(created);
   EXPECT_EQ(hook["secret"], "s3");
   EXPECT_EQ(hook["signed"], true);
-  EXPECT_EQ(hook["types"], json::array({"person_recognised"}));
+  EXPECT_EQ(hook["types"], json::array({"person_recognised", "person_added"}));  // every kind the log keeps
   EXPECT_EQ(hook["cameras"], nullptr);
   EXPECT_EQ(hook["source"], "api");
   const int64_t id = hook["id"].get<int64_t>();
