@@ -1,5 +1,5 @@
 // iotstream dashboard: live camera grid over /ws, with /api/v1/devices polled as a fallback.
-import { watchSystem } from './common.js';
+import { account, watchSystem } from './common.js';
 import { parseFrame } from './protocol.js';
 
 const POLL_MS = 2000;
@@ -473,22 +473,6 @@ viewer.dialog.addEventListener('close', () => {
   clearTimeout(viewer.timer);
   viewer.img.removeAttribute('src');
 });
-
-// ---------- account (access control) ----------
-
-// With --auth on: who is logged in, the admin page for admins, and logging out; a lost session goes to the login page.
-async function account() {
-  const res = await fetch('/api/v1/auth/me', { cache: 'no-store' });
-  if (res.status === 401) { location.href = '/login.html'; return; }
-  const me = await res.json();
-  if (!me.auth_enabled) return;
-  $('[data-testid="account"]').hidden = false;
-  $('[data-testid="admin-link"]').hidden = me.role !== 'admin';
-  $('[data-testid="logout"]').addEventListener('click', async () => {
-    await fetch('/api/v1/auth/logout', { method: 'POST' });
-    location.href = '/login.html';
-  });
-}
 
 // ---------- start ----------
 

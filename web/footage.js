@@ -1,7 +1,7 @@
 // iotstream footage page: a camera's stored frames on a timeline (frames per minute), scrubbing, playing at 1x/4x/16x,
 // stepping frame by frame, jumping to events, and exports (MP4 or ZIP) as jobs with their progress.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, cameraName, watchSystem } from './common.js';
+import { account, api, cameraName, watchSystem } from './common.js';
 
 const EXPORT_POLL_MS = 500;
 const PLAY_BATCH = 100;     // frames fetched ahead while playing
@@ -348,19 +348,6 @@ async function startExport(e) {
   } finally {
     submit.disabled = false;
   }
-}
-
-// ---------- account ----------
-
-async function account() {
-  const me = await api('/api/v1/auth/me');
-  if (!me.auth_enabled) return;
-  $('[data-testid="account"]').hidden = false;
-  $('[data-testid="admin-link"]').hidden = me.role !== 'admin';
-  $('[data-testid="logout"]').addEventListener('click', async () => {
-    await fetch('/api/v1/auth/logout', { method: 'POST' });
-    location.href = '/login.html';
-  });
 }
 
 // ---------- start ----------
