@@ -38,6 +38,29 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+// ---------- the top bar's links ----------
+
+const PAGES = [['/', 'live', 'Live'], ['footage.html', 'footage', 'Footage'], ['events.html', 'events', 'Events'],
+  ['people.html', 'people', 'People'], ['system.html', 'system', 'System']];
+
+/**
+ * Fills the top bar's `<nav class="links" data-page="...">` with a link to every page (the page itself marked current)
+ * and the account links that account() shows: one list of the pages for all of them. Runs when a page's script
+ * imports this module.
+ */
+function pageLinks() {
+  const nav = document.querySelector('nav.links[data-page]');
+  if (!nav) return;
+  nav.append(...PAGES.map(([href, key, text]) => {
+    const link = el('a', { href, dataset: { testid: `${key}-link` } }, text);
+    if (key === nav.dataset.page) link.setAttribute('aria-current', 'page');
+    return link;
+  }), el('span', { hidden: true, dataset: { testid: 'account' } },
+    el('a', { href: 'admin.html', hidden: true, dataset: { testid: 'admin-link' } }, 'Accounts'),
+    el('button', { type: 'button', dataset: { testid: 'logout' } }, 'Log out')));
+}
+pageLinks();
+
 /**
  * Who is logged in: shows the account links (Accounts for admins, Log out) when access control is on.
  * Answers whether this account may change the gallery (enrol, rename, delete, give feedback): admins only.
