@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docsScreenshot } from './docs-screenshot.mjs';
 import { ARTIFACTS, FACES, REPO, launchChromium, startServer, stopAll } from './support.mjs';
 
 const OFFLINE_S = 2;
@@ -117,6 +118,8 @@ test('dashboard: live tiles, offline flip, rename', { timeout: 90000 }, async (t
     assert.equal(await page.title(), 'iotstream · live');
     const css = await fetch(`${base}/style.css`);
     assert.equal(css.status, 200);
+    // Access control is off: the account links (Log out) stay hidden.
+    assert.equal(await page.getByRole('button', { name: 'Log out' }).isVisible(), false);
   });
 
   await t.test('the WebSocket greets with {"type":"hello","devices":[...]}', async () => {
@@ -161,6 +164,7 @@ test('dashboard: live tiles, offline flip, rename', { timeout: 90000 }, async (t
     await page.waitForFunction((sel) => /[1-9]/.test(document.querySelector(`${sel} [data-testid="camera-fps"]`).textContent),
       tile('cam-a'), { timeout: WAIT_MS });
     assert.match(await page.textContent(`${tile('cam-a')} [data-testid="camera-last-seen"]`), /just now|\d+ s ago/);
+    await docsScreenshot(page, ARTIFACTS, 'live');
   });
 
   await t.test('a tile opens a large live view with stored thumbnails', async () => {
