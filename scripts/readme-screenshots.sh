@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Makes the documentation's screenshots (docs/screenshots/) from the browser tests' own (photos blurred:
 # tests/browser/docs-screenshot.mjs): one JPEG per page and pages.jpg, all of them side by side, for the README.
-#   ctest --test-dir build -R 'browser_(people|footage|system)'   # writes build/test-artifacts/docs/*.png
+#   ctest --test-dir build -R 'browser_(dashboard|people|footage|system)'   # build/test-artifacts/docs/*.png
 #   scripts/readme-screenshots.sh [ARTIFACTS_DIR]                 # default build/test-artifacts
-# The live page's picture is docs/dashboard.png (the dashboard test's, made from synthetic frames).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shots=${1:-build/test-artifacts}/docs
@@ -13,7 +12,6 @@ pages=(live footage events people system)
 inputs=()
 for p in "${pages[@]}"; do
   src=$shots/$p.png
-  [ "$p" = live ] && src=docs/dashboard.png
   [ -f "$src" ] || { echo "readme-screenshots: no $src (run the browser tests first)" >&2; exit 1; }
   # Each page at 960 px wide; the tiles of pages.jpg cut to 640 x 420 from the top.
   ffmpeg -loglevel error -y -i "$src" -vf scale=960:-2 -q:v 4 "$out/$p.jpg"
