@@ -254,8 +254,7 @@ int Run(const Config& config) {
     return 1;
   }
   for (const auto& e : entries.value()) {
-    vision::Descriptor d{};
-    std::copy_n(e.descriptor.begin(), std::min(e.descriptor.size(), d.size()), d.begin());
+    const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
     Status st = e.negative ? gallery.AddNegative(e.person_id, e.face_id, d) : gallery.AddFace(e.person_id, e.name, e.face_id, d);
     if (!st.ok()) IOT_LOG(kWarn) << "gallery: face " << e.face_id << ": " << st.ToString();
   }

@@ -196,14 +196,15 @@ void EventHub::Write() {
 Status EventHub::Feedback(int64_t event_id, bool correct) {
   auto event = records_.GetEvent(event_id);
   if (!event.ok()) return event.status();
-  if (Status st = records_.SetFeedback(event_id, correct); !st.ok()) return st;
-  const auto& e = event.value();
+  return ApplyFeedback(event.value(), correct);
+}
+
+Status EventHub::ApplyFeedback(const store::EventRecord& e, bool correct) {
+  if (Status st = records_.SetFeedback(e.id, correct); !st.ok()) return st;
   if (correct || e.type != type::kPersonRecognised || !e.person_id) return Status::Ok();
   auto negative = records_.AddNegative(*e.person_id, e.descriptor);
   if (!negative.ok()) return negative.status();
-  vision::Descriptor d{};
-  std::copy_n(e.descriptor.begin(), std::min(e.descriptor.size(), d.size()), d.begin());
-  return gallery_.AddNegative(*e.person_id, negative.value().face_id, d);
+  return gallery_.AddNegative(*e.person_id, negative.value().face_id, vision::ToDescriptor(e.descriptor));
 }
 
 Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std::string& name) {
@@ -217,15 +218,14 @@ Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std
   const bool right = e.name == name;
   if (e.type == type::kPersonRecognised && e.feedback_correct != right) {
     // NotFound: the person it named was deleted since, and with them any need of a negative example.
-    if (Status st = Feedback(event_id, right); !st.ok() && !st.IsNotFound()) return st;
+    if (Status st = ApplyFeedback(e, right); !st.ok() && !st.IsNotFound()) return st;
   }
   auto thumbnail = records_.ReadEventThumbnail(event_id);  // none: the face is enrolled without a picture
   auto added = records_.AddFace(name, e.descriptor,
                                 thumbnail.ok() ? std::string_view(thumbnail.value()) : std::string_view());
   if (!added.ok()) return added.status();
   const auto& entry = added.value();
-  vision::Descriptor d{};
-  std::copy(e.descriptor.begin(), e.descriptor.end(), d.begin());
+  const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
   if (Status st = gallery_.AddFace(entry.person_id, entry.name, entry.face_id, d); !st.ok()) return st;
   if (entry.new_person) OnPersonAdded(entry.person_id, entry.name, NowMs());
   return added;

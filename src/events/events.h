@@ -87,6 +87,8 @@ class EventHub {
     int64_t last_seen_ms = 0;
     bool left = false;
   };
+  // Feedback on the event `e` as read from the log.
+  Status ApplyFeedback(const store::EventRecord& e, bool correct);
   void Queue(Pending pending);
   void Write();
 

@@ -32,8 +32,7 @@ Result<std::vector<Stranger>> FindStrangers(store::Records& records, const visio
   std::vector<vision::Descriptor> descriptors;
   std::vector<const store::EventRecord*> kept;
   for (const auto& e : faces) {
-    vision::Descriptor d{};
-    std::copy(e.descriptor.begin(), e.descriptor.end(), d.begin());
+    const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
     if (gallery.Identify(d, options.match_threshold).person_id) continue;  // enrolled since
     descriptors.push_back(d);
     kept.push_back(&e);

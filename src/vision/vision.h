@@ -31,6 +31,13 @@ inline constexpr int kDescriptorSize = 128;
 inline constexpr int kChipSize = 150;  // aligned face chips are kChipSize x kChipSize RGB
 using Descriptor = std::array<float, kDescriptorSize>;
 
+// A descriptor from the values the records keep of one: the first kDescriptorSize of them, zeros for any missing.
+inline Descriptor ToDescriptor(const std::vector<float>& values) {
+  Descriptor d{};
+  for (size_t i = 0; i < values.size() && i < d.size(); ++i) d[i] = values[i];
+  return d;
+}
+
 // Which BLAS the descriptor network runs on, for logs and health pages: "OpenBLAS, kernel Haswell, 1 thread(s)", or
 // a warning text when it is not OpenBLAS. OpenBLAS 0.3.21 does not recognise every virtual CPU and may fall back to
 // its slow "Prescott" kernel (descriptor ~2x slower): set OPENBLAS_CORETYPE=Haswell (or SkylakeX) in the environment
