@@ -94,7 +94,7 @@ Result<Upload> UploadOf(Request& req, const RecognitionContext& ctx) {
 
 json FaceJson(const vision::RecognizedFace& f) {
   const auto& m = f.match;
-  return json{{"box", {{"x", f.face.box.x}, {"y", f.face.box.y}, {"w", f.face.box.w}, {"h", f.face.box.h}}},
+  return json{{"box", BoxJson(f.face.box)},
               {"name", m.person_id ? json(m.name) : json(nullptr)},
               {"person_id", m.person_id ? json(*m.person_id) : json(nullptr)},
               {"distance", std::isfinite(m.distance) ? json(std::round(static_cast<double>(m.distance) * 1e4) / 1e4) : json(nullptr)},
