@@ -26,6 +26,17 @@ export function formatTime(ms) {
     `${pad(d.getSeconds())}`;
 }
 
+/**
+ * Places `node` (absolutely positioned) over `box` {x, y, w, h} of an image `width` x `height` pixels, in percentages,
+ * so that it stays on that part of the image at whatever size the image is shown.
+ */
+export function placeOver(node, box, width, height) {
+  const pct = (v, of) => `${(100 * v / of).toFixed(2)}%`;
+  Object.assign(node.style, { left: pct(box.x, width), top: pct(box.y, height), width: pct(box.w, width),
+    height: pct(box.h, height) });
+  return node;
+}
+
 /** An element with properties (dataset and attributes by name) and children (strings become text nodes). */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

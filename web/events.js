@@ -2,7 +2,7 @@
 // (box drawn), camera, time, name and distance; filters by camera, person, kind and time; "not this person" feedback
 // and "this is ..." enrolment; a link to the footage at that moment. New events arrive over /ws without a reload.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, cameraName, el, formatTime, jsonBody, watchSystem } from './common.js';
+import { api, account, cameraName, el, formatTime, jsonBody, placeOver, watchSystem } from './common.js';
 
 const LIMIT = 200;              // events shown
 const FACE_TYPES = ['person_recognised', 'unknown_face'];
@@ -144,11 +144,8 @@ function frameWithBox(e, who) {
   const b = e.box;
   img.addEventListener('load', () => {
     if (!b || !img.naturalWidth || !img.naturalHeight) return;
-    const pct = (v, of) => `${(100 * v / of).toFixed(2)}%`;
-    const box = el('div', { className: 'box', dataset: { testid: 'event-box' } });
-    Object.assign(box.style, { left: pct(b.x, img.naturalWidth), top: pct(b.y, img.naturalHeight),
-      width: pct(b.w, img.naturalWidth), height: pct(b.h, img.naturalHeight) });
-    figure.append(box);
+    figure.append(placeOver(el('div', { className: 'box', dataset: { testid: 'event-box' } }), b, img.naturalWidth,
+      img.naturalHeight));
   }, { once: true });
   img.addEventListener('error', () => img.remove(), { once: true });  // evicted by retention
   return figure;

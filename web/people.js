@@ -2,7 +2,7 @@
 // drop (several at once, the server's answer shown per photo; of a photo with several faces the user picks one);
 // rename; delete a photo or a person after a confirmation; strangers (unnamed faces grouped by identity) named at once.
 // Server strings only ever reach the page as textContent or attribute values.
-import { api, account, el, formatTime, jsonBody, watchSystem } from './common.js';
+import { api, account, el, formatTime, jsonBody, placeOver, watchSystem } from './common.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -74,14 +74,11 @@ function facePicker(file, faces, size, onPick) {
   img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
   const width = size.width > 0 ? size.width : 1;
   const height = size.height > 0 ? size.height : 1;
-  const pct = (v, of) => `${(100 * v / of).toFixed(2)}%`;
   return el('div', { className: 'face-picker', dataset: { testid: 'face-picker' } }, img,
     ...faces.map((f, i) => {
       const b = f.box ?? {};
-      const btn = el('button', { type: 'button', className: 'face-box', 'aria-label': `Face ${i + 1} of ${file.name}`,
-        dataset: { testid: 'face-box' } });
-      Object.assign(btn.style, { left: pct(b.x, width), top: pct(b.y, height), width: pct(b.w, width),
-        height: pct(b.h, height) });
+      const btn = placeOver(el('button', { type: 'button', className: 'face-box',
+        'aria-label': `Face ${i + 1} of ${file.name}`, dataset: { testid: 'face-box' } }), b, width, height);
       btn.addEventListener('click', () => onPick(b));
       return btn;
     }));
