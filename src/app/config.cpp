@@ -7,6 +7,8 @@
 #include <thread>
 #include <iostream>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
@@ -36,6 +38,37 @@ bool HoldsPlaceholder(std::string_view text) {
   return false;
 }
 
+// "ID=SENSITIVITY" into settings[ID].sensitivity; false when malformed.
+bool ParseMotionCamera(const std::string& text, std::unordered_map<std::string, motion::CameraSettings>* cameras,
+                       const motion::CameraSettings& defaults) {
+  const size_t eq = text.find('=');
+  if (eq == 0 || eq == std::string::npos) return false;
+  char* end = nullptr;
+  const std::string value = text.substr(eq + 1);
+  const double sensitivity = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !(sensitivity >= 0 && sensitivity <= 1)) return false;
+  cameras->try_emplace(text.substr(0, eq), defaults).first->second.sensitivity = sensitivity;
+  return true;
+}
+
+// "ID=X,Y,W,H" (fractions of the frame) appended to settings[ID].mask; false when malformed.
+bool ParseMotionMask(const std::string& text, std::unordered_map<std::string, motion::CameraSettings>* cameras,
+                     const motion::CameraSettings& defaults) {
+  const size_t eq = text.find('=');
+  if (eq == 0 || eq == std::string::npos) return false;
+  double v[4];
+  const char* p = text.c_str() + eq + 1;
+  for (int i = 0; i < 4; ++i) {
+    char* end = nullptr;
+    v[i] = std::strtod(p, &end);
+    if (end == p || !(v[i] >= 0 && v[i] <= 1) || *end != (i < 3 ? ',' : '\0')) return false;
+    p = end + 1;
+  }
+  if (v[2] <= 0 || v[3] <= 0) return false;
+  cameras->try_emplace(text.substr(0, eq), defaults).first->second.mask.push_back({v[0], v[1], v[2], v[3]});
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
@@ -60,6 +93,8 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   pool.workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   int64_t recognition_timeout_ms = pool.job_timeout.count();
   int64_t max_frame_age_ms = pool.max_frame_age.count();
+  std::string scheduler = "need";
+  std::vector<std::string> motion_cameras, motion_masks;
   int64_t dedup_s = cfg->events.dedup_window_ms / 1000;
   int64_t max_export_s = cfg->exports.max_range_ms / 1000;
   int64_t presence_s = cfg->events.presence_timeout_ms / 1000;
@@ -71,6 +106,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   int64_t tls_handshake_timeout_ms = s.tls_handshake_timeout.count();
   auto& access = cfg->access;
   // The seed's variable names still work (flags and IOTSTREAM_* win).
+  const bool seed_sample_rate = std::getenv("RECOGNITION_SAMPLE_RATE") != nullptr;
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
   if (const char* v = std::getenv("MAX_WORKERS")) pool.workers = std::atoi(v);
   if (const char* v = std::getenv("FACE_RECOGNITION_TIMEOUT")) recognition_timeout_ms = static_cast<int64_t>(std::atof(v) * 1000);
@@ -124,10 +160,21 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "folder with face_recognition_model-weights_manifest.json and face_recognition_model.bin")
       ("shape-predictor", po::value(&cfg->engine.shape_predictor_path)->default_value(cfg->engine.shape_predictor_path),
        "dlib's 68-point landmark model")
+      ("recognition-scheduler", po::value(&scheduler)->default_value(scheduler),
+       "need: recognise cameras with motion, unnamed faces first, named and tracked faces now and then, still "
+       "cameras not at all; sample: a share of every camera's frames (the earlier scheduler; giving "
+       "--recognition-sample-rate or --recognition-fps selects it)")
       ("recognition-sample-rate", po::value(&pool.sample_rate)->default_value(pool.sample_rate),
-       "share of camera frames offered to recognition (also RECOGNITION_SAMPLE_RATE)")
+       "sample scheduler: share of camera frames offered to recognition (also RECOGNITION_SAMPLE_RATE)")
       ("recognition-fps", po::value(&pool.max_fps_per_camera)->default_value(pool.max_fps_per_camera),
-       "> 0: instead of the sample rate, at most this many frames per camera per second")
+       "sample scheduler, > 0: instead of the sample rate, at most this many frames per camera per second")
+      ("motion-sensitivity", po::value(&pool.motion.defaults.sensitivity)->default_value(pool.motion.defaults.sensitivity),
+       "need scheduler: 0 (only large changes count as motion) to 1 (small ones do), for every camera")
+      ("motion-camera", po::value(&motion_cameras)->composing(),
+       "ID=SENSITIVITY: one camera's motion sensitivity (repeatable)")
+      ("motion-mask", po::value(&motion_masks)->composing(),
+       "ID=X,Y,W,H: a region of one camera's picture (fractions of its width and height) where changes are not "
+       "motion, e.g. a tree or a TV (repeatable)")
       ("max-workers", po::value(&pool.workers)->default_value(pool.workers),
        "recognition threads (also MAX_WORKERS)")
       ("recognition-timeout-ms", po::value(&recognition_timeout_ms)->default_value(recognition_timeout_ms),
@@ -247,6 +294,26 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   cfg->exports.max_range_ms = max_export_s * 1000;
   cfg->exports.max_frames = static_cast<size_t>(max_export_s) * 30;  // 30 fps over the longest range
   if (pool.sample_rate < 0 || pool.sample_rate > 1) return fail("--recognition-sample-rate must be within 0..1");
+  if (scheduler != "need" && scheduler != "sample") return fail("--recognition-scheduler must be need or sample");
+  // Whoever set a sample rate or a per-camera rate keeps the scheduler those belong to, unless they chose one.
+  const bool sampler_asked = seed_sample_rate || !vm["recognition-sample-rate"].defaulted() ||
+                             !vm["recognition-fps"].defaulted();
+  pool.scheduler = scheduler == "sample" || (sampler_asked && vm["recognition-scheduler"].defaulted())
+                       ? vision::Scheduler::kSample
+                       : vision::Scheduler::kNeed;
+  if (!(pool.motion.defaults.sensitivity >= 0 && pool.motion.defaults.sensitivity <= 1)) {
+    return fail("--motion-sensitivity must be within 0..1");
+  }
+  for (const auto& c : motion_cameras) {
+    if (!ParseMotionCamera(c, &pool.motion.cameras, pool.motion.defaults)) {
+      return fail("--motion-camera must be ID=SENSITIVITY with a sensitivity within 0..1, not '" + c + "'");
+    }
+  }
+  for (const auto& m : motion_masks) {
+    if (!ParseMotionMask(m, &pool.motion.cameras, pool.motion.defaults)) {
+      return fail("--motion-mask must be ID=X,Y,W,H with fractions within 0..1 (W and H above 0), not '" + m + "'");
+    }
+  }
   if (pool.workers <= 0 || recognition_timeout_ms <= 0 || dedup_s < 0) {
     return fail("--max-workers and --recognition-timeout-ms must be positive");
   }

@@ -44,6 +44,10 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     {
       std::lock_guard lock(mu_);
       if (known) presence_[*rf.match.person_id] = Presence{rf.match.name, frame->device_id(), now, false};
+      if (rf.continued) {  // the same appearance as an earlier recognition of this camera: its event is out
+        suppressed_.Add();
+        continue;
+      }
       auto [it, inserted] = last_event_ms_.try_emplace(key, now);
       if (!inserted && now - it->second < options_.dedup_window_ms) {
         suppressed_.Add();

@@ -88,6 +88,21 @@ RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine
       stale_(metrics.counter("recognition_dropped_stale_total",
                              "camera frames older than max_frame_age when a worker was free")),
       completed_(metrics.counter("recognition_jobs_completed_total", "jobs a worker ran")),
+      skipped_still_(metrics.counter("recognition_frames_skipped_total",
+                                     "camera frames replaced by a newer one before recognition looked at them",
+                                     {{"reason", "still"}})),
+      skipped_settled_(metrics.counter("recognition_frames_skipped_total",
+                                       "camera frames replaced by a newer one before recognition looked at them",
+                                       {{"reason", "settled"}})),
+      skipped_busy_(metrics.counter("recognition_frames_skipped_total",
+                                    "camera frames replaced by a newer one before recognition looked at them",
+                                    {{"reason", "busy"}})),
+      cameras_full_(metrics.counter("recognition_dropped_cameras_full_total",
+                                    "camera frames not followed: the pool follows max_pending_cameras cameras")),
+      motion_checks_(metrics.counter("recognition_motion_checks_total", "1/8-scale motion checks run")),
+      motion_seen_(metrics.counter("recognition_motion_detected_total", "motion checks that saw motion")),
+      descriptors_reused_(metrics.counter("recognition_descriptors_reused_total",
+                                          "tracked faces whose descriptor was reused instead of computed")),
       latency_(metrics.histogram("recognition_job_duration_seconds", "pipeline time per job (decode to match)")),
       idle_class_(options_.idle_class && IdleClassRoundTrips(options_.worker_nice)) {
   if (options_.idle_class && !idle_class_) {
@@ -113,6 +128,7 @@ RecognitionPool::~RecognitionPool() {
     stopping_ = true;
     dropped.swap(requests_);
     pending_.clear();
+    for (auto& [id, camera] : cameras_) camera->latest.reset();
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
@@ -134,9 +150,99 @@ bool RecognitionPool::Sampled(const std::string& device_id, int64_t now_us) {
   return std::uniform_real_distribution<double>(0, 1)(rng_) < options_.sample_rate;
 }
 
+bool RecognitionPool::RecogniseDue(const Camera& c, int64_t now_us) const {
+  if (now_us >= c.moving_until_us) return false;
+  if (c.last_recognised_us < 0) return true;
+  const int64_t interval = c.settled ? options_.settled_interval.count() * 1000 : 0;
+  return now_us - c.last_recognised_us >= interval;
+}
+
+RecognitionPool::Need RecognitionPool::NeedOf(const Camera& c, int64_t now_us, int* rank) const {
+  if (c.busy || !c.latest || now_us - c.latest_us > options_.job_timeout.count() * 1000) return Need::kNone;
+  const auto since_check = [&](std::chrono::milliseconds interval) {
+    return c.last_check_us < 0 || now_us - c.last_check_us >= interval.count() * 1000;
+  };
+  if (now_us < c.moving_until_us) {
+    if (RecogniseDue(c, now_us)) {
+      *rank = c.settled ? 2 : 1;
+      return Need::kRecognise;
+    }
+    *rank = 3;
+    return c.hinted || since_check(options_.moving_check_interval) ? Need::kCheck : Need::kNone;
+  }
+  if (c.hinted) {
+    *rank = 0;
+    return Need::kCheck;
+  }
+  *rank = 4;
+  return since_check(options_.still_check_interval) ? Need::kCheck : Need::kNone;
+}
+
+RecognitionPool::Camera* RecognitionPool::NextCamera(int64_t now_us, Need* need) {
+  Camera* best = nullptr;
+  int best_rank = 0;
+  for (auto& [id, camera] : cameras_) {
+    int rank = 0;
+    const Need n = NeedOf(*camera, now_us, &rank);
+    if (n == Need::kNone) continue;
+    if (best == nullptr || rank < best_rank ||
+        (rank == best_rank && camera->last_served_us < best->last_served_us)) {
+      best = camera.get();
+      best_rank = rank;
+      *need = n;
+    }
+  }
+  return best;
+}
+
+bool RecognitionPool::KeepNewest(const FramePtr& frame, int64_t now_us, bool* wake) {
+  auto it = cameras_.find(frame->device_id());
+  if (it == cameras_.end()) {
+    if (cameras_.size() >= options_.max_pending_cameras) {
+      // Room is made by forgetting a camera that has sent nothing for a minute; else this one is not followed.
+      const auto gone = std::find_if(cameras_.begin(), cameras_.end(), [now_us](const auto& kv) {
+        return !kv.second->busy && now_us - kv.second->latest_us > 60'000'000;
+      });
+      if (gone == cameras_.end()) {
+        cameras_full_.Add();
+        return false;
+      }
+      cameras_.erase(gone);
+    }
+    it = cameras_
+             .emplace(frame->device_id(),
+                      std::make_unique<Camera>(options_.motion.For(frame->device_id()), options_.tracking))
+             .first;
+  }
+  Camera& c = *it->second;
+  if (c.latest) {
+    int rank = 0;
+    if (c.busy || NeedOf(c, now_us, &rank) != Need::kNone) {
+      skipped_busy_.Add();
+    } else {
+      (now_us < c.moving_until_us ? skipped_settled_ : skipped_still_).Add();
+    }
+  }
+  c.hinted = c.sizes.Departs(frame->jpeg().size()) || c.hinted;
+  c.latest = frame;
+  c.latest_us = now_us;
+  int rank = 0;
+  *wake = NeedOf(c, now_us, &rank) != Need::kNone;
+  return true;
+}
+
 bool RecognitionPool::OfferFrame(const FramePtr& frame) {
   offered_.Add();
   const int64_t now = options_.clock->MonotonicUs();
+  if (options_.scheduler == Scheduler::kNeed) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || !KeepNewest(frame, now, &wake)) return false;
+    }
+    if (wake) cv_.notify_one();
+    return true;
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_) return false;
@@ -183,7 +289,89 @@ void RecognitionPool::Submit(std::shared_ptr<const void> owner, std::string_view
 
 RecognitionPool::Stats RecognitionPool::stats() const {
   std::lock_guard lock(mu_);
-  return {threads_.size(), pending_.size(), requests_.size(), busy_, idle_class_};
+  size_t moving = 0, due = 0;
+  const int64_t now = options_.clock->MonotonicUs();
+  for (const auto& [id, camera] : cameras_) {
+    int rank = 0;
+    moving += now < camera->moving_until_us ? 1 : 0;
+    due += NeedOf(*camera, now, &rank) != Need::kNone ? 1 : 0;
+  }
+  return {threads_.size(), pending_.size() + due, requests_.size(), busy_, moving, idle_class_};
+}
+
+void RecognitionPool::ServeCamera(Camera& camera, const FramePtr& frame, bool check, int64_t queued_us,
+                                  FaceEngine& engine, std::atomic<pid_t>& idle_tid) {
+  const int64_t started = options_.clock->MonotonicUs();
+  bool motion = false;
+  if (check) {
+    const IdleClass idle(idle_class_, idle_tid, waiting_requests_);
+    const std::string_view jpeg = frame->jpeg();
+    // A frame that does not decode at 1/8 scale shows no motion; ingest already checked its header.
+    const auto change = camera.motion.Measure(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size());
+    motion = change.ok() && change.value().motion;
+    motion_checks_.Add();
+  }
+  bool recognise = false;
+  {
+    std::lock_guard lock(mu_);
+    if (check) {
+      camera.last_check_us = started;
+      if (motion) {
+        camera.moving_until_us = started + options_.motion_hold.count() * 1000;
+        motion_seen_.Add();
+      }
+    }
+    recognise = RecogniseDue(camera, started);
+  }
+  if (!recognise) return;
+  PoolResult result;
+  result.queued_ms = static_cast<double>(started - queued_us) / 1000.0;
+  result.recognition = RecogniseTracked(camera, frame, engine, idle_tid);
+  const int64_t finished = options_.clock->MonotonicUs();
+  latency_.Record(finished - started);
+  completed_.Add();
+  const bool settled = camera.tracker.Settled(finished);
+  {
+    std::lock_guard lock(mu_);
+    camera.last_recognised_us = started;
+    camera.settled = settled;
+  }
+  if (on_frame_) on_frame_(frame, std::move(result));
+}
+
+Result<Recognition> RecognitionPool::RecogniseTracked(Camera& camera, const FramePtr& frame, FaceEngine& engine,
+                                                     std::atomic<pid_t>& idle_tid) {
+  Recognition rec;
+  rec.width = frame->meta().width;
+  rec.height = frame->meta().height;
+  std::vector<FaceTracker::Step> steps;
+  {
+    const IdleClass idle(idle_class_, idle_tid, waiting_requests_);
+    const std::string_view jpeg = frame->jpeg();
+    Result<std::vector<Face>> found =
+        engine.DetectAndAlign(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size(), &rec.timing);
+    if (!found.ok()) return found.status();
+    std::vector<Face>& faces = found.value();
+    const int64_t now = options_.clock->MonotonicUs();
+    steps = camera.tracker.Plan(faces, now);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < faces.size(); ++i) {
+      if (!steps[i].describe) {
+        faces[i].descriptor = camera.tracker.descriptor(*steps[i].track);
+        descriptors_reused_.Add();
+        continue;
+      }
+      Result<Descriptor> d = engine.DescribeChip(faces[i].chip);
+      if (!d.ok()) return d.status();
+      faces[i].descriptor = d.value();
+    }
+    rec.timing.describe_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& f : faces) rec.faces.push_back(RecognizedFace{std::move(f), Match{}});
+  }
+  // A reused descriptor is matched again too (microseconds): someone enrolled meanwhile is named at once.
+  MatchFaces(&gallery_, options_.match_threshold, &rec);
+  camera.tracker.Commit(steps, &rec.faces, options_.clock->MonotonicUs());
+  return rec;
 }
 
 void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t>& idle_tid) {
@@ -191,21 +379,40 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
   // work, idle-class, last), and the shortfall shows up as counted replaced/timed-out jobs instead of slower
   // answers to cameras.
   cpu_priority::SetCurrentThread(options_.worker_nice);
+  const bool by_need = options_.scheduler == Scheduler::kNeed;
   while (true) {
     Job job;
+    Camera* camera = nullptr;
+    bool check = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !requests_.empty() || !pending_.empty(); });
+      Need need = Need::kNone;
+      cv_.wait(lock, [&] {
+        if (stopping_ || !requests_.empty()) return true;
+        if (by_need) return (camera = NextCamera(options_.clock->MonotonicUs(), &need)) != nullptr;
+        return !pending_.empty();
+      });
       if (stopping_) return;
-      if (requests_.empty() && options_.max_frame_age.count() > 0) {
+      if (!by_need && requests_.empty() && options_.max_frame_age.count() > 0) {
         const int64_t too_old = options_.clock->MonotonicUs() - options_.max_frame_age.count() * 1000;
         stale_.Add(std::erase_if(pending_, [too_old](const auto& kv) { return kv.second.queued_us < too_old; }));
         if (pending_.empty()) continue;
       }
       if (!requests_.empty()) {
+        camera = nullptr;
         job = std::move(requests_.front());
         requests_.pop_front();
         waiting_requests_.fetch_sub(1);
+      } else if (by_need) {
+        const int64_t now = options_.clock->MonotonicUs();
+        check = need == Need::kCheck || camera->hinted ||
+                now - camera->last_check_us >= options_.moving_check_interval.count() * 1000;
+        camera->hinted = false;
+        camera->busy = true;
+        camera->last_served_us = now;
+        job.frame = std::move(camera->latest);
+        job.queued_us = camera->latest_us;
+        camera->latest.reset();
       } else {
         // The newest pending frame goes first: what users feel is the time from a frame to its event, and
         // under overload an old sample is the one worth least (its camera will offer a newer one).
@@ -216,6 +423,13 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
         pending_.erase(newest);
       }
       ++busy_;
+    }
+    if (camera != nullptr) {
+      ServeCamera(*camera, job.frame, check, job.queued_us, *engine, idle_tid);
+      std::lock_guard lock(mu_);
+      camera->busy = false;
+      --busy_;
+      continue;
     }
     PoolResult result;
     const int64_t started = options_.clock->MonotonicUs();

@@ -2,17 +2,25 @@
 // threads, each with its own FaceEngine, so recognition never delays ingest or live view.
 //
 // Two inputs, both bounded, neither ever blocks its caller:
-//  - OfferFrame (background, from ingest): sampled (a share of frames, or at most N per second per camera);
-//    at most one pending frame per camera, a newer one replaces it (counted), so no backlog can build;
-//    workers take the newest pending frame first, which keeps the frame-to-event time of the frames that
-//    do run short when there are more cameras than the workers can serve.
+//  - OfferFrame (background, from ingest): every camera frame; the pool keeps only each camera's newest one and
+//    decides what it is worth (PoolOptions::scheduler):
+//      kNeed (default): by need. Every frame's compressed size is a free motion hint (motion/motion.h); a frame it
+//        flags, and one a still camera sends every still_check_interval, gets a 1/8-scale motion check. A camera
+//        with motion whose faces are not all named (tracked, vision/tracker.h) has its newest frame recognised
+//        first, as often as a worker is free for it; a camera whose faces are all named and tracked is recognised
+//        every settled_interval, describing only faces that are new or clearly better; a still camera not at all.
+//        Under overload the cameras that waited longest go first, each with its newest frame. A frame replaced by a
+//        newer one before it was looked at is counted by reason (recognition_frames_skipped_total{reason}: still,
+//        settled, busy).
+//      kSample: the earlier sampler: a share of frames (sample_rate) or at most max_fps_per_camera per camera,
+//        the newest pending frame first, at most one pending per camera, older than max_frame_age dropped (stale).
 //  - Submit (a caller waits for the answer: /api/v1/recognize, enrolment, the stream path): a FIFO of at
 //    most max_requests; refused with Unavailable when full. Requests go before background frames.
 // A job older than job_timeout when a worker reaches it is dropped (Timeout; counted). Drops are counted per
-// reason in metrics (recognition_dropped_total{reason}).
+// reason in metrics (recognition_dropped_*_total).
 //
 // CPU classes: workers run at PoolOptions::worker_nice (nice 10), below the HTTP threads. With PoolOptions::idle_class a camera frame's
-// pixel work (decode, detect, align, describe) runs under SCHED_IDLE, on CPU that nothing else wants; its match
+// pixel work (motion check, decode, detect, align, describe) runs under SCHED_IDLE, on CPU that nothing else wants; its match
 // and callbacks, which take locks that HTTP threads take too, and every Submit job stay at nice 10; a Submit moves
 // a worker that is busy with a frame back to nice 10 at once, so a request never waits on spare CPU. Leaving
 // SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 10; the pool tries that once at start on a throwaway thread
@@ -42,12 +50,25 @@
 #include "core/cpu_priority.h"
 #include "core/frame.h"
 #include "core/metrics.h"
+#include "motion/motion.h"
+#include "vision/tracker.h"
 #include "vision/vision.h"
 
 namespace iotstream::vision {
 
+enum class Scheduler { kNeed, kSample };
+
 struct PoolOptions {
   int workers = 1;                                // threads, each with its own engine
+  Scheduler scheduler = Scheduler::kNeed;
+  // ---- kNeed ----
+  motion::MotionOptions motion;                   // per-camera sensitivity and masks
+  TrackerOptions tracking;
+  std::chrono::milliseconds still_check_interval{2000};  // a still camera's frame gets a motion check this often
+  std::chrono::milliseconds moving_check_interval{250};  // a moving one's, between its recognitions
+  std::chrono::milliseconds motion_hold{1500};    // a camera stays "moving" this long after a check saw motion
+  std::chrono::milliseconds settled_interval{1000};  // a camera whose faces are all named: recognised this often
+  // ---- kSample ----
   double sample_rate = 0.3;                       // share of camera frames offered to recognition
   double max_fps_per_camera = 0;                  // > 0: instead of sample_rate, at most this many per camera per second
   std::chrono::milliseconds job_timeout{5000};    // older jobs are dropped when a worker reaches them
@@ -81,7 +102,9 @@ class RecognitionPool {
   RecognitionPool(const RecognitionPool&) = delete;
   RecognitionPool& operator=(const RecognitionPool&) = delete;
 
-  // Samples the frame and, if chosen, queues it as its camera's newest pending frame. Returns whether queued.
+  // Keeps the frame as its camera's newest (kNeed), or samples it and, if chosen, queues it as its camera's newest
+  // pending frame (kSample). Returns whether kept or queued; false only when stopping or when the pool already
+  // follows max_pending_cameras other cameras (counted).
   bool OfferFrame(const FramePtr& frame);
   // Queues an image (JPEG or PNG bytes held by `owner`, viewed by `data`) for a caller that waits;
   // `done` is called exactly once. `owner` keeps the bytes alive until then.
@@ -89,9 +112,10 @@ class RecognitionPool {
 
   struct Stats {
     size_t workers;
-    size_t pending_cameras;
+    size_t pending_cameras;  // cameras with a frame waiting for a worker (kNeed: one that needs a look now)
     size_t pending_requests;
     size_t busy;
+    size_t moving_cameras;  // kNeed: cameras whose last motion check saw motion within motion_hold
     bool idle_class;  // camera frames' pixel work runs under SCHED_IDLE (asked for, and the kernel allows it)
   };
   Stats stats() const;
@@ -104,6 +128,42 @@ class RecognitionPool {
     Callback done;      // requests
     int64_t queued_us;
   };
+  // kNeed: what is known of one camera. Guarded by mu_, except `motion` and `tracker`, which only the worker
+  // holding the camera (busy set) uses.
+  struct Camera {
+    explicit Camera(const motion::CameraSettings& settings, TrackerOptions tracking)
+        : motion(settings), tracker(tracking) {}
+    FramePtr latest;              // the newest frame, until a job takes it
+    int64_t latest_us = 0;        // when it came
+    bool hinted = false;          // its size departs from the camera's recent sizes
+    bool busy = false;            // a worker runs a job for this camera
+    int64_t last_check_us = -1;   // the last motion check
+    int64_t moving_until_us = 0;  // motion seen by a check keeps the camera moving until then
+    int64_t last_recognised_us = -1;
+    int64_t last_served_us = -1;  // the last job of any kind: who waited longest goes first
+    bool settled = false;         // every tracked face named (or given up on), as of the last recognition
+    motion::SizeTrend sizes;
+    motion::Detector motion;
+    FaceTracker tracker;
+  };
+  enum class Need { kNone, kCheck, kRecognise };
+  // Whether a moving camera is due for recognition. REQUIRES: mu_ held.
+  bool RecogniseDue(const Camera& c, int64_t now_us) const;
+  // What `c`'s newest frame needs now, and its rank (lower first) among the cameras that need something: a
+  // size-flagged check of a still camera, recognition of a camera with unnamed faces, of a settled one, a moving
+  // camera's check, a still camera's periodic check. REQUIRES: mu_ held.
+  Need NeedOf(const Camera& c, int64_t now_us, int* rank) const;
+  // The camera to serve next (its rank first, then the one served longest ago), or null. REQUIRES: mu_ held.
+  Camera* NextCamera(int64_t now_us, Need* need);
+  // Keeps `frame` as its camera's newest; sets *wake when that gives a worker something to do. REQUIRES: mu_ held.
+  bool KeepNewest(const FramePtr& frame, int64_t now_us, bool* wake);
+  // Runs a taken camera's job: a motion check if `check`, then recognition of that frame if the camera needs it.
+  void ServeCamera(Camera& camera, const FramePtr& frame, bool check, int64_t queued_us, FaceEngine& engine,
+                   std::atomic<pid_t>& idle_tid);
+  // Recognises `frame` for `camera`, reusing tracked descriptors; pixel work idle-class, the match at nice 10.
+  Result<Recognition> RecogniseTracked(Camera& camera, const FramePtr& frame, FaceEngine& engine,
+                                       std::atomic<pid_t>& idle_tid);
+
   bool Sampled(const std::string& device_id, int64_t now_us);
   void Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t>& idle_tid);
 
@@ -118,12 +178,20 @@ class RecognitionPool {
   Counter& timed_out_;
   Counter& stale_;
   Counter& completed_;
+  Counter& skipped_still_;
+  Counter& skipped_settled_;
+  Counter& skipped_busy_;
+  Counter& cameras_full_;
+  Counter& motion_checks_;
+  Counter& motion_seen_;
+  Counter& descriptors_reused_;
   Histogram& latency_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Job> pending_;                  // guarded by mu_: newest frame per camera
   std::deque<Job> requests_;                            // guarded by mu_
+  std::unordered_map<std::string, std::unique_ptr<Camera>> cameras_;  // guarded by mu_ (kNeed)
   std::unordered_map<std::string, int64_t> last_taken_us_;  // guarded by mu_: per camera, for max_fps_per_camera
   std::mt19937_64 rng_{std::random_device{}()};         // guarded by mu_
   size_t busy_ = 0;                                     // guarded by mu_

@@ -158,6 +158,9 @@ class Gallery {
 struct RecognizedFace {
   Face face;
   Match match;
+  // Set by the recognition pool's tracking: this face continues a track of its camera that already had this
+  // identity (the same person, or unknown both times), so it is the same appearance and no new event.
+  bool continued = false;
 };
 
 struct Recognition {

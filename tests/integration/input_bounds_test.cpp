@@ -87,10 +87,12 @@ TEST_F(InputBoundsTest, TheLimitsAreConfiguredAndRefuseBadValues) {
     HttpClient c(server.port());
     EXPECT_EQ(c.Request("POST", "/api/v1/stream/fast", ManyParts(10'000, obama_), kMultipart).status, 200);
   }
-  // A zero bound, a detector image doubled more than three times or a port beyond 65535 (both found by fuzz/config)
-  // is a configuration error: exit status 2 and a message naming the flag.
+  // A zero bound, a detector image doubled more than three times, a port beyond 65535 (both found by fuzz/config)
+  // or a malformed motion setting is a configuration error: exit status 2 and a message naming the flag.
   for (const std::string flag : {"--max-multipart-parts 0", "--max-part-header-bytes 0", "--hog-upsample 4",
-                                 "--port 9003400000", "--recognition-port 65536"}) {
+                                 "--port 9003400000", "--recognition-port 65536", "--recognition-scheduler fifo",
+                                 "--motion-sensitivity 2", "--motion-camera porch", "--motion-camera porch=1.5",
+                                 "--motion-mask porch=0,0,0.5", "--motion-mask porch=0,0,0,0.5"}) {
     const std::string command = std::string(std::getenv("IOTSTREAM_BIN")) + " " + flag + " 2>&1";
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);

@@ -1,9 +1,11 @@
-// RecognitionPool scheduling with a stand-in engine (the real one costs ~30 ms a frame and needs the weights):
-// sampling, newest-frame-per-camera, request priority, bounds, timeouts and CPU classes.
+// RecognitionPool scheduling with a stand-in engine (the real one costs ~30 ms a frame and needs the weights): the
+// need scheduler (motion, tracking), the sampler (newest frame per camera), request priority, bounds, timeouts and
+// CPU classes.
 #include "vision/pool.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <turbojpeg.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -28,15 +30,29 @@ class FakeEngine final : public FaceEngine {
     std::vector<std::string> seen;
     std::vector<int> policies;  // the worker's scheduling policy during each Recognize
     pid_t tid = 0;              // the thread of the latest Recognize
+    std::vector<Face> faces;    // what DetectAndAlign finds
+    Descriptor descriptor{};    // what DescribeChip answers
+    int detected = 0;           // DetectAndAlign calls
+    int described = 0;          // DescribeChip calls
   };
   explicit FakeEngine(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
   std::unique_ptr<FaceEngine> Clone() const override { return std::make_unique<FakeEngine>(s_); }
   const EngineOptions& options() const override { return options_; }
   Result<std::vector<Face>> Analyze(const uint8_t*, size_t, StageTiming*) override { return std::vector<Face>{}; }
   Result<std::vector<Face>> DetectAndAlign(const uint8_t*, size_t, StageTiming*) override {
-    return std::vector<Face>{};
+    std::unique_lock lock(s_->mu);
+    ++s_->detected;
+    ++s_->running;
+    s_->cv.notify_all();
+    s_->cv.wait(lock, [this] { return !s_->hold; });
+    --s_->running;
+    return s_->faces;
   }
-  Result<Descriptor> DescribeChip(const std::vector<uint8_t>&) override { return Descriptor{}; }
+  Result<Descriptor> DescribeChip(const std::vector<uint8_t>&) override {
+    std::lock_guard lock(s_->mu);
+    ++s_->described;
+    return s_->descriptor;
+  }
   Result<Recognition> Recognize(const uint8_t* data, size_t size, const Gallery*, float) override {
     std::unique_lock lock(s_->mu);
     s_->seen.emplace_back(reinterpret_cast<const char*>(data), size);
@@ -62,12 +78,34 @@ FramePtr MakeFrame(const std::string& device, const std::string& bytes) {
   return std::make_shared<const Frame>(std::move(m), bytes, 0, bytes.size());
 }
 
+// A 320x240 grey JPEG: a gradient, with a dark square at (x, y) when x >= 0.
+std::string SceneJpeg(int x = -1, int y = 0) {
+  constexpr int kW = 320, kH = 240, kSquare = 80;
+  std::vector<uint8_t> px(static_cast<size_t>(kW) * kH);
+  for (int r = 0; r < kH; ++r) {
+    for (int c = 0; c < kW; ++c) {
+      const bool square = x >= 0 && c >= x && c < x + kSquare && r >= y && r < y + kSquare;
+      px[static_cast<size_t>(r) * kW + c] = static_cast<uint8_t>(square ? 10 : 80 + 120 * r / kH);
+    }
+  }
+  tjhandle tj = tjInitCompress();
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  EXPECT_EQ(tjCompress2(tj, px.data(), kW, 0, kH, TJPF_GRAY, &jpeg, &size, TJSAMP_GRAY, 85, 0), 0);
+  std::string out(reinterpret_cast<const char*>(jpeg), size);
+  tjFree(jpeg);
+  tjDestroy(tj);
+  return out;
+}
+
 class PoolTest : public ::testing::Test {
  protected:
-  // No staleness limit unless a test is about it: a slow machine must not turn held workers into drops.
-  // Time moves only when a test advances clock_, so ageing is exact whatever the machine's speed.
+  // The sampler unless a test is about the need scheduler. No staleness limit unless a test is about it: a slow
+  // machine must not turn held workers into drops. Time moves only when a test advances clock_, so ageing is
+  // exact whatever the machine's speed.
   PoolOptions Options() {
     PoolOptions o;
+    o.scheduler = Scheduler::kSample;
     o.max_frame_age = std::chrono::milliseconds(0);
     o.clock = &clock_;
     return o;
@@ -77,6 +115,11 @@ class PoolTest : public ::testing::Test {
                                              [this](const FramePtr& f, PoolResult r) {
                                                std::lock_guard lock(results_mu_);
                                                results_.emplace_back(f->device_id(), r.recognition.status());
+                                               if (r.recognition.ok()) {
+                                                 for (const auto& face : r.recognition.value().faces) {
+                                                   continued_.push_back(face.continued);
+                                                 }
+                                               }
                                                callback_policies_.push_back(sched_getscheduler(0));
                                                callback_nice_.push_back(getpriority(PRIO_PROCESS, 0));
                                              });
@@ -94,7 +137,7 @@ class PoolTest : public ::testing::Test {
     std::lock_guard lock(results_mu_);
     return results_.size();
   }
-  uint64_t Count(const char* name) { return metrics_.CounterValue(name).value(); }
+  uint64_t Count(const char* name, const Labels& labels = {}) { return metrics_.CounterValue(name, labels).value(); }
 
   ManualClock clock_;
   std::shared_ptr<FakeEngine::Shared> shared_ = std::make_shared<FakeEngine::Shared>();
@@ -104,6 +147,7 @@ class PoolTest : public ::testing::Test {
   std::vector<std::pair<std::string, Status>> results_;
   std::vector<int> callback_policies_;  // guarded by results_mu_
   std::vector<int> callback_nice_;      // guarded by results_mu_
+  std::vector<bool> continued_;         // guarded by results_mu_: each recognised face's flag, in order
 };
 
 // A camera frame's pixel work runs idle-class, its callback (which takes locks HTTP threads take) and any request
@@ -276,6 +320,132 @@ TEST_F(PoolTest, JobsOlderThanTheTimeoutAreDroppedUnrun) {
   EXPECT_EQ(Count("recognition_dropped_timeout_total"), 1u);
   std::lock_guard lock(shared_->mu);
   EXPECT_EQ(shared_->seen, (std::vector<std::string>{"busy"}));
+}
+
+// ---- the need scheduler ----
+
+class NeedPoolTest : public PoolTest {
+ protected:
+  PoolOptions Need() {
+    PoolOptions o = Options();
+    o.scheduler = Scheduler::kNeed;
+    o.idle_class = false;
+    return o;
+  }
+  int Detected() {
+    std::lock_guard lock(shared_->mu);
+    return shared_->detected;
+  }
+  int Described() {
+    std::lock_guard lock(shared_->mu);
+    return shared_->described;
+  }
+  // Offers a frame and waits until the pool has looked at it (a motion check or a recognition).
+  void OfferAndWait(RecognitionPool& pool, const std::string& device, const std::string& jpeg) {
+    const uint64_t checks = Count("recognition_motion_checks_total");
+    const uint64_t done = Count("recognition_jobs_completed_total");
+    ASSERT_TRUE(pool.OfferFrame(MakeFrame(device, jpeg)));
+    ASSERT_TRUE(testing::WaitFor([&] {
+      return Count("recognition_motion_checks_total") > checks || Count("recognition_jobs_completed_total") > done;
+    }));
+    Settle(pool);
+  }
+  // Waits until no worker is busy and no camera needs one.
+  void Settle(RecognitionPool& pool) {
+    ASSERT_TRUE(testing::WaitFor([&] {
+      const auto st = pool.stats();
+      return st.busy == 0 && st.pending_cameras == 0;
+    }));
+  }
+};
+
+TEST_F(NeedPoolTest, AStillCameraIsCheckedButNotRecognised) {
+  auto pool = Make(Need());
+  const std::string still = SceneJpeg();
+  // The first frames are checked (their sizes are new); identical ones after that are left alone until the next
+  // periodic check, and a frame replaced unlooked-at counts as skipped for being still.
+  for (int i = 0; i < 4; ++i) {
+    OfferAndWait(*pool, "cam", still);
+    clock_.Advance(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(pool->OfferFrame(MakeFrame("cam", still)));
+  EXPECT_TRUE(pool->OfferFrame(MakeFrame("cam", still)));
+  EXPECT_EQ(Count("recognition_frames_skipped_total", {{"reason", "still"}}), 1u);
+  clock_.Advance(std::chrono::milliseconds(2000));  // the periodic check of a still camera
+  OfferAndWait(*pool, "cam", still);
+  EXPECT_EQ(Count("recognition_motion_checks_total"), 5u);
+  EXPECT_EQ(Count("recognition_motion_detected_total"), 0u);
+  EXPECT_EQ(Detected(), 0);
+  EXPECT_EQ(pool->stats().moving_cameras, 0u);
+}
+
+TEST_F(NeedPoolTest, MotionIsRecognisedAndANamedTrackedFaceIsNotDescribedAgain) {
+  Descriptor known{};
+  known[0] = 0.5f;
+  ASSERT_TRUE(gallery_.AddFace(1, "ada", 1, known).ok());
+  {
+    std::lock_guard lock(shared_->mu);
+    Face f;
+    f.box = Box{100, 60, 80, 80};
+    shared_->faces = {f};
+    shared_->descriptor = known;
+  }
+  auto pool = Make(Need());
+  OfferAndWait(*pool, "door", SceneJpeg());
+  clock_.Advance(std::chrono::milliseconds(100));
+  OfferAndWait(*pool, "door", SceneJpeg(100, 60));  // someone came in: checked, seen moving, recognised at once
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 1; }));
+  EXPECT_EQ(Detected(), 1);
+  EXPECT_EQ(Described(), 1);
+  EXPECT_EQ(pool->stats().moving_cameras, 1u);
+
+  // Named and tracked: the camera is settled, its next frames within settled_interval are not recognised (at
+  // most motion-checked; the frame offered after the interval replaces any left, so Detected() tells).
+  clock_.Advance(std::chrono::milliseconds(100));
+  EXPECT_TRUE(pool->OfferFrame(MakeFrame("door", SceneJpeg(100, 60))));
+  EXPECT_TRUE(pool->OfferFrame(MakeFrame("door", SceneJpeg(100, 60))));
+  Settle(*pool);
+  clock_.Advance(std::chrono::milliseconds(1000));
+  OfferAndWait(*pool, "door", SceneJpeg(100, 60));
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 2; }));
+  EXPECT_EQ(Detected(), 2);
+  EXPECT_EQ(Described(), 1) << "the tracked face's descriptor is reused";
+  EXPECT_EQ(Count("recognition_descriptors_reused_total"), 1u);
+  std::lock_guard lock(results_mu_);
+  EXPECT_EQ(continued_, (std::vector<bool>{false, true}));
+}
+
+TEST_F(NeedPoolTest, MovingCamerasTakeTurnsLongestWaitingFirst) {
+  auto pool = Make(Need());
+  for (const char* cam : {"a", "b", "c"}) OfferAndWait(*pool, cam, SceneJpeg());
+  clock_.Advance(std::chrono::milliseconds(10));
+  // All three start moving (no face found, so each stays due for every new frame); served a, b, c in turn.
+  for (const char* cam : {"a", "b", "c"}) {
+    OfferAndWait(*pool, cam, SceneJpeg(100, 60));
+    clock_.Advance(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 3; }));
+  Hold(true);
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("c", SceneJpeg(100, 60))));
+  WaitRunning(1);  // the worker holds c
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("b", SceneJpeg(100, 60))));
+  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("a", SceneJpeg(100, 60))));  // newer, but a waited longest
+  Hold(false);
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 6; }));
+  std::lock_guard lock(results_mu_);
+  EXPECT_EQ(results_[3].first, "c");
+  EXPECT_EQ(results_[4].first, "a");
+  EXPECT_EQ(results_[5].first, "b");
+}
+
+TEST_F(NeedPoolTest, CamerasBeyondTheLimitAreCountedNotFollowed) {
+  PoolOptions o = Need();
+  o.max_pending_cameras = 1;
+  auto pool = Make(o);
+  EXPECT_TRUE(pool->OfferFrame(MakeFrame("a", SceneJpeg())));
+  EXPECT_FALSE(pool->OfferFrame(MakeFrame("b", SceneJpeg())));
+  EXPECT_EQ(Count("recognition_dropped_cameras_full_total"), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,70 @@
+// FaceTracker: the faces of one camera from one recognition to the next, so that a person standing in view is
+// described (the descriptor is most of a recognition's CPU) only when their face is clearly better than before, and
+// produces one event per appearance rather than one per recognition.
+//
+// A face continues a track when its box overlaps the track's last box (intersection over union >= min_overlap); the
+// pool then reuses the track's descriptor unless the face is larger by `better_area` (nearer, more frontal) or the
+// track is not settled yet (unnamed and described fewer than `settle_after` times). A described face whose descriptor
+// is far from its track's (another person stepped into the same place) starts a new track. Tracks not seen for
+// `timeout_us` end.
+//
+// Thread-safety: none; one tracker per camera, used by one thread at a time (the pool runs one job per camera).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "vision/vision.h"
+
+namespace iotstream::vision {
+
+struct TrackerOptions {
+  double min_overlap = 0.3;        // intersection over union that makes a face its track's
+  double better_area = 1.25;       // a face this much larger than the track's best is described again
+  int settle_after = 3;            // an unnamed track is settled after this many descriptors
+  float same_person = 0.6f;        // descriptor distance above which a described face leaves its track
+  int64_t timeout_us = 2'000'000;  // a track not seen for this long has ended
+};
+
+class FaceTracker {
+ public:
+  explicit FaceTracker(TrackerOptions options = {}) : options_(options) {}
+
+  // What to do with each face of a new recognition: the track it continues (or none), and whether it needs its own
+  // descriptor. Ends the tracks not seen for timeout_us first. Does not change the tracks otherwise.
+  struct Step {
+    std::optional<size_t> track;
+    bool describe = true;
+  };
+  std::vector<Step> Plan(const std::vector<Face>& faces, int64_t now_us);
+
+  // The track's descriptor, for a face Plan said to reuse it. REQUIRES: `track` came from the last Plan.
+  const Descriptor& descriptor(size_t track) const { return tracks_[track].descriptor; }
+
+  // Records the recognition Plan was made for: every face's box, descriptor and match (faces[i] pairs with
+  // steps[i]). Sets faces[i].continued when it continues a track that already had that identity. Faces not
+  // described keep their track's descriptor; a described face far from its track's starts a new one.
+  void Commit(const std::vector<Step>& steps, std::vector<RecognizedFace>* faces, int64_t now_us);
+
+  // Whether every live track is named or has been described settle_after times (there is at least one track): its
+  // camera then needs recognising only now and then. Tracks past their timeout do not count.
+  bool Settled(int64_t now_us) const;
+  size_t size() const { return tracks_.size(); }
+
+ private:
+  struct Track {
+    Box box;
+    Descriptor descriptor{};
+    std::optional<int64_t> person_id;
+    int64_t best_area = 0;
+    int described = 0;
+    int64_t last_seen_us = 0;
+  };
+  bool TrackSettled(const Track& t) const { return t.person_id.has_value() || t.described >= options_.settle_after; }
+
+  TrackerOptions options_;
+  std::vector<Track> tracks_;
+};
+
+}  // namespace iotstream::vision

@@ -1,0 +1,97 @@
+// FaceTracker: which faces continue a track, when a descriptor is reused, and when a camera counts as settled.
+#include "vision/tracker.h"
+
+#include <gtest/gtest.h>
+
+namespace iotstream::vision {
+namespace {
+
+Face FaceAt(int x, int y, int size) {
+  Face f;
+  f.box = Box{x, y, size, size};
+  return f;
+}
+
+Descriptor Desc(float v) {
+  Descriptor d{};
+  d[0] = v;
+  return d;
+}
+
+// Runs one recognition through the tracker: faces described get `described`, every face gets `person`.
+std::vector<RecognizedFace> Step(FaceTracker& t, std::vector<Face> faces, int64_t now, const Descriptor& described,
+                                 std::optional<int64_t> person, std::vector<FaceTracker::Step>* steps_out = nullptr) {
+  auto steps = t.Plan(faces, now);
+  std::vector<RecognizedFace> rec;
+  for (size_t i = 0; i < faces.size(); ++i) {
+    faces[i].descriptor = steps[i].describe ? described : t.descriptor(*steps[i].track);
+    Match m;
+    m.person_id = person;
+    rec.push_back(RecognizedFace{faces[i], m});
+  }
+  t.Commit(steps, &rec, now);
+  if (steps_out) *steps_out = steps;
+  return rec;
+}
+
+TEST(FaceTracker, ANamedFaceInPlaceIsNotDescribedAgainAndContinues) {
+  FaceTracker t;
+  auto first = Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  EXPECT_FALSE(first[0].continued);
+  EXPECT_TRUE(t.Settled(0));
+  std::vector<FaceTracker::Step> steps;
+  auto again = Step(t, {FaceAt(105, 102, 80)}, 500'000, Desc(0), 7, &steps);
+  ASSERT_TRUE(steps[0].track.has_value());
+  EXPECT_FALSE(steps[0].describe);
+  EXPECT_TRUE(again[0].continued);
+}
+
+TEST(FaceTracker, AClearlyLargerFaceIsDescribedAgain) {
+  FaceTracker t;
+  (void)Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  std::vector<FaceTracker::Step> steps;
+  (void)Step(t, {FaceAt(95, 95, 100)}, 100'000, Desc(0), 7, &steps);  // 1.56x the area
+  ASSERT_TRUE(steps[0].track.has_value());
+  EXPECT_TRUE(steps[0].describe);
+}
+
+TEST(FaceTracker, AnUnnamedFaceSettlesAfterSomeDescriptors) {
+  FaceTracker t;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(t.Settled(i * 100'000)) << i;
+    (void)Step(t, {FaceAt(100, 100, 80)}, i * 100'000, Desc(0), std::nullopt);
+  }
+  EXPECT_TRUE(t.Settled(300'000));
+}
+
+TEST(FaceTracker, AnotherPersonInTheSamePlaceStartsANewTrack) {
+  FaceTracker t;
+  (void)Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  // Larger (so described) and far from the track's descriptor: someone else stepped in.
+  auto other = Step(t, {FaceAt(95, 95, 110)}, 100'000, Desc(1.0f), 8);
+  EXPECT_FALSE(other[0].continued);
+  EXPECT_EQ(t.size(), 2u);
+}
+
+TEST(FaceTracker, TracksEndAfterTheTimeoutAndTheCameraIsNoLongerSettled) {
+  FaceTracker t;
+  (void)Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  EXPECT_TRUE(t.Settled(1'000'000));
+  EXPECT_FALSE(t.Settled(2'500'000));
+  std::vector<FaceTracker::Step> steps;
+  auto back = Step(t, {FaceAt(100, 100, 80)}, 2'500'000, Desc(0), 7, &steps);
+  EXPECT_FALSE(steps[0].track.has_value());
+  EXPECT_FALSE(back[0].continued) << "a new appearance";
+}
+
+TEST(FaceTracker, TwoFacesKeepTheirOwnTracks) {
+  FaceTracker t;
+  (void)Step(t, {FaceAt(100, 100, 80), FaceAt(400, 100, 80)}, 0, Desc(0), 7);
+  std::vector<FaceTracker::Step> steps;
+  (void)Step(t, {FaceAt(402, 101, 80), FaceAt(101, 99, 80)}, 100'000, Desc(0), 7, &steps);
+  ASSERT_TRUE(steps[0].track && steps[1].track);
+  EXPECT_NE(*steps[0].track, *steps[1].track);
+}
+
+}  // namespace
+}  // namespace iotstream::vision
