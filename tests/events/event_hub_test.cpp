@@ -112,6 +112,29 @@ TEST_F(EventHubTest, APersonNotSeenForTheTimeoutHasLeftOnce) {
   EXPECT_EQ(left["device_id"], "door");
 }
 
+TEST_F(EventHubTest, AFaceThatContinuesItsTrackMakesNoNewEvent) {
+  hub_.reset();
+  EventOptions no_window = options_;
+  no_window.dedup_window_ms = 0;  // only the tracking decides here
+  hub_ = std::make_unique<EventHub>(no_window, *records_, gallery_, registry_, bus_, metrics_);
+  Frame::Meta m;
+  m.id = 1;
+  m.device_id = "door";
+  auto frame = std::make_shared<const Frame>(std::move(m), "", 0, 0);
+  vision::RecognizedFace face;
+  face.match.person_id = 3;
+  face.match.name = "Ada";
+  for (const bool continued : {false, true, true, false}) {
+    vision::Recognition r;
+    face.continued = continued;
+    r.faces.push_back(face);
+    hub_->OnRecognition(frame, r);
+  }
+  hub_.reset();
+  EXPECT_EQ(Types(), (std::vector<std::string>{"person_recognised", "person_recognised"}));
+  EXPECT_EQ(metrics_.CounterValue("events_deduplicated_total").value(), 2u);
+}
+
 TEST_F(EventHubTest, StoragePressureIsReportedOncePerReasonPerInterval) {
   hub_->OnStoragePressure("queue_full", 3, 10, 100, 1'000);
   hub_->OnStoragePressure("queue_full", 4, 10, 100, 30'000);   // within the interval: folded
