@@ -40,6 +40,49 @@ class FaceEngineImpl final : public FaceEngine {
   const EngineOptions& options() const override { return options_; }
 
   Result<std::vector<Face>> DetectAndAlign(const uint8_t* data, size_t size, StageTiming* timing) override {
+    return Run(data, size, nullptr, timing);
+  }
+
+  Result<std::vector<Face>> DetectAndAlignIn(const uint8_t* data, size_t size, const Box& region,
+                                             StageTiming* timing) override {
+    return Run(data, size, &region, timing);
+  }
+
+ private:
+  // The detection window's rectangles in the detection image: dlib's pyramid, then our upsampling undone.
+  struct Scan {
+    std::vector<dlib::rect_detection> dets;
+    double resize_scale = 1.0;  // detection image / decoded image
+  };
+
+  // HOG over the whole detection image, or over `region` of it (original pixels) doubled `upsample` times.
+  void Detect(const dlib::array2d<unsigned char>& det_image, const dlib::rectangle& crop, int upsample, Scan* scan) {
+    const bool whole = crop == dlib::get_rect(det_image);
+    const auto image = dlib::sub_image(det_image, crop);
+    std::vector<dlib::rect_detection> dets;
+    if (upsample > 0) {
+      dlib::pyramid_up(image, up_, dlib::pyramid_down<2>());
+      for (int i = 1; i < upsample; ++i) {
+        dlib::array2d<unsigned char> next;
+        dlib::pyramid_up(up_, next, dlib::pyramid_down<2>());
+        dlib::swap(up_, next);
+      }
+      scanner_.Detect(up_, options_.adjust_threshold, &dets);
+    } else if (whole) {
+      scanner_.Detect(det_image, options_.adjust_threshold, &dets);
+    } else {
+      dlib::assign_image(crop_, image);
+      scanner_.Detect(crop_, options_.adjust_threshold, &dets);
+    }
+    for (auto& d : dets) {
+      dlib::drectangle r = d.rect;
+      for (int i = 0; i < upsample; ++i) r = dlib::pyramid_down<2>().rect_down(r);
+      d.rect = dlib::translate_rect(r, dlib::dpoint(crop.tl_corner()));
+    }
+    scan->dets = std::move(dets);
+  }
+
+  Result<std::vector<Face>> Run(const uint8_t* data, size_t size, const Box* region, StageTiming* timing) {
     StageTiming local;
     StageTiming& t = timing ? *timing : local;
     std::vector<Face> faces;
@@ -52,38 +95,44 @@ class FaceEngineImpl final : public FaceEngine {
       // Detection runs on grey scaled to at most detection_width (decoded pixels * resize_scale), then upsampled.
       t0 = Clock::now();
       const dlib::array2d<unsigned char>* det_image = &gray_;
-      double resize_scale = 1.0;
+      Scan scan;
       if (options_.detection_width > 0 && gray_.nc() > options_.detection_width) {
-        resize_scale = static_cast<double>(options_.detection_width) / gray_.nc();
-        small_.set_size(std::max(1L, std::lround(gray_.nr() * resize_scale)), options_.detection_width);
+        scan.resize_scale = static_cast<double>(options_.detection_width) / gray_.nc();
+        small_.set_size(std::max(1L, std::lround(gray_.nr() * scan.resize_scale)), options_.detection_width);
         dlib::resize_image(gray_, small_);
         det_image = &small_;
       }
-      std::vector<dlib::rect_detection> dets;
-      if (options_.upsample > 0) {
-        dlib::pyramid_up(*det_image, up_, dlib::pyramid_down<2>());
-        for (int i = 1; i < options_.upsample; ++i) {
-          dlib::array2d<unsigned char> next;
-          dlib::pyramid_up(up_, next, dlib::pyramid_down<2>());
-          dlib::swap(up_, next);
-        }
-        scanner_.Detect(up_, options_.adjust_threshold, &dets);
-      } else {
-        scanner_.Detect(*det_image, options_.adjust_threshold, &dets);
+      const dlib::rectangle whole = dlib::get_rect(*det_image);
+      dlib::rectangle area = whole;
+      int upsample = options_.upsample;
+      if (region != nullptr) {
+        // The region in detection pixels, grown by half the detector's 80-px window so that a face at its edge is
+        // whole; a region at most a quarter of the picture is doubled first, for the same cost as the whole
+        // picture at 1x, so faces down to ~40 px are found there.
+        const double to_det = image_.scale * scan.resize_scale;
+        const long margin = 40;
+        area = whole.intersect(dlib::rectangle(std::lround(region->x * to_det) - margin,
+                                               std::lround(region->y * to_det) - margin,
+                                               std::lround((region->x + region->w) * to_det) + margin,
+                                               std::lround((region->y + region->h) * to_det) + margin));
+        if (area.width() < 80 || area.height() < 80) area = whole;
+        if (area.area() * 4 <= whole.area()) upsample = std::max(upsample, 1);
       }
+      Detect(*det_image, area, upsample, &scan);
+      std::vector<dlib::rect_detection>& dets = scan.dets;
       std::sort(dets.begin(), dets.end(),
                 [](const auto& a, const auto& b) { return a.detection_confidence > b.detection_confidence; });
       if (dets.size() > static_cast<size_t>(std::max(0, options_.max_faces))) {
         dets.resize(static_cast<size_t>(std::max(0, options_.max_faces)));
       }
+      const double resize_scale = scan.resize_scale;
       t.detect_ms = MsSince(t0);
 
       t0 = Clock::now();
       const dlib::rectangle bounds = dlib::get_rect(image_.rgb);
       for (const auto& det : dets) {
-        // Back through the upsampling the way dlib's own tools do (pyramid_down<2>::rect_down), then the resize.
+        // Back through the resize (Detect undid the upsampling the way dlib's own tools do, rect_down).
         dlib::drectangle r = det.rect;
-        for (int i = 0; i < options_.upsample; ++i) r = dlib::pyramid_down<2>().rect_down(r);
         if (resize_scale != 1.0) {
           r = dlib::drectangle(r.left() / resize_scale, r.top() / resize_scale, (r.right() + 1) / resize_scale - 1,
                                (r.bottom() + 1) / resize_scale - 1);
@@ -135,6 +184,7 @@ class FaceEngineImpl final : public FaceEngine {
     return faces;
   }
 
+ public:
   Result<std::vector<Face>> Analyze(const uint8_t* data, size_t size, StageTiming* timing) override {
     StageTiming local;
     StageTiming& t = timing ? *timing : local;
@@ -181,7 +231,8 @@ class FaceEngineImpl final : public FaceEngine {
   DecodedImage image_;
   dlib::array2d<unsigned char> gray_;   // image_ in grey, decoded size
   dlib::array2d<unsigned char> small_;  // gray_ scaled to detection_width
-  dlib::array2d<unsigned char> up_;     // the detection image upsampled
+  dlib::array2d<unsigned char> up_;     // the detection image (or its region) upsampled
+  dlib::array2d<unsigned char> crop_;   // a region of the detection image, scanned at 1x
 };
 
 }  // namespace

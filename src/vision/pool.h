@@ -9,6 +9,8 @@
 //        with motion whose faces are not all named (tracked, vision/tracker.h) has its newest frame recognised
 //        first, as often as a worker is free for it; a camera whose faces are all named and tracked is recognised
 //        every settled_interval, describing only faces that are new or clearly better; a still camera not at all.
+//        Every recognition checks its own frame for motion first and detects only where it moved (a small region
+//        at twice the scale: smaller faces found, for less CPU than the whole picture).
 //        Under overload the cameras that waited longest go first, each with its newest frame. A frame replaced by a
 //        newer one before it was looked at is counted by reason (recognition_frames_skipped_total{reason}: still,
 //        settled, busy).
@@ -157,11 +159,12 @@ class RecognitionPool {
   Camera* NextCamera(int64_t now_us, Need* need);
   // Keeps `frame` as its camera's newest; sets *wake when that gives a worker something to do. REQUIRES: mu_ held.
   bool KeepNewest(const FramePtr& frame, int64_t now_us, bool* wake);
-  // Runs a taken camera's job: a motion check if `check`, then recognition of that frame if the camera needs it.
-  void ServeCamera(Camera& camera, const FramePtr& frame, bool check, int64_t queued_us, FaceEngine& engine,
+  // Runs a taken camera's job: a motion check, then recognition of that frame if the camera needs it.
+  void ServeCamera(Camera& camera, const FramePtr& frame, int64_t queued_us, FaceEngine& engine,
                    std::atomic<pid_t>& idle_tid);
-  // Recognises `frame` for `camera`, reusing tracked descriptors; pixel work idle-class, the match at nice 10.
-  Result<Recognition> RecogniseTracked(Camera& camera, const FramePtr& frame, FaceEngine& engine,
+  // Recognises `frame` for `camera`, detecting in `region` (the frame's motion) when given and reusing tracked
+  // descriptors; pixel work idle-class, the match at nice 10.
+  Result<Recognition> RecogniseTracked(Camera& camera, const FramePtr& frame, const Box* region, FaceEngine& engine,
                                        std::atomic<pid_t>& idle_tid);
 
   bool Sampled(const std::string& device_id, int64_t now_us);
