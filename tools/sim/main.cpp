@@ -6,8 +6,9 @@
 // --json, as one JSON object. "frames" are the frame slots of the run (fps x duration per camera: sent, skipped, or
 // left unsent after a last late answer); "within" is the share of them answered 2xx within --slo-ms. With
 // --appearances (appearances.h) the JSON also lists each appearance a camera showed, for a benchmark to join with
-// the server's events; --scene-still is the same still, noisy background with nobody appearing. Exit status 0 after
-// a run, 2 for bad options or unusable frames.
+// the server's events; --scene-still is the same still, noisy background with nobody appearing. The JSON's
+// started_ms and ended_ms are the wall clock (ms since the epoch) when the cameras started and when the last one
+// finished, after the frames were prepared. Exit status 0 after a run, 2 for bad options or unusable frames.
 #include <unistd.h>
 
 #include <algorithm>
