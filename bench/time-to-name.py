@@ -6,7 +6,7 @@
       multi, none and unlabeled_single left out). PEOPLE_TSV: person, enrolment photo (the first listed). SHOWN_TSV:
       person, photo for each appearance, in the order shown: everyone once per round, each person's other photos in
       turn, starting over when used up, for as many rounds as the person with the most photos needs. Taking people
-      in turn keeps a person away from any one camera until everyone else has passed it.
+      in turn brings a person back to one camera no sooner than one appearance per person later.
   join SIM_JSON EVENTS_JSON CPU_SAMPLES PHOTOS_TSV APPEARANCE_S NAME_WITHIN_MS CLK_TCK PHOTO_STATS
       One run's figures as one tab-separated line: appearances, named, recall %, wrong, unknown_face events,
       appearances unsent, time-to-name p50 p90 p99 max (ms), upload p99 (ms), non-2xx, server CPU (% of one core

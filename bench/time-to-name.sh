@@ -6,10 +6,10 @@
 #   People: the identities of FACES_DIR/MANIFEST.tsv with at least 3 photos of one face each (faces_hog_upsample1
 #   = 1; not multi, none, unlabeled_single). Each is enrolled with ONE of them (the first listed) through
 #   POST /api/v1/recognition/add-permitted-face; the others are the appearances and are never enrolled. They are
-#   shown taking the people in turn (bench/time-to-name.py people), so that a person comes back to a camera only
-#   after everyone else has passed it: at the default --event-dedup-s 10 a second event for one person at one
-#   camera within 10 s is folded into the first and would read as a miss. PNGs become JPEGs (ffmpeg, in the temp
-#   dir) for the simulator.
+#   shown taking the people in turn (bench/time-to-name.py people), so that a person comes back to one camera no
+#   sooner than one appearance per person later (12 s with the 12 people of the set): at the default
+#   --event-dedup-s 10 a second event for one person at one camera within 10 s is folded into the first and would
+#   read as a miss. PNGs become JPEGs (ffmpeg, in the temp dir) for the simulator.
 #   For each camera count in CAMS and each scheduler in SCHEDULERS: a fresh server (IOTSTREAM_BIN, new data dir,
 #   free ports, --recognition-api=false, recognition on at its defaults; the sample scheduler adds
 #   --recognition-sample-rate 0.3, which the server takes as "use the old sampler") gets the people enrolled; then
