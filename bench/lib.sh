@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# bench/lib.sh: shell helpers shared by bench/ingest.sh, bench/fanout.sh, bench/recognition.sh and bench/cameras.sh.
+# bench/lib.sh: shell helpers shared by bench/ingest.sh, bench/fanout.sh, bench/recognition.sh, bench/cameras.sh and
+# bench/time-to-name.sh.
 # Sourced (not run) after the script has cd'ed to the repo root. The helpers read the caller's
 # variables when called: LOG_TAG, ONLY, HOST, PY (python3 if unset), T, SRV_PID/SRV_KIND,
 # PEER_SRC, PEER_DIR, FACES_DIR, FRAME_BYTES, IOTSTREAM_BIN.

@@ -111,56 +111,131 @@ std::optional<int> WalkerX(const SceneOptions& o, double t, int frame_width, int
   return lerp(middle, frame_width, (t - o.leave_s) / (o.gone_s - o.leave_s));
 }
 
+// The photo scaled (aspect kept) to options.face_height high, or less so that it is at most 2/3 of the frame wide.
+Rgb ScaleWalker(const Rgb& photo, const SceneOptions& options) {
+  int face_h = std::min(options.face_height, options.height);
+  int face_w = photo.width * face_h / photo.height;
+  if (face_w > options.width * 2 / 3) {
+    face_w = options.width * 2 / 3;
+    face_h = photo.height * face_w / photo.width;
+  }
+  return Resize(photo, std::max(face_w, 1), std::max(face_h, 1));
+}
+
+// The walker's top edge: standing on the floor, a little in front of where the wall meets it.
+int WalkerY(const SceneOptions& options, int walker_height) {
+  return options.height * 3 / 4 - walker_height + options.height / 16;
+}
+
+// Copies `walker` onto `canvas` with its top-left corner at (x, y); what falls outside the canvas is cut off.
+void Paste(const Rgb& walker, int x, int y, Rgb* canvas) {
+  const int from = std::max(0, -x);
+  const int to = std::min(walker.width, canvas->width - x);
+  if (from >= to) return;
+  for (int row = 0; row < walker.height; ++row) {
+    const int cy = y + row;
+    if (cy < 0 || cy >= canvas->height) continue;
+    std::copy_n(&walker.pixels[(static_cast<size_t>(row) * walker.width + from) * 3],
+                static_cast<size_t>(to - from) * 3,
+                &canvas->pixels[(static_cast<size_t>(cy) * canvas->width + x + from) * 3]);
+  }
+}
+
+// Sensor noise: adds a value in [-amplitude, amplitude] drawn from `seed` to every channel of every pixel.
+void AddNoise(uint32_t seed, int amplitude, Rgb* canvas) {
+  const auto span = static_cast<uint32_t>(2 * amplitude + 1);
+  for (uint8_t& channel : canvas->pixels) {
+    seed = seed * 1664525u + 1013904223u;
+    channel = static_cast<uint8_t>(std::clamp(channel + static_cast<int>((seed >> 24) % span) - amplitude, 0, 255));
+  }
+}
+
+// Encodes RGB frames into a growing JpegSet, all at one quality.
+class Encoder {
+ public:
+  explicit Encoder(int quality) : tj_(tjInitCompress()), quality_(quality) {}
+
+  // Appends `frame`'s JPEG. Returns false and sets `*error` when TurboJPEG cannot start or encode it.
+  bool Add(const Rgb& frame, std::string* error) {
+    if (!tj_) {
+      *error = "TurboJPEG cannot start";
+      return false;
+    }
+    unsigned char* jpeg = nullptr;
+    unsigned long size = 0;
+    if (tjCompress2(tj_.get(), frame.pixels.data(), frame.width, 0, frame.height, TJPF_RGB, &jpeg, &size, TJSAMP_420,
+                    quality_, 0) != 0) {
+      *error = std::string("cannot encode a scene frame: ") + tjGetErrorStr2(tj_.get());
+      tjFree(jpeg);
+      return false;
+    }
+    frames_->emplace_back(reinterpret_cast<const char*>(jpeg), size);
+    tjFree(jpeg);
+    return true;
+  }
+
+  firmware::JpegSet frames() const { return frames_; }
+
+ private:
+  TjHandle tj_;
+  int quality_;
+  std::shared_ptr<std::vector<std::string>> frames_ = std::make_shared<std::vector<std::string>>();
+};
+
+firmware::JpegSet NoFrames() { return std::make_shared<const std::vector<std::string>>(); }
+
 }  // namespace
 
 firmware::JpegSet MakeScene(const std::string& face_jpeg, const SceneOptions& options, std::string* error) {
-  auto frames = std::make_shared<std::vector<std::string>>();
   Rgb face_photo;
-  if (!Decode(face_jpeg, &face_photo, error)) return frames;
-  int face_h = std::min(options.face_height, options.height);
-  int face_w = face_photo.width * face_h / face_photo.height;
-  if (face_w > options.width * 2 / 3) {
-    face_w = options.width * 2 / 3;
-    face_h = face_photo.height * face_w / face_photo.width;
-  }
-  const Rgb face = Resize(face_photo, std::max(face_w, 1), std::max(face_h, 1));
+  if (!Decode(face_jpeg, &face_photo, error)) return NoFrames();
+  const Rgb face = ScaleWalker(face_photo, options);
   const Rgb background = Background(options.width, options.height);
-  const int face_y = options.height * 3 / 4 - face.height + options.height / 16;
-
-  TjHandle tj(tjInitCompress());
-  if (!tj) {
-    *error = "TurboJPEG cannot start";
-    return frames;
-  }
+  const int face_y = WalkerY(options, face.height);
+  Encoder encoder(options.quality);
   const int count = std::max(1, static_cast<int>(std::lround(options.cycle_s * options.fps)));
   Rgb canvas = background;
   for (int i = 0; i < count; ++i) {
     canvas.pixels = background.pixels;
     if (const std::optional<int> walker = WalkerX(options, i / options.fps, options.width, face.width)) {
-      const int x = *walker;
-      for (int y = 0; y < face.height; ++y) {
-        const int cy = face_y + y;
-        if (cy < 0 || cy >= options.height) continue;
-        const int from = std::max(0, -x);
-        const int to = std::min(face.width, options.width - x);
-        if (from >= to) break;
-        std::copy_n(&face.pixels[(static_cast<size_t>(y) * face.width + from) * 3], static_cast<size_t>(to - from) * 3,
-                    &canvas.pixels[(static_cast<size_t>(cy) * options.width + x + from) * 3]);
-      }
+      Paste(face, *walker, face_y, &canvas);
     }
-    unsigned char* jpeg = nullptr;
-    unsigned long size = 0;
-    if (tjCompress2(tj.get(), canvas.pixels.data(), options.width, 0, options.height, TJPF_RGB, &jpeg, &size,
-                    TJSAMP_420, options.quality, 0) != 0) {
-      *error = std::string("cannot encode a scene frame: ") + tjGetErrorStr2(tj.get());
-      tjFree(jpeg);
-      frames->clear();
-      return frames;
-    }
-    frames->emplace_back(reinterpret_cast<const char*>(jpeg), size);
-    tjFree(jpeg);
+    if (!encoder.Add(canvas, error)) return NoFrames();
   }
-  return frames;
+  return encoder.frames();
+}
+
+firmware::JpegSet MakeBackgrounds(const SceneOptions& options, int count, int noise, std::string* error) {
+  const Rgb background = Background(options.width, options.height);
+  Encoder encoder(options.quality);
+  Rgb canvas = background;
+  for (int i = 0; i < count; ++i) {
+    canvas.pixels = background.pixels;
+    AddNoise(static_cast<uint32_t>(i) + 1, noise, &canvas);
+    if (!encoder.Add(canvas, error)) return NoFrames();
+  }
+  return encoder.frames();
+}
+
+firmware::JpegSet MakeWalkPast(const std::string& photo_jpeg, const SceneOptions& options, int count, int noise,
+                               std::string* error) {
+  Rgb photo;
+  if (!Decode(photo_jpeg, &photo, error)) return NoFrames();
+  const Rgb walker = ScaleWalker(photo, options);
+  const Rgb background = Background(options.width, options.height);
+  const int y = std::clamp(WalkerY(options, walker.height), 0, options.height - walker.height);
+  const int last_x = options.width - walker.width;
+  Encoder encoder(options.quality);
+  Rgb canvas = background;
+  for (int i = 0; i < count; ++i) {
+    canvas.pixels = background.pixels;
+    const int x =
+        count == 1 ? last_x / 2 : static_cast<int>(std::lround(static_cast<double>(last_x) * i / (count - 1)));
+    Paste(walker, x, y, &canvas);
+    AddNoise(static_cast<uint32_t>(i) + 1, noise, &canvas);
+    if (!encoder.Add(canvas, error)) return NoFrames();
+  }
+  return encoder.frames();
 }
 
 ClockedCamera::ClockedCamera(firmware::JpegSet frames, firmware::Clock& clock, double fps, size_t offset)
