@@ -107,16 +107,17 @@ class FaceEngineImpl final : public FaceEngine {
       int upsample = options_.upsample;
       if (region != nullptr) {
         // The region in detection pixels, grown by half the detector's 80-px window so that a face at its edge is
-        // whole; a region at most a quarter of the picture is doubled first, for the same cost as the whole
+        // whole; a region of at most a quarter of the picture is doubled first, for about the cost of the whole
         // picture at 1x, so faces down to ~40 px are found there.
         const double to_det = image_.scale * scan.resize_scale;
         const long margin = 40;
+        const double region_area = region->w * to_det * region->h * to_det;
         area = whole.intersect(dlib::rectangle(std::lround(region->x * to_det) - margin,
                                                std::lround(region->y * to_det) - margin,
                                                std::lround((region->x + region->w) * to_det) + margin,
                                                std::lround((region->y + region->h) * to_det) + margin));
         if (area.width() < 80 || area.height() < 80) area = whole;
-        if (area.area() * 4 <= whole.area()) upsample = std::max(upsample, 1);
+        if (region_area * 4 <= static_cast<double>(whole.area())) upsample = std::max(upsample, 1);
       }
       Detect(*det_image, area, upsample, &scan);
       std::vector<dlib::rect_detection>& dets = scan.dets;
