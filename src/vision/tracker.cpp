@@ -40,7 +40,7 @@ std::vector<FaceTracker::Step> FaceTracker::Plan(const std::vector<Face>& faces,
     const Track& t = tracks_[p.track];
     steps[p.face].track = p.track;
     const bool better = static_cast<double>(Area(faces[p.face].box)) > options_.better_area * static_cast<double>(t.best_area);
-    steps[p.face].describe = better || !TrackSettled(t);
+    steps[p.face].describe = better || !TrackSettled(t, now_us);
   }
   return steps;
 }
@@ -60,6 +60,7 @@ void FaceTracker::Commit(const std::vector<Step>& steps, std::vector<RecognizedF
       t.person_id = rf.match.person_id;
       t.best_area = Area(rf.face.box);
       t.described = 1;
+      t.first_seen_us = now_us;
       t.last_seen_us = now_us;
       started.push_back(t);
       continue;
@@ -82,7 +83,7 @@ bool FaceTracker::Settled(int64_t now_us) const {
   bool any = false;
   for (const Track& t : tracks_) {
     if (now_us - t.last_seen_us > options_.timeout_us) continue;
-    if (!TrackSettled(t)) return false;
+    if (!TrackSettled(t, now_us)) return false;
     any = true;
   }
   return any;

@@ -4,7 +4,8 @@
 //
 // A face continues a track when its box overlaps the track's last box (intersection over union >= min_overlap); the
 // pool then reuses the track's descriptor unless the face is larger by `better_area` (nearer, more frontal) or the
-// track is not settled yet (unnamed and described fewer than `settle_after` times). A described face whose descriptor
+// track is not settled yet: unnamed, and either described fewer than `settle_after` times or younger than
+// `give_up_us` (a face at a poor angle is often named a few frames later; a stranger is let be after that). A described face whose descriptor
 // is far from its track's (another person stepped into the same place) starts a new track. Tracks not seen for
 // `timeout_us` end.
 //
@@ -22,7 +23,8 @@ namespace iotstream::vision {
 struct TrackerOptions {
   double min_overlap = 0.3;        // intersection over union that makes a face its track's
   double better_area = 1.25;       // a face this much larger than the track's best is described again
-  int settle_after = 3;            // an unnamed track is settled after this many descriptors
+  int settle_after = 3;            // an unnamed track is settled after this many descriptors ...
+  int64_t give_up_us = 2'000'000;  // ... and this long
   float same_person = 0.6f;        // descriptor distance above which a described face leaves its track
   int64_t timeout_us = 2'000'000;  // a track not seen for this long has ended
 };
@@ -47,8 +49,8 @@ class FaceTracker {
   // described keep their track's descriptor; a described face far from its track's starts a new one.
   void Commit(const std::vector<Step>& steps, std::vector<RecognizedFace>* faces, int64_t now_us);
 
-  // Whether every live track is named or has been described settle_after times (there is at least one track): its
-  // camera then needs recognising only now and then. Tracks past their timeout do not count.
+  // Whether every live track is named or has been given up on (see above), and there is at least one: its camera
+  // then needs recognising only now and then. Tracks past their timeout do not count.
   bool Settled(int64_t now_us) const;
   size_t size() const { return tracks_.size(); }
 
@@ -59,9 +61,13 @@ class FaceTracker {
     std::optional<int64_t> person_id;
     int64_t best_area = 0;
     int described = 0;
+    int64_t first_seen_us = 0;
     int64_t last_seen_us = 0;
   };
-  bool TrackSettled(const Track& t) const { return t.person_id.has_value() || t.described >= options_.settle_after; }
+  bool TrackSettled(const Track& t, int64_t now_us) const {
+    return t.person_id.has_value() ||
+           (t.described >= options_.settle_after && now_us - t.first_seen_us >= options_.give_up_us);
+  }
 
   TrackerOptions options_;
   std::vector<Track> tracks_;

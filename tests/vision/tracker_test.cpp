@@ -55,13 +55,19 @@ TEST(FaceTracker, AClearlyLargerFaceIsDescribedAgain) {
   EXPECT_TRUE(steps[0].describe);
 }
 
-TEST(FaceTracker, AnUnnamedFaceSettlesAfterSomeDescriptors) {
-  FaceTracker t;
+TEST(FaceTracker, AnUnnamedFaceIsGivenUpOnAfterSomeDescriptorsAndSomeTime) {
+  FaceTracker t;  // three descriptors and 2 s
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(t.Settled(i * 100'000)) << i;
     (void)Step(t, {FaceAt(100, 100, 80)}, i * 100'000, Desc(0), std::nullopt);
   }
-  EXPECT_TRUE(t.Settled(300'000));
+  EXPECT_FALSE(t.Settled(300'000)) << "still young";
+  for (int64_t now = 500'000; now < 2'000'000; now += 500'000) {
+    std::vector<FaceTracker::Step> steps;
+    (void)Step(t, {FaceAt(100, 100, 80)}, now, Desc(0), std::nullopt, &steps);
+    EXPECT_TRUE(steps[0].describe) << now;
+  }
+  EXPECT_TRUE(t.Settled(2'000'000));
 }
 
 TEST(FaceTracker, AnotherPersonInTheSamePlaceStartsANewTrack) {
