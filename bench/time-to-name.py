@@ -79,7 +79,7 @@ def join(sim_path, events_path, cpu_path, photos_path, appearance_s, within_ms, 
             if hits:
                 ttn.append(min(hits))
             if a["frames_sent"] > 0:
-                stats.write(f"{original.get(a['photo'], a['photo'])}\t{1 if hits else 0}\n")
+                stats.write(f"{original.get(a['photo'], a['photo'])}\t{1 if hits else 0}\t{min(hits) if hits else ''}\n")
     ttn.sort()
     wrong = sum(1 for device, seen in recognised.items() for ts, name in seen
                 if not any(a["device_id"] == device and a["person"] == name
