@@ -236,6 +236,9 @@ if [ -n "$never" ]; then
 else
   echo "photos never named in any run: none"
 fi
+echo "photos missed at least once (missed / shown, over every run and scheduler):"
+awk -F'\t' '{ shown[$1]++; if (!$2) missed[$1]++ } END { for (p in missed) printf "  %d / %d  %s\n", missed[p], shown[p], p }' \
+  "$T/photo-stats.tsv" | sort -k4
 echo "slowest photos to be named (each one's largest time to name in ms, over every run and scheduler):"
 awk -F'\t' '$3 != "" { if ($3 > worst[$1]) worst[$1] = $3 } END { for (p in worst) print worst[p] "\t" p }' \
   "$T/photo-stats.tsv" | sort -rn | head -5 | awk -F'\t' '{ printf "  %6d  %s\n", $1, $2 }'
