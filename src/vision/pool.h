@@ -66,7 +66,7 @@ struct PoolOptions {
   // ---- kNeed ----
   motion::MotionOptions motion;                   // per-camera sensitivity and masks
   TrackerOptions tracking;
-  std::chrono::milliseconds still_check_interval{2000};  // a still camera's frame gets a motion check this often
+  std::chrono::milliseconds still_check_interval{5000};  // a still camera's frame gets a motion check this often
   std::chrono::milliseconds moving_check_interval{250};  // a moving one's, between its recognitions
   std::chrono::milliseconds motion_hold{1500};    // a camera stays "moving" this long after a check saw motion
   std::chrono::milliseconds settled_interval{1000};  // a camera whose faces are all named: recognised this often

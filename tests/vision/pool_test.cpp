@@ -371,7 +371,7 @@ TEST_F(NeedPoolTest, AStillCameraIsCheckedButNotRecognised) {
   EXPECT_TRUE(pool->OfferFrame(MakeFrame("cam", still)));
   EXPECT_TRUE(pool->OfferFrame(MakeFrame("cam", still)));
   EXPECT_EQ(Count("recognition_frames_skipped_total", {{"reason", "still"}}), 1u);
-  clock_.Advance(std::chrono::milliseconds(2000));  // the periodic check of a still camera
+  clock_.Advance(std::chrono::milliseconds(5000));  // the periodic check of a still camera
   OfferAndWait(*pool, "cam", still);
   EXPECT_EQ(Count("recognition_motion_checks_total"), 5u);
   EXPECT_EQ(Count("recognition_motion_detected_total"), 0u);
