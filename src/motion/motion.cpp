@@ -22,6 +22,9 @@ double AreaThreshold(double sensitivity) { return 0.001 + (1.0 - sensitivity) * 
 constexpr float kLearnStill = 0.2f;
 constexpr float kLearnMoving = 0.01f;
 constexpr double kSizeLearn = 1.0 / 8;
+// A change below this share of the size never counts, whatever the jitter: a person's photo walking into a noisy
+// 640x480 scene moved its size by 0.3-1 % (and a detailed one by 7 %) where the noise moved it by 0.2 %.
+constexpr double kSizeFloor = 0.004;
 constexpr int kSizeWarmup = 4;
 
 }  // namespace
@@ -67,7 +70,7 @@ bool SizeTrend::Departs(size_t jpeg_bytes) {
   const auto size = static_cast<double>(jpeg_bytes);
   if (seen_ == 0) mean_ = size;
   const double deviation = std::abs(size - mean_);
-  const bool departs = seen_ < kSizeWarmup || deviation > std::max(3.0 * deviation_, 0.015 * mean_);
+  const bool departs = seen_ < kSizeWarmup || deviation > std::max(3.0 * deviation_, kSizeFloor * mean_);
   deviation_ += kSizeLearn * (deviation - deviation_);
   mean_ += kSizeLearn * (size - mean_);
   if (seen_ < kSizeWarmup) ++seen_;

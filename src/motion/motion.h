@@ -55,7 +55,7 @@ struct Change {
 // A camera's recent compressed sizes: running mean and mean absolute deviation over about the last eight frames.
 class SizeTrend {
  public:
-  // Whether this frame's size departs from the recent ones (by more than three deviations and 1.5 %), and so is
+  // Whether this frame's size departs from the recent ones (by more than three deviations and 0.4 %), and so is
   // worth a Measure. The first frames always do. Learns the size either way.
   bool Departs(size_t jpeg_bytes);
 
