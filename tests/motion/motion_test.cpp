@@ -3,11 +3,12 @@
 #include "motion/motion.h"
 
 #include <gtest/gtest.h>
-#include <turbojpeg.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "support/jpeg_encode.h"
 
 namespace iotstream::motion {
 namespace {
@@ -25,14 +26,7 @@ std::string Frame(uint32_t seed, int noise, int square_x = -1, int square_y = 0,
       px[static_cast<size_t>(y) * kW + x] = static_cast<uint8_t>(v);
     }
   }
-  tjhandle tj = tjInitCompress();
-  unsigned char* jpeg = nullptr;
-  unsigned long size = 0;
-  EXPECT_EQ(tjCompress2(tj, px.data(), kW, 0, kH, TJPF_GRAY, &jpeg, &size, TJSAMP_GRAY, 80, 0), 0);
-  std::string out(reinterpret_cast<const char*>(jpeg), size);
-  tjFree(jpeg);
-  tjDestroy(tj);
-  return out;
+  return ::iotstream::testing::EncodeJpeg(px, kW, kH, 1, 80);
 }
 
 Change Measure(Detector& d, const std::string& jpeg) {

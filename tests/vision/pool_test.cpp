@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <turbojpeg.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/jpeg_encode.h"
 #include "support/test_support.h"
 
 namespace iotstream::vision {
@@ -88,14 +88,7 @@ std::string SceneJpeg(int x = -1, int y = 0) {
       px[static_cast<size_t>(r) * kW + c] = static_cast<uint8_t>(square ? 10 : 80 + 120 * r / kH);
     }
   }
-  tjhandle tj = tjInitCompress();
-  unsigned char* jpeg = nullptr;
-  unsigned long size = 0;
-  EXPECT_EQ(tjCompress2(tj, px.data(), kW, 0, kH, TJPF_GRAY, &jpeg, &size, TJSAMP_GRAY, 85, 0), 0);
-  std::string out(reinterpret_cast<const char*>(jpeg), size);
-  tjFree(jpeg);
-  tjDestroy(tj);
-  return out;
+  return ::iotstream::testing::EncodeJpeg(px, kW, kH, 1, 85);
 }
 
 class PoolTest : public ::testing::Test {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "support/jpeg_encode.h"
 #include "vision/vision.h"
 #include "vision_test_util.h"
 
@@ -57,14 +58,7 @@ std::string SmallFaceFrame(const std::string& photo, int x, int y, Box* pasted) 
     }
   }
   *pasted = Box{x, y, std::min(sw, kW - x), std::min(sh, kH - y)};
-  tjhandle e = tjInitCompress();
-  unsigned char* jpeg = nullptr;
-  unsigned long size = 0;
-  EXPECT_EQ(tjCompress2(e, canvas.data(), kW, 0, kH, TJPF_RGB, &jpeg, &size, TJSAMP_420, 90, 0), 0);
-  std::string out(reinterpret_cast<const char*>(jpeg), size);
-  tjFree(jpeg);
-  tjDestroy(e);
-  return out;
+  return ::iotstream::testing::EncodeJpeg(canvas, kW, kH, 3, 90);
 }
 
 class RegionTest : public ::testing::Test {
