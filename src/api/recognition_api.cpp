@@ -276,6 +276,7 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
               {"busy", st.busy},
               {"pending_cameras", st.pending_cameras},
               {"pending_requests", st.pending_requests},
+              {"moving_cameras", st.moving_cameras},
               {"idle_class", st.idle_class}};
     }
     s.Send(Response::Json(200, json{{"status", c->pool ? "ok" : "degraded"},

@@ -105,6 +105,7 @@ TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {
   auto health = Json(c.Get("/health"));
   EXPECT_EQ(health["models_loaded"], true);
   EXPECT_EQ(health["gallery"]["faces"], 0);
+  EXPECT_EQ(health["pool"]["moving_cameras"], 0) << "no camera has sent anything";
 
   ASSERT_EQ(Enrol(c, "Joe Biden", std::string(kExamples) + "biden.jpg").status, 200);
   ASSERT_EQ(Enrol(c, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
