@@ -69,16 +69,18 @@ class RegionTest : public ::testing::Test {
     if (photo_.empty()) GTEST_SKIP() << "no obama.jpg in " << FacesDir();
     engine_ = OpenEngine();
     ASSERT_NE(engine_, nullptr);
+    auto whole = engine_->DetectAndAlign(Bytes(photo_), photo_.size());
+    ASSERT_TRUE(whole.ok());
+    ASSERT_EQ(whole.value().size(), 1u);
+    face_ = whole.value()[0];
   }
   std::string photo_;
   std::unique_ptr<FaceEngine> engine_;
+  Face face_;  // the photo's face as the whole picture's scan finds it
 };
 
 TEST_F(RegionTest, TheFaceInTheRegionIsFoundAsInTheWholePicture) {
-  auto whole = engine_->DetectAndAlign(Bytes(photo_), photo_.size());
-  ASSERT_TRUE(whole.ok());
-  ASSERT_EQ(whole.value().size(), 1u);
-  const Box b = whole.value()[0].box;
+  const Box b = face_.box;
   auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), b);
   ASSERT_TRUE(in.ok());
   ASSERT_EQ(in.value().size(), 1u);
@@ -86,17 +88,14 @@ TEST_F(RegionTest, TheFaceInTheRegionIsFoundAsInTheWholePicture) {
   EXPECT_NEAR(r.x + r.w / 2, b.x + b.w / 2, b.w / 8);
   EXPECT_NEAR(r.y + r.h / 2, b.y + b.h / 2, b.h / 8);
   EXPECT_NEAR(r.w, b.w, b.w / 4);
-  auto d_whole = engine_->DescribeChip(whole.value()[0].chip);
+  auto d_whole = engine_->DescribeChip(face_.chip);
   auto d_in = engine_->DescribeChip(in.value()[0].chip);
   ASSERT_TRUE(d_whole.ok() && d_in.ok());
   EXPECT_LT(Distance(d_whole.value(), d_in.value()), 0.2f) << "the same face, aligned alike";
 }
 
 TEST_F(RegionTest, NothingIsFoundOutsideTheRegion) {
-  auto whole = engine_->DetectAndAlign(Bytes(photo_), photo_.size());
-  ASSERT_TRUE(whole.ok());
-  ASSERT_EQ(whole.value().size(), 1u);
-  const Box b = whole.value()[0].box;
+  const Box b = face_.box;
   // A region well below the face (the photo is 1137 high).
   auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), Box{0, b.y + b.h + 150, 300, 200});
   ASSERT_TRUE(in.ok());
@@ -104,10 +103,7 @@ TEST_F(RegionTest, NothingIsFoundOutsideTheRegion) {
 }
 
 TEST_F(RegionTest, ASmallRegionIsDoubledAndFindsAFaceTheWholeScanMisses) {
-  auto whole_photo = engine_->DetectAndAlign(Bytes(photo_), photo_.size());
-  ASSERT_TRUE(whole_photo.ok());
-  ASSERT_EQ(whole_photo.value().size(), 1u);
-  const Box face = whole_photo.value()[0].box;  // in the photo's pixels; kShrink of it in the frame below
+  const Box face = face_.box;  // in the photo's pixels; kShrink of it in the frame below
   Box pasted;
   const std::string frame = SmallFaceFrame(photo_, 300, 150, &pasted);
   const auto shrink = [](int v) { return static_cast<int>(v * kShrink); };
