@@ -179,18 +179,16 @@ RecognitionPool::Need RecognitionPool::NeedOf(const Camera& c, int64_t now_us, i
   return since_check(options_.still_check_interval) ? Need::kCheck : Need::kNone;
 }
 
-RecognitionPool::Camera* RecognitionPool::NextCamera(int64_t now_us, Need* need) {
+RecognitionPool::Camera* RecognitionPool::NextCamera(int64_t now_us) {
   Camera* best = nullptr;
   int best_rank = 0;
   for (auto& [id, camera] : cameras_) {
     int rank = 0;
-    const Need n = NeedOf(*camera, now_us, &rank);
-    if (n == Need::kNone) continue;
+    if (NeedOf(*camera, now_us, &rank) == Need::kNone) continue;
     if (best == nullptr || rank < best_rank ||
         (rank == best_rank && camera->last_served_us < best->last_served_us)) {
       best = camera.get();
       best_rank = rank;
-      *need = n;
     }
   }
   return best;
@@ -391,10 +389,9 @@ void RecognitionPool::Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t
     Camera* camera = nullptr;
     {
       std::unique_lock lock(mu_);
-      Need need = Need::kNone;
       cv_.wait(lock, [&] {
         if (stopping_ || !requests_.empty()) return true;
-        if (by_need) return (camera = NextCamera(options_.clock->MonotonicUs(), &need)) != nullptr;
+        if (by_need) return (camera = NextCamera(options_.clock->MonotonicUs())) != nullptr;
         return !pending_.empty();
       });
       if (stopping_) return;

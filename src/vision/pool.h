@@ -156,7 +156,7 @@ class RecognitionPool {
   // camera's check, a still camera's periodic check. REQUIRES: mu_ held.
   Need NeedOf(const Camera& c, int64_t now_us, int* rank) const;
   // The camera to serve next (its rank first, then the one served longest ago), or null. REQUIRES: mu_ held.
-  Camera* NextCamera(int64_t now_us, Need* need);
+  Camera* NextCamera(int64_t now_us);
   // Keeps `frame` as its camera's newest; sets *wake when that gives a worker something to do. REQUIRES: mu_ held.
   bool KeepNewest(const FramePtr& frame, int64_t now_us, bool* wake);
   // Runs a taken camera's job: a motion check, then recognition of that frame if the camera needs it.
