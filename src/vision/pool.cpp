@@ -70,6 +70,9 @@ bool IdleClassRoundTrips(int nice) {
   return ok;
 }
 
+constexpr char kSkipped[] = "recognition_frames_skipped_total";
+constexpr char kSkippedHelp[] = "camera frames replaced by a newer one before recognition looked at them";
+
 }  // namespace
 
 RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine> engine, const Gallery& gallery,
@@ -89,15 +92,9 @@ RecognitionPool::RecognitionPool(PoolOptions options, std::unique_ptr<FaceEngine
       stale_(metrics.counter("recognition_dropped_stale_total",
                              "camera frames older than max_frame_age when a worker was free")),
       completed_(metrics.counter("recognition_jobs_completed_total", "jobs a worker ran")),
-      skipped_still_(metrics.counter("recognition_frames_skipped_total",
-                                     "camera frames replaced by a newer one before recognition looked at them",
-                                     {{"reason", "still"}})),
-      skipped_settled_(metrics.counter("recognition_frames_skipped_total",
-                                       "camera frames replaced by a newer one before recognition looked at them",
-                                       {{"reason", "settled"}})),
-      skipped_busy_(metrics.counter("recognition_frames_skipped_total",
-                                    "camera frames replaced by a newer one before recognition looked at them",
-                                    {{"reason", "busy"}})),
+      skipped_still_(metrics.counter(kSkipped, kSkippedHelp, {{"reason", "still"}})),
+      skipped_settled_(metrics.counter(kSkipped, kSkippedHelp, {{"reason", "settled"}})),
+      skipped_busy_(metrics.counter(kSkipped, kSkippedHelp, {{"reason", "busy"}})),
       cameras_full_(metrics.counter("recognition_dropped_cameras_full_total",
                                     "camera frames not followed: the pool follows max_pending_cameras cameras")),
       motion_checks_(metrics.counter("recognition_motion_checks_total", "1/8-scale motion checks run")),
