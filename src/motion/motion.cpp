@@ -85,6 +85,7 @@ Result<Change> Detector::Measure(const uint8_t* jpeg, size_t size) {
   if (tjDecompressHeader3(d.tj.get(), jpeg, size, &w, &h, &subsampling, &colorspace) != 0 || w <= 0 || h <= 0) {
     return Status::InvalidArgument("not a JPEG");
   }
+  const bool resized = d.width != 0 && (w != d.width || h != d.height);
   if (w != d.width || h != d.height) d.Resize(w, h);
   if (tjDecompress2(d.tj.get(), jpeg, size, d.grey.data(), d.cols, 0, d.rows, TJPF_GRAY, TJFLAG_FASTDCT) != 0 &&
       tjGetErrorCode(d.tj.get()) == TJERR_FATAL) {
@@ -93,6 +94,8 @@ Result<Change> Detector::Measure(const uint8_t* jpeg, size_t size) {
   Change change;
   if (d.background.empty()) {
     d.background.assign(d.grey.begin(), d.grey.end());
+    // A camera that changed its picture size shows a new picture: all of it may hold someone new.
+    if (resized) change = Change{1.0, true, 0, 0, w, h};
     return change;
   }
   const auto pixel = static_cast<float>(PixelThreshold(d.settings.sensitivity));

@@ -73,8 +73,8 @@ class Detector {
 
   // Decodes the JPEG at 1/8 scale and compares it with the background, which it then updates (quickly while the
   // scene is still, slowly while it moves, so that a parked car becomes background within a minute or so). The
-  // first frame, or one of another size than the last, only sets the background (no motion). InvalidArgument
-  // when the bytes do not decode.
+  // first frame only sets the background (no motion); one of another size than the last is motion over the whole
+  // picture and the new background. InvalidArgument when the bytes do not decode.
   Result<Change> Measure(const uint8_t* jpeg, size_t size);
 
  private:

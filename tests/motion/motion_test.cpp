@@ -49,6 +49,19 @@ TEST(MotionDetector, StillNoisySceneIsNotMotionAndASquareIs) {
   EXPECT_LE(c.x + c.w, 368 + 8);
 }
 
+TEST(MotionDetector, AFrameOfAnotherSizeIsMotionOverTheWholePicture) {
+  Detector d(CameraSettings{});
+  (void)Measure(d, Frame(1, 4));
+  const std::string smaller = ::iotstream::testing::EncodeJpeg(std::vector<uint8_t>(320 * 240, 128), 320, 240, 1, 80);
+  const Change c = Measure(d, smaller);
+  EXPECT_TRUE(c.motion);
+  EXPECT_EQ(c.x, 0);
+  EXPECT_EQ(c.y, 0);
+  EXPECT_EQ(c.w, 320);
+  EXPECT_EQ(c.h, 240);
+  EXPECT_FALSE(Measure(d, smaller).motion) << "the new size's picture is the background now";
+}
+
 TEST(MotionDetector, ChangesInsideTheMaskAreIgnored) {
   CameraSettings settings;
   settings.mask.push_back(Region{0.25, 0.15, 0.5, 0.5});  // 160..480 x 72..312 covers the square below
