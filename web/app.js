@@ -208,6 +208,13 @@ function onEvent(msg) {
       if (typeof msg.device_id !== 'string') break;
       addEvent(msg.type, `new camera ${nameOf(msg.device_id)}`, msg.ts);
       return;
+    case 'appearance_ended': {
+      if (typeof msg.device_id !== 'string') break;
+      const who = typeof msg.name === 'string' ? msg.name : 'A stranger';
+      const seconds = Math.max(0, Math.round((Number(msg.duration_ms) || 0) / 1000));
+      addEvent(msg.type, `${who} left the view of ${nameOf(msg.device_id)} after ${seconds} s`, msg.ts);
+      return;
+    }
     case 'person_left':
       addEvent(msg.type, `${msg.name} left (last seen at ${nameOf(msg.device_id)})`, msg.ts);
       return;

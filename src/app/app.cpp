@@ -403,7 +403,7 @@ int Run(const Config& config) {
                    << server->port() << " (data in " << config.store.data_dir << ")";
 
     // Wait for a stop signal; once a second persist the devices whose figures changed, and report devices gone
-    // offline, people gone and a store under pressure.
+    // offline, appearances ended, people gone and a store under pressure.
     StorageWatch storage_watch;
     storage_watch.dropped = store->stats().dropped;
     int64_t strangers_checked_ms = 0;
@@ -417,6 +417,11 @@ int Run(const Config& config) {
       store->SaveDevices(registry.TakeDirty());
       const int64_t now = NowMs();
       registry.CheckOffline(now);
+      if (pool) {
+        for (const auto& end : pool->EndTracks()) {
+          event_hub.OnAppearanceEnded(end.device_id, end.track_id, end.person_id, end.first_seen_ms, end.last_seen_ms);
+        }
+      }
       event_hub.CheckPresence(now);
       ReportStoragePressure(*store, config.store, event_hub, &storage_watch, now);
       // Strangers' faces are kept as long as the footage they were seen in (checked each minute).

@@ -23,6 +23,8 @@ EventHub::EventHub(EventOptions options, store::Records& records, vision::Galler
       suppressed_(metrics.counter("events_deduplicated_total", "face sightings folded into an earlier event")),
       errors_(metrics.counter("events_store_errors_total", "events that could not be stored")),
       dropped_(metrics.counter("events_dropped_total", "events dropped because the event log's queue was full")),
+      better_faces_(metrics.counter("events_better_faces_total",
+                                    "events whose face was replaced by a better one of the same appearance")),
       frame_to_event_(metrics.histogram("events_frame_to_event_seconds",
                                         "from a frame's arrival to its event being published")),
       writer_([this] { Write(); }) {}
@@ -40,23 +42,46 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
   for (const auto& rf : recognition.faces) {
     const bool known = rf.match.person_id.has_value();
     const std::string key = frame->device_id() + "\n" + (known ? std::to_string(*rf.match.person_id) : "?");
+    const std::string appearance = rf.track_id != 0 ? frame->device_id() + "\n" + std::to_string(rf.track_id) : "";
     const int64_t now = NowMs();
+    Pending p;
     {
       std::lock_guard lock(mu_);
       if (known) presence_[*rf.match.person_id] = Presence{rf.match.name, frame->device_id(), now, false};
+      auto seen = appearance.empty() ? appearances_.end() : appearances_.find(appearance);
       if (rf.continued) {  // the same appearance as an earlier recognition of this camera: its event is out
         suppressed_.Add();
-        continue;
+        // Its event gets this face when it is clearly better than the ones before.
+        if (!rf.better || seen == appearances_.end() || !seen->second.has_event) continue;
+        p.better_face = true;
+        p.generation = seen->second.generation;
+      } else {
+        if (!appearance.empty() && seen == appearances_.end()) {
+          if (appearances_.size() >= kMaxAppearances) appearances_.clear();
+          seen = appearances_.emplace(appearance, Appearance{}).first;
+        }
+        auto [it, inserted] = last_event_ms_.try_emplace(key, now);
+        const bool folded = !inserted && now - it->second < options_.dedup_window_ms;
+        if (!folded) it->second = now;
+        if (seen != appearances_.end()) {
+          Appearance& a = seen->second;
+          a = Appearance{rf.match.person_id, rf.match.name, a.generation + 1, !folded, std::nullopt};
+          p.generation = a.generation;
+        }
+        if (folded) {
+          suppressed_.Add();
+          continue;
+        }
       }
-      auto [it, inserted] = last_event_ms_.try_emplace(key, now);
-      if (!inserted && now - it->second < options_.dedup_window_ms) {
-        suppressed_.Add();
-        continue;
-      }
-      it->second = now;
     }
-    Pending p;
+    p.appearance = appearance;
     store::EventRecord& e = p.record;
+    e.descriptor.assign(rf.face.descriptor.begin(), rf.face.descriptor.end());
+    if (auto thumb = vision::FaceThumbnail(rf.face); thumb.ok()) p.thumbnail = std::move(thumb).value();
+    if (p.better_face) {
+      Queue(std::move(p));
+      continue;
+    }
     e.type = known ? type::kPersonRecognised : type::kUnknownFace;
     e.ts_ms = now;
     e.device_id = frame->device_id();
@@ -72,13 +97,40 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     e.box_y = rf.face.box.y;
     e.box_w = rf.face.box.w;
     e.box_h = rf.face.box.h;
-    e.descriptor.assign(rf.face.descriptor.begin(), rf.face.descriptor.end());
     const auto device = devices_.Get(frame->device_id(), now);
     CompleteRecognitionEvent(&e, frame->meta(), device ? &*device : nullptr);
-    if (auto thumb = vision::FaceThumbnail(rf.face); thumb.ok()) p.thumbnail = std::move(thumb).value();
     p.frame_received_ms = frame->meta().received_ts_ms;
     Queue(std::move(p));
   }
+}
+
+void EventHub::OnAppearanceEnded(const std::string& device_id, uint64_t track_id, std::optional<int64_t> person_id,
+                                 int64_t first_seen_ms, int64_t last_seen_ms) {
+  Pending p;
+  p.appearance = device_id + "\n" + std::to_string(track_id);
+  std::string name;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = appearances_.find(p.appearance);
+    if (it == appearances_.end()) return;  // never reached the hub
+    if (person_id) {
+      if (auto seen = presence_.find(*person_id); seen != presence_.end() && seen->second.last_seen_ms < last_seen_ms) {
+        seen->second.last_seen_ms = last_seen_ms;
+      }
+    }
+    name = it->second.name;
+    p.generation = it->second.generation;
+    // A stranger's appearance whose sighting was folded into an earlier event ends silently, as it began.
+    if (!person_id && !it->second.has_event) {
+      appearances_.erase(it);
+      return;
+    }
+  }
+  const int64_t now = NowMs();
+  const auto device = devices_.Get(device_id, now);
+  p.record = AppearanceEndedEvent(device_id, device ? &*device : nullptr, person_id, name, first_seen_ms,
+                                  last_seen_ms, now);
+  Queue(std::move(p));
 }
 
 void EventHub::OnDeviceChange(const std::string& device_id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
@@ -178,6 +230,20 @@ void EventHub::Write() {
       stopping = stopping_;
     }
     store::EventRecord& e = p.record;
+    if (p.better_face) {
+      // Not an event: nothing waits on it, so a refusal is logged and the event keeps its first face.
+      if (const auto id = AppearanceEvent(p, /*forget=*/false)) {
+        if (Status st = records_.ReplaceEventFace(*id, e.descriptor, p.thumbnail); st.ok()) {
+          better_faces_.Add();
+        } else {
+          IOT_LOG(kWarn) << "events: cannot keep a better face for event " << *id << ": " << st.ToString();
+        }
+      }
+      continue;
+    }
+    if (e.type == type::kAppearanceEnded) {
+      if (const auto id = AppearanceEvent(p, /*forget=*/true)) SetAppearanceEvent(&e, *id);
+    }
     if (Status st = records_.AppendEvent(&e, p.thumbnail); !st.ok()) {
       if (!p.refused) {
         errors_.Add();
@@ -190,11 +256,25 @@ void EventHub::Write() {
       continue;
     }
     if (p.refused) IOT_LOG(kInfo) << "events: the log takes events again (" << e.type << " stored)";
+    if (!p.appearance.empty() && e.type != type::kAppearanceEnded) {
+      std::lock_guard lock(mu_);
+      auto it = appearances_.find(p.appearance);
+      if (it != appearances_.end() && it->second.generation == p.generation) it->second.event_id = e.id;
+    }
     if (e.type == type::kPersonRecognised) recognised_.Add();
     if (e.type == type::kUnknownFace) unknown_.Add();
     bus_.Publish(ToEvent(e));
     if (p.frame_received_ms > 0) frame_to_event_.Record((NowMs() - p.frame_received_ms) * 1000);
   }
+}
+
+std::optional<int64_t> EventHub::AppearanceEvent(const Pending& p, bool forget) {
+  std::lock_guard lock(mu_);
+  auto it = appearances_.find(p.appearance);
+  if (it == appearances_.end()) return std::nullopt;
+  const std::optional<int64_t> id = it->second.generation == p.generation ? it->second.event_id : std::nullopt;
+  if (forget) appearances_.erase(it);
+  return id;
 }
 
 Status EventHub::Feedback(int64_t event_id, bool correct) {

@@ -3,8 +3,9 @@
 // bus (to /ws viewers and every other output), so that every output sends what the log keeps.
 //
 // Recognition results become person_recognised / unknown_face events, de-duplicated per person per camera within a
-// window; device changes, storage pressure and presence (a person not seen for a while has left) become their own
-// events. Feedback turns a wrong match into a negative example.
+// window and one per tracked appearance (its thumbnail then the best face the appearance showed); the end of a
+// tracked appearance becomes appearance_ended; device changes, storage pressure and presence (a person not seen for
+// a while has left) become their own events. Feedback turns a wrong match into a negative example.
 //
 // Thread-safety: every method may be called from any thread. The On* methods never block on the disk: they queue
 // the event (bounded; a full queue drops and counts it) for the hub's own writer thread, which appends it to the
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -46,8 +48,14 @@ class EventHub {
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;
 
-  // Events for the faces of a camera frame's recognition; encodes their thumbnails on the calling thread.
+  // Events for the faces of a camera frame's recognition; encodes their thumbnails on the calling thread. A face
+  // that continues its appearance (RecognizedFace::continued) makes no event; one that is its appearance's better
+  // face (RecognizedFace::better) replaces the thumbnail and descriptor of the appearance's event.
   void OnRecognition(const FramePtr& frame, const vision::Recognition& recognition);
+  // appearance_ended for a tracked appearance (RecognizedFace::track_id of `device_id`) that ended, when it was
+  // named or made an event; also moves the person's presence to when they were last seen.
+  void OnAppearanceEnded(const std::string& device_id, uint64_t track_id, std::optional<int64_t> person_id,
+                         int64_t first_seen_ms, int64_t last_seen_ms);
   // device_added / device_online / device_offline, as the device registry reports them.
   void OnDeviceChange(const std::string& device_id, ingest::DeviceRegistry::Change change, int64_t ts_ms);
   // device_updated with the device as it is now; nothing when it is unknown.
@@ -80,6 +88,17 @@ class EventHub {
     std::string thumbnail{};         // JPEG; empty for none
     int64_t frame_received_ms = 0;   // a recognition's frame arrival, for the frame-to-event histogram
     bool refused = false;            // the log has refused it once (counted in events_store_errors_total)
+    std::string appearance{};        // "device\ntrack": the tracked appearance it belongs to; empty for none
+    uint64_t generation = 0;         // which identity of that appearance it is about
+    bool better_face = false;        // not an event: the appearance's better face (record.descriptor, thumbnail)
+  };
+  // A tracked appearance of a face, from its first recognition until its appearance_ended is written.
+  struct Appearance {
+    std::optional<int64_t> person_id;
+    std::string name;
+    uint64_t generation = 0;          // counts identity changes (a stranger named later): each may make an event
+    bool has_event = false;           // this identity made an event (not folded into an earlier one) ...
+    std::optional<int64_t> event_id;  // ... which the writer has logged with this id
   };
   struct Presence {
     std::string name;
@@ -91,6 +110,8 @@ class EventHub {
   Status ApplyFeedback(const store::EventRecord& e, bool correct);
   void Queue(Pending pending);
   void Write();
+  // The logged event of `p`'s appearance (as of p's identity), if any. `forget`: the appearance is over.
+  std::optional<int64_t> AppearanceEvent(const Pending& p, bool forget);
 
   const EventOptions options_;
   store::Records& records_;
@@ -102,12 +123,17 @@ class EventHub {
   Counter& suppressed_;
   Counter& errors_;
   Counter& dropped_;
+  Counter& better_faces_;
   Histogram& frame_to_event_;
 
   std::mutex mu_;
   std::unordered_map<std::string, int64_t> last_event_ms_;  // guarded by mu_: "device\nperson" -> time
   std::unordered_map<int64_t, Presence> presence_;          // guarded by mu_: by person id
   std::unordered_map<std::string, int64_t> last_pressure_;  // guarded by mu_: reason -> time
+  // Guarded by mu_: by Pending::appearance key. An entry goes when its appearance_ended is written; should ends
+  // stop coming (a camera forgotten mid-appearance), the map is emptied at kMaxAppearances.
+  std::unordered_map<std::string, Appearance> appearances_;
+  static constexpr size_t kMaxAppearances = 65536;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

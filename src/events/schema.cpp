@@ -41,8 +41,8 @@ json LegacyRecognitionJson(const store::EventRecord& e) {
 
 constexpr const char* kLoggedTypes[] = {
     type::kDeviceAdded,   type::kDeviceOnline,     type::kDeviceOffline, type::kDeviceUpdated, type::kDeviceRemoved,
-    type::kPersonRecognised, type::kUnknownFace,   type::kPersonLeft,    type::kStoragePressure, type::kPersonAdded,
-    type::kPersonUpdated, type::kPersonRemoved};
+    type::kPersonRecognised, type::kUnknownFace,   type::kPersonLeft,    type::kAppearanceEnded,
+    type::kStoragePressure, type::kPersonAdded,    type::kPersonUpdated, type::kPersonRemoved};
 }  // namespace
 
 bool IsLoggedType(std::string_view t) {
@@ -137,6 +137,29 @@ store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, c
   e.person_id = person_id;
   e.name = name;
   return e;
+}
+
+store::EventRecord AppearanceEndedEvent(const std::string& device_id, const ingest::DeviceView* device,
+                                        std::optional<int64_t> person_id, const std::string& name,
+                                        int64_t first_seen_ms, int64_t last_seen_ms, int64_t ts_ms) {
+  json message{{"person_id", person_id ? json(*person_id) : json(nullptr)},
+               {"name", person_id ? json(name) : json(nullptr)},
+               {"event_id", nullptr},
+               {"first_seen", first_seen_ms},
+               {"last_seen", last_seen_ms},
+               {"duration_ms", last_seen_ms - first_seen_ms}};
+  AddCamera(&message, device_id, device);
+  store::EventRecord e = Logged(type::kAppearanceEnded, device_id, ts_ms, std::move(message));
+  e.person_id = person_id;
+  if (person_id) e.name = name;
+  return e;
+}
+
+void SetAppearanceEvent(store::EventRecord* appearance_ended, int64_t event_id) {
+  json message = json::parse(appearance_ended->message, nullptr, /*allow_exceptions=*/false);
+  if (!message.is_object()) return;  // not one AppearanceEndedEvent built
+  message["event_id"] = event_id;
+  appearance_ended->message = message.dump();
 }
 
 store::EventRecord PersonEvent(const char* event_type, int64_t person_id, const std::string& name,

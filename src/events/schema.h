@@ -13,6 +13,10 @@
 //                       frame_ts, frame_received_at, latency_ms, frame_url, thumbnail_url, feedback}
 //   unknown_face       as person_recognised; name null, person_id the nearest person (not a match)
 //   person_left        {person_id, name, device_id (where last seen), last_seen}  not seen for --presence-timeout-s
+//   appearance_ended   {device_id, camera_name, location, person_id, name, event_id, first_seen, last_seen,
+//                       duration_ms}  a tracked face left the camera's view (not seen for 2 s); person_id and name
+//                       null for a stranger, event_id the appearance's recognition event (null: it was folded into
+//                       an earlier one of the same person)
 //   storage_pressure   {reason: "queue_full"|"write_failed"|"disk_budget", frames_dropped, bytes, budget_bytes}
 //   person_added       {person_id, name}                                        enrolled with a first face
 //   person_updated     {person_id, name, previous_name}                         renamed
@@ -20,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +48,7 @@ inline constexpr char kDeviceRemoved[] = "device_removed";
 inline constexpr char kPersonRecognised[] = "person_recognised";
 inline constexpr char kUnknownFace[] = "unknown_face";
 inline constexpr char kPersonLeft[] = "person_left";
+inline constexpr char kAppearanceEnded[] = "appearance_ended";
 inline constexpr char kStoragePressure[] = "storage_pressure";
 inline constexpr char kPersonAdded[] = "person_added";
 inline constexpr char kPersonUpdated[] = "person_updated";
@@ -70,6 +76,11 @@ store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t 
 void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device);
 store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, const std::string& device_id,
                                    int64_t last_seen_ms, int64_t ts_ms);
+// appearance_ended, its event_id null until SetAppearanceEvent gives it one.
+store::EventRecord AppearanceEndedEvent(const std::string& device_id, const ingest::DeviceView* device,
+                                        std::optional<int64_t> person_id, const std::string& name,
+                                        int64_t first_seen_ms, int64_t last_seen_ms, int64_t ts_ms);
+void SetAppearanceEvent(store::EventRecord* appearance_ended, int64_t event_id);
 // person_added, person_updated (with `previous_name`) or person_removed.
 store::EventRecord PersonEvent(const char* event_type, int64_t person_id, const std::string& name,
                                const std::string& previous_name, int64_t ts_ms);

@@ -286,6 +286,32 @@ class RecordsImpl final : public Records {
     return ReadWholeFile(EventPath(event_id), "thumbnail for event " + std::to_string(event_id));
   }
 
+  Status ReplaceEventFace(int64_t event_id, const std::vector<float>& descriptor,
+                          std::string_view thumbnail_jpeg) override {
+    std::lock_guard lock(mu_);
+    Status st = db_.Exec("BEGIN IMMEDIATE");
+    if (!st.ok()) return st;
+    Stmt s(db_.get(),
+           "UPDATE events SET descriptor = ?, has_thumbnail = (has_thumbnail OR ?) WHERE id = ? AND "
+           "type IN ('person_recognised', 'unknown_face')");
+    const std::string blob = DescriptorBlob(descriptor);
+    s.BindBlob(1, blob.data(), blob.size()).Bind(2, int64_t{thumbnail_jpeg.empty() ? 0 : 1}).Bind(3, event_id);
+    st = s.Run();
+    if (st.ok() && sqlite3_changes(db_.get()) == 0) st = Status::NotFound("no recognition event " + std::to_string(event_id));
+    // Written beside and renamed over the old one: a reader gets one thumbnail or the other, never half of each.
+    if (st.ok() && !thumbnail_jpeg.empty()) {
+      const fs::path path = EventPath(event_id);
+      const fs::path next = path.string() + ".next";
+      st = WriteThumbnail(next, thumbnail_jpeg, /*sync=*/false);
+      std::error_code ec;
+      if (st.ok()) fs::rename(next, path, ec);
+      if (ec) st = Status::IOError("rename " + next.string() + ": " + ec.message());
+    }
+    if (st.ok()) st = db_.Exec("COMMIT");
+    if (!st.ok()) (void)db_.Exec("ROLLBACK");
+    return st;
+  }
+
  private:
   static constexpr std::string_view kEventColumns =
       "SELECT id, type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, box_h, "

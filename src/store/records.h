@@ -96,6 +96,10 @@ class Records {
   virtual Result<EventRecord> GetEvent(int64_t id) = 0;                              // NotFound if absent
   virtual Status SetFeedback(int64_t event_id, bool correct) = 0;                    // NotFound if absent
   virtual Result<std::string> ReadEventThumbnail(int64_t event_id) = 0;
+  // Replaces a recognition event's face with a better one of the same appearance: the descriptor kept for feedback
+  // and its thumbnail (may be empty: the old one stays). The message, as sent, stays. NotFound if no such event.
+  virtual Status ReplaceEventFace(int64_t event_id, const std::vector<float>& descriptor,
+                                  std::string_view thumbnail_jpeg) = 0;
   // Empties the descriptor of every face of a stranger (an unknown_face event, or a person_recognised one marked
   // wrong) from before `before_ms`, so that nobody's face is kept as numbers longer than their footage; returns how
   // many were emptied. Their events, thumbnails included, stay in the log.

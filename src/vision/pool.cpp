@@ -149,9 +149,11 @@ bool RecognitionPool::Sampled(const std::string& device_id, int64_t now_us) {
 }
 
 bool RecognitionPool::RecogniseDue(const Camera& c, int64_t now_us) const {
-  if (now_us >= c.moving_until_us) return false;
+  const bool moving = now_us < c.moving_until_us;
+  if (!moving && !c.has_tracks) return false;
   if (c.last_recognised_us < 0) return true;
-  const int64_t interval = c.settled ? options_.settled_interval.count() * 1000 : 0;
+  // Someone standing still is looked at as often as a settled camera: their track must not end while they stay.
+  const int64_t interval = c.settled || !moving ? options_.settled_interval.count() * 1000 : 0;
   return now_us - c.last_recognised_us >= interval;
 }
 
@@ -160,11 +162,11 @@ RecognitionPool::Need RecognitionPool::NeedOf(const Camera& c, int64_t now_us, i
   const auto since_check = [&](std::chrono::milliseconds interval) {
     return c.last_check_us < 0 || now_us - c.last_check_us >= interval.count() * 1000;
   };
+  if (RecogniseDue(c, now_us)) {
+    *rank = c.settled || now_us >= c.moving_until_us ? 2 : 1;
+    return Need::kRecognise;
+  }
   if (now_us < c.moving_until_us) {
-    if (RecogniseDue(c, now_us)) {
-      *rank = c.settled ? 2 : 1;
-      return Need::kRecognise;
-    }
     *rank = 3;
     return c.hinted || since_check(options_.moving_check_interval) ? Need::kCheck : Need::kNone;
   }
@@ -283,6 +285,23 @@ void RecognitionPool::Submit(std::shared_ptr<const void> owner, std::string_view
   done(std::move(r));
 }
 
+std::vector<RecognitionPool::TrackEnd> RecognitionPool::EndTracks() {
+  std::vector<TrackEnd> out;
+  std::lock_guard lock(mu_);
+  const int64_t now_us = options_.clock->MonotonicUs();
+  const int64_t now_ms = options_.clock->WallMs();
+  const auto wall = [&](int64_t us) { return now_ms - (now_us - us) / 1000; };
+  for (auto& [id, camera] : cameras_) {
+    // A busy camera's tracker is its worker's; its ended tracks wait for the next call.
+    if (camera->busy) continue;
+    for (const FaceTracker::Ended& e : camera->tracker.Expire(now_us)) {
+      out.push_back(TrackEnd{id, e.track_id, e.person_id, wall(e.first_seen_us), wall(e.last_seen_us)});
+    }
+    camera->has_tracks = camera->tracker.Live(now_us);
+  }
+  return out;
+}
+
 RecognitionPool::Stats RecognitionPool::stats() const {
   std::lock_guard lock(mu_);
   size_t moving = 0, due = 0;
@@ -323,6 +342,8 @@ void RecognitionPool::ServeCamera(Camera& camera, const FramePtr& frame, int64_t
     recognise = RecogniseDue(camera, started);
   }
   if (!recognise) return;
+  // No motion, yet faces tracked: they are looked for around where they were.
+  if (!region) region = camera.tracker.LiveRegion(started);
   PoolResult result;
   result.queued_ms = static_cast<double>(started - queued_us) / 1000.0;
   result.recognition = RecogniseTracked(camera, frame, region ? &*region : nullptr, engine, idle_tid);
@@ -330,10 +351,12 @@ void RecognitionPool::ServeCamera(Camera& camera, const FramePtr& frame, int64_t
   latency_.Record(finished - started);
   completed_.Add();
   const bool settled = camera.tracker.Settled(finished);
+  const bool tracking = camera.tracker.Live(finished);
   {
     std::lock_guard lock(mu_);
     camera.last_recognised_us = started;
     camera.settled = settled;
+    camera.has_tracks = tracking;
   }
   if (on_frame_) on_frame_(frame, std::move(result));
 }

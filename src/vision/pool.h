@@ -8,9 +8,11 @@
 //        flags, and one a still camera sends every still_check_interval, gets a 1/8-scale motion check. A camera
 //        with motion whose faces are not all named (tracked, vision/tracker.h) has its newest frame recognised
 //        first, as often as a worker is free for it; a camera whose faces are all named and tracked is recognised
-//        every settled_interval, describing only faces that are new or clearly better; a still camera not at all.
-//        Every recognition checks its own frame for motion first and detects only where it moved (a small region
-//        at twice the scale: smaller faces found, for less CPU than the whole picture).
+//        every settled_interval, describing only faces that are new or clearly better; so is a still camera whose
+//        faces are still tracked (someone standing still), looking only around their boxes, until their tracks end;
+//        a still camera without tracked faces not at all. Every recognition checks its own frame for motion first
+//        and detects only where it moved (a small region at twice the scale: smaller faces found, for less CPU
+//        than the whole picture). EndTracks reports the tracks (appearances) that ended.
 //        Under overload the cameras that waited longest go first, each with its newest frame. A frame replaced by a
 //        newer one before it was looked at is counted by reason (recognition_frames_skipped_total{reason}: still,
 //        settled, busy).
@@ -42,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -112,6 +115,19 @@ class RecognitionPool {
   // `done` is called exactly once. `owner` keeps the bytes alive until then.
   void Submit(std::shared_ptr<const void> owner, std::string_view data, Callback done);
 
+  // A track of a camera that ended: one appearance of one face (vision/tracker.h), with wall-clock times.
+  struct TrackEnd {
+    std::string device_id;
+    uint64_t track_id = 0;
+    std::optional<int64_t> person_id;  // the identity it had last; none: unknown
+    int64_t first_seen_ms = 0;
+    int64_t last_seen_ms = 0;
+  };
+  // kNeed: ends the tracks not seen for TrackerOptions::timeout_us (a camera that stopped sending included) and
+  // returns them with those its recognitions ended since the last call, each once. Call it about once a second;
+  // cheap (no pixel work). Empty for kSample.
+  std::vector<TrackEnd> EndTracks();
+
   struct Stats {
     size_t workers;
     size_t pending_cameras;  // cameras with a frame waiting for a worker (kNeed: one that needs a look now)
@@ -144,6 +160,7 @@ class RecognitionPool {
     int64_t last_recognised_us = -1;
     int64_t last_served_us = -1;  // the last job of any kind: who waited longest goes first
     bool settled = false;         // every tracked face named (or given up on), as of the last recognition
+    bool has_tracks = false;      // a face tracked, as of the last recognition or EndTracks
     motion::SizeTrend sizes;
     motion::Detector motion;
     FaceTracker tracker;

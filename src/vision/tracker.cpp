@@ -1,6 +1,7 @@
 #include "vision/tracker.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace iotstream::vision {
 namespace {
@@ -17,8 +18,21 @@ double Overlap(const Box& a, const Box& b) {
 
 }  // namespace
 
+void FaceTracker::EndStale(int64_t now_us) {
+  std::erase_if(tracks_, [&](const Track& t) {
+    if (now_us - t.last_seen_us <= options_.timeout_us) return false;
+    ended_.push_back(Ended{t.id, t.person_id, t.first_seen_us, t.last_seen_us});
+    return true;
+  });
+}
+
+std::vector<FaceTracker::Ended> FaceTracker::Expire(int64_t now_us) {
+  EndStale(now_us);
+  return std::exchange(ended_, {});
+}
+
 std::vector<FaceTracker::Step> FaceTracker::Plan(const std::vector<Face>& faces, int64_t now_us) {
-  std::erase_if(tracks_, [&](const Track& t) { return now_us - t.last_seen_us > options_.timeout_us; });
+  EndStale(now_us);
   std::vector<Step> steps(faces.size());
   std::vector<bool> taken(tracks_.size(), false);
   // Greedy by overlap: the best-overlapping pair first, so two people side by side keep their own tracks.
@@ -55,6 +69,8 @@ void FaceTracker::Commit(const std::vector<Step>& steps, std::vector<RecognizedF
     }
     if (!track) {
       Track t;
+      t.id = next_id_++;
+      rf.track_id = t.id;
       t.box = rf.face.box;
       t.descriptor = rf.face.descriptor;
       t.person_id = rf.match.person_id;
@@ -66,17 +82,41 @@ void FaceTracker::Commit(const std::vector<Step>& steps, std::vector<RecognizedF
       continue;
     }
     Track& t = tracks_[*track];
+    rf.track_id = t.id;
     rf.continued = t.person_id == rf.match.person_id;
     t.box = rf.face.box;
     t.person_id = rf.match.person_id;
     t.last_seen_us = now_us;
     if (steps[i].describe) {
+      const int64_t area = Area(rf.face.box);
+      rf.better = rf.continued && static_cast<double>(area) > options_.better_area * static_cast<double>(t.best_area);
       t.descriptor = rf.face.descriptor;
-      t.best_area = std::max(t.best_area, Area(rf.face.box));
+      t.best_area = std::max(t.best_area, area);
       ++t.described;
     }
   }
   tracks_.insert(tracks_.end(), started.begin(), started.end());
+}
+
+bool FaceTracker::Live(int64_t now_us) const {
+  return std::any_of(tracks_.begin(), tracks_.end(),
+                     [&](const Track& t) { return now_us - t.last_seen_us <= options_.timeout_us; });
+}
+
+std::optional<Box> FaceTracker::LiveRegion(int64_t now_us) const {
+  std::optional<Box> region;
+  for (const Track& t : tracks_) {
+    if (now_us - t.last_seen_us > options_.timeout_us) continue;
+    if (!region) {
+      region = t.box;
+      continue;
+    }
+    const int x0 = std::min(region->x, t.box.x), y0 = std::min(region->y, t.box.y);
+    const int x1 = std::max(region->x + region->w, t.box.x + t.box.w);
+    const int y1 = std::max(region->y + region->h, t.box.y + t.box.h);
+    region = Box{x0, y0, x1 - x0, y1 - y0};
+  }
+  return region;
 }
 
 bool FaceTracker::Settled(int64_t now_us) const {

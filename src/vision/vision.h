@@ -161,6 +161,12 @@ struct RecognizedFace {
   // Set by the recognition pool's tracking: this face continues a track of its camera that already had this
   // identity (the same person, or unknown both times), so it is the same appearance and no new event.
   bool continued = false;
+  // The track (one appearance of one face on this camera) the face belongs to; 0 without tracking. Unique per
+  // camera for the pool's life.
+  uint64_t track_id = 0;
+  // A continued face described again because it is clearly larger than every earlier face of its track: the
+  // appearance's best face so far.
+  bool better = false;
 };
 
 struct Recognition {

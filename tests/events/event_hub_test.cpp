@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "events/schema.h"
+#include "vision/thumbnail.h"
 #include "support/test_support.h"
 
 namespace iotstream::events {
@@ -133,6 +134,62 @@ TEST_F(EventHubTest, AFaceThatContinuesItsTrackMakesNoNewEvent) {
   hub_.reset();
   EXPECT_EQ(Types(), (std::vector<std::string>{"person_recognised", "person_recognised"}));
   EXPECT_EQ(metrics_.CounterValue("events_deduplicated_total").value(), 2u);
+}
+
+TEST_F(EventHubTest, AnAppearancesEventKeepsItsBestFaceAndItsEndIsLoggedWithThatEvent) {
+  Frame::Meta m;
+  m.id = 1;
+  m.device_id = "door";
+  auto frame = std::make_shared<const Frame>(std::move(m), "", 0, 0);
+  const auto face_of = [](uint64_t track, std::optional<int64_t> person, bool continued, bool better, float shade) {
+    vision::RecognizedFace f;
+    f.track_id = track;
+    f.match.person_id = person;
+    f.match.name = person ? "Ada" : "";
+    f.continued = continued;
+    f.better = better;
+    f.face.descriptor[0] = shade;
+    f.face.chip.assign(static_cast<size_t>(vision::kChipSize) * vision::kChipSize * 3, static_cast<uint8_t>(shade * 255));
+    return f;
+  };
+  const auto recognise = [&](const vision::RecognizedFace& f) {
+    vision::Recognition r;
+    r.faces.push_back(f);
+    hub_->OnRecognition(frame, r);
+  };
+  recognise(face_of(5, 3, false, false, 0.1f));  // Ada comes in: an event
+  recognise(face_of(5, 3, true, false, 0.2f));   // the same appearance: nothing
+  const auto best = face_of(5, 3, true, true, 0.8f);
+  recognise(best);                                   // nearer: the event's face from now on
+  recognise(face_of(6, std::nullopt, false, false, 0.3f));  // a stranger: an event
+  recognise(face_of(7, std::nullopt, false, false, 0.4f));  // another, within the window: folded, no event
+  hub_->OnAppearanceEnded("door", 5, 3, 1'000, 2'500);
+  hub_->OnAppearanceEnded("door", 7, std::nullopt, 1'000, 1'500);  // began folded: ends silently
+  hub_->OnAppearanceEnded("door", 6, std::nullopt, 1'200, 1'300);
+  hub_->OnAppearanceEnded("door", 99, 3, 1'000, 1'100);  // never recognised here: nothing
+  hub_.reset();
+  ASSERT_EQ(Types(), (std::vector<std::string>{"person_recognised", "unknown_face", "appearance_ended",
+                                               "appearance_ended"}));
+  const auto seen = out_.seen();
+  const json& ada = seen[2];
+  EXPECT_EQ(ada["event_id"], seen[0]["id"]);
+  EXPECT_EQ(ada["person_id"], 3);
+  EXPECT_EQ(ada["name"], "Ada");
+  EXPECT_EQ(ada["device_id"], "door");
+  EXPECT_EQ(ada["first_seen"], 1'000);
+  EXPECT_EQ(ada["duration_ms"], 1'500);
+  EXPECT_EQ(seen[3]["event_id"], seen[1]["id"]);
+  EXPECT_TRUE(seen[3]["name"].is_null());
+
+  auto event = records_->GetEvent(seen[0]["id"].get<int64_t>());
+  ASSERT_TRUE(event.ok());
+  ASSERT_EQ(event.value().descriptor.size(), vision::kDescriptorSize);
+  EXPECT_FLOAT_EQ(event.value().descriptor[0], 0.8f) << "the best face's descriptor, for feedback and enrolment";
+  EXPECT_EQ(EventJson(event.value())["box"], seen[0]["box"]) << "the message stays as sent";
+  auto thumbnail = records_->ReadEventThumbnail(seen[0]["id"].get<int64_t>());
+  ASSERT_TRUE(thumbnail.ok());
+  EXPECT_EQ(thumbnail.value(), vision::FaceThumbnail(best.face).value());
+  EXPECT_EQ(metrics_.CounterValue("events_better_faces_total").value(), 1u);
 }
 
 TEST_F(EventHubTest, StoragePressureIsReportedOncePerReasonPerInterval) {

@@ -3,12 +3,16 @@
 // Fails when the descriptor weights are not fetched (scripts/fetch-models.sh; test.sh runs it).
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/jpeg_encode.h"
+#include "support/raw_tcp.h"
 #include "support/server_test.h"
 
 namespace iotstream {
@@ -97,6 +101,53 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   auto thumb = cam.Get(event["thumbnail_url"].get<std::string>());
   EXPECT_EQ(thumb.status, 200);
   EXPECT_EQ(thumb.headers["content-type"], "image/jpeg");
+}
+
+// The need scheduler tracks the face between recognitions: one event for the appearance, and appearance_ended
+// naming that event once the face has left the picture.
+TEST_F(RecognitionApiTest, AnAppearanceEndsWhenTheFaceLeavesThePictureAndNamesItsEvent) {
+  auto server = StartRecognition({"--event-dedup-s", "60"});
+  HttpClient recog(server.recognition_port());
+  ASSERT_EQ(Enrol(recog, "Barack Obama", std::string(kExamples) + "obama.jpg").status, 200);
+  WsClient ws(server.port(), "/ws");
+  ASSERT_TRUE(ws.connected());
+  ASSERT_FALSE(testing::NextEvent(ws, "hello").is_null());
+  const std::string empty = testing::EncodeJpeg(std::vector<uint8_t>(320 * 240, 128), 320, 240, 1, 85);
+  HttpClient cam(server.port());
+  // The empty room first: a camera's first picture only teaches the motion check its background.
+  ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", empty, "door").status, 200);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return testing::MetricValue(cam.Get("/metrics").body, "recognition_motion_checks_total") >= 1; },
+      std::chrono::seconds(60)));
+  for (int i = 0; i < 10; ++i) {  // he stands in view for a second, at 10 fps
+    ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "door").status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const json seen = testing::NextEvent(ws, "person_recognised", std::chrono::seconds(30));
+  ASSERT_FALSE(seen.is_null());
+  EXPECT_EQ(seen["name"], "Barack Obama");
+
+  // He walks off: the camera goes on sending the empty room until the appearance is over.
+  std::atomic<bool> stop{false};
+  std::thread room([&] {
+    HttpClient c(server.port());
+    while (!stop) {
+      (void)c.PostJpeg("/api/v1/stream/fast", empty, "door");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const json ended = testing::NextEvent(ws, "appearance_ended", std::chrono::seconds(30));
+  stop = true;
+  room.join();
+  ASSERT_FALSE(ended.is_null());
+  EXPECT_EQ(ended["event_id"], seen["id"]);
+  EXPECT_EQ(ended["name"], "Barack Obama");
+  EXPECT_EQ(ended["person_id"], seen["person_id"]);
+  EXPECT_EQ(ended["device_id"], "door");
+  EXPECT_GE(ended["duration_ms"].get<int64_t>(), 0);
+  EXPECT_LE(ended["last_seen"].get<int64_t>(), ended["ts"].get<int64_t>());
+  auto logged = Json(cam.Get("/api/v1/events?type=appearance_ended,person_recognised&device_id=door"));
+  EXPECT_EQ(logged["events"].size(), 2u) << "one event for the appearance, one for its end: " << logged.dump();
 }
 
 TEST_F(RecognitionApiTest, RecognizeAndEnrolmentAnswers) {

@@ -408,6 +408,57 @@ TEST_F(NeedPoolTest, MotionIsRecognisedAndANamedTrackedFaceIsNotDescribedAgain) 
   EXPECT_EQ(continued_, (std::vector<bool>{false, true}));
 }
 
+TEST_F(NeedPoolTest, SomeoneStandingStillIsLookedAtUntilTheirTrackEndsAndEndTracksReportsIt) {
+  Descriptor known{};
+  known[0] = 0.5f;
+  ASSERT_TRUE(gallery_.AddFace(1, "ada", 1, known).ok());
+  {
+    std::lock_guard lock(shared_->mu);
+    Face f;
+    f.box = Box{100, 60, 80, 80};
+    shared_->faces = {f};
+    shared_->descriptor = known;
+  }
+  auto pool = Make(Need());
+  OfferAndWait(*pool, "door", SceneJpeg());
+  clock_.Advance(std::chrono::milliseconds(100));
+  OfferAndWait(*pool, "door", SceneJpeg(100, 60));
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 1; }));
+  EXPECT_TRUE(pool->EndTracks().empty()) << "the track is live";
+
+  // The scene is still again (the fake engine still finds the face: someone standing still): past the motion
+  // hold, the camera is still recognised once per settled_interval, reusing the descriptor.
+  clock_.Advance(std::chrono::milliseconds(1600));
+  OfferAndWait(*pool, "door", SceneJpeg());
+  EXPECT_EQ(pool->stats().moving_cameras, 0u);
+  ASSERT_TRUE(testing::WaitFor([&] { return Results() == 2; }));
+  EXPECT_EQ(Described(), 1);
+
+  // They leave: looked for until their track times out, then reported once, and the still camera is let be.
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->faces.clear();
+  }
+  std::vector<RecognitionPool::TrackEnd> ended;
+  for (int i = 0; i < 5 && ended.empty(); ++i) {
+    clock_.Advance(std::chrono::milliseconds(1000));
+    OfferAndWait(*pool, "door", SceneJpeg());
+    ended = pool->EndTracks();
+  }
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].device_id, "door");
+  EXPECT_EQ(ended[0].person_id, std::optional<int64_t>(1));
+  EXPECT_NE(ended[0].track_id, 0u);
+  EXPECT_EQ(ended[0].last_seen_ms - ended[0].first_seen_ms, 1600) << "first and second recognition";
+  EXPECT_TRUE(pool->EndTracks().empty()) << "reported once";
+  const int detected = Detected();
+  clock_.Advance(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(pool->OfferFrame(MakeFrame("door", SceneJpeg())));
+  Settle(*pool);
+  EXPECT_EQ(pool->stats().pending_cameras, 0u) << "nothing to do for a still camera without tracked faces";
+  EXPECT_EQ(Detected(), detected);
+}
+
 TEST_F(NeedPoolTest, MovingCamerasTakeTurnsLongestWaitingFirst) {
   auto pool = Make(Need());
   for (const char* cam : {"a", "b", "c"}) OfferAndWait(*pool, cam, SceneJpeg());

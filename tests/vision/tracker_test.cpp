@@ -90,6 +90,42 @@ TEST(FaceTracker, TracksEndAfterTheTimeoutAndTheCameraIsNoLongerSettled) {
   EXPECT_FALSE(back[0].continued) << "a new appearance";
 }
 
+TEST(FaceTracker, AFaceKeepsItsTracksIdAndOnlyAClearlyLargerOneIsBetter) {
+  FaceTracker t;
+  auto first = Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  ASSERT_NE(first[0].track_id, 0u);
+  EXPECT_FALSE(first[0].better);
+  auto larger = Step(t, {FaceAt(95, 95, 100)}, 100'000, Desc(0), 7);  // 1.56x the area: described, better
+  EXPECT_EQ(larger[0].track_id, first[0].track_id);
+  EXPECT_TRUE(larger[0].continued);
+  EXPECT_TRUE(larger[0].better);
+  auto same = Step(t, {FaceAt(96, 96, 100)}, 200'000, Desc(0), 7);  // not described again: not better
+  EXPECT_TRUE(same[0].continued);
+  EXPECT_FALSE(same[0].better);
+  auto other = Step(t, {FaceAt(400, 100, 80)}, 300'000, Desc(0), 7);
+  EXPECT_NE(other[0].track_id, first[0].track_id);
+}
+
+TEST(FaceTracker, ExpireReportsEachEndedTrackOnceWithItsTimesAndIdentity) {
+  FaceTracker t;
+  auto a = Step(t, {FaceAt(100, 100, 80)}, 0, Desc(0), 7);
+  (void)Step(t, {FaceAt(100, 100, 80), FaceAt(400, 100, 80)}, 1'000'000, Desc(0), std::nullopt);
+  EXPECT_TRUE(t.Expire(2'500'000).empty()) << "both seen within the timeout";
+  EXPECT_TRUE(t.Live(2'500'000));
+  EXPECT_EQ(t.LiveRegion(2'500'000)->w, 380) << "the box around both faces";
+  // Plan ends a track too; Expire still reports it.
+  (void)t.Plan({}, 3'100'000);
+  const auto ended = t.Expire(3'100'000);
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[0].track_id, a[0].track_id);
+  EXPECT_EQ(ended[0].first_seen_us, 0);
+  EXPECT_EQ(ended[0].last_seen_us, 1'000'000);
+  EXPECT_FALSE(ended[0].person_id.has_value()) << "the identity it had last";
+  EXPECT_TRUE(t.Expire(3'200'000).empty());
+  EXPECT_FALSE(t.Live(3'200'000));
+  EXPECT_FALSE(t.LiveRegion(3'200'000).has_value());
+}
+
 TEST(FaceTracker, TwoFacesKeepTheirOwnTracks) {
   FaceTracker t;
   (void)Step(t, {FaceAt(100, 100, 80), FaceAt(400, 100, 80)}, 0, Desc(0), 7);
