@@ -40,12 +40,12 @@ class FaceEngineImpl final : public FaceEngine {
   const EngineOptions& options() const override { return options_; }
 
   Result<std::vector<Face>> DetectAndAlign(const uint8_t* data, size_t size, StageTiming* timing) override {
-    return Run(data, size, nullptr, timing);
+    return Run(data, size, nullptr, /*closer=*/false, timing);
   }
 
-  Result<std::vector<Face>> DetectAndAlignIn(const uint8_t* data, size_t size, const Box& region,
+  Result<std::vector<Face>> DetectAndAlignIn(const uint8_t* data, size_t size, const Box& region, bool closer,
                                              StageTiming* timing) override {
-    return Run(data, size, &region, timing);
+    return Run(data, size, &region, closer, timing);
   }
 
  private:
@@ -82,7 +82,7 @@ class FaceEngineImpl final : public FaceEngine {
     scan->dets = std::move(dets);
   }
 
-  Result<std::vector<Face>> Run(const uint8_t* data, size_t size, const Box* region, StageTiming* timing) {
+  Result<std::vector<Face>> Run(const uint8_t* data, size_t size, const Box* region, bool closer, StageTiming* timing) {
     StageTiming local;
     StageTiming& t = timing ? *timing : local;
     std::vector<Face> faces;
@@ -118,6 +118,9 @@ class FaceEngineImpl final : public FaceEngine {
                                                std::lround((region->y + region->h) * to_det) + margin));
         if (area.width() < 80 || area.height() < 80) area = whole;
         if (region_area * 4 <= static_cast<double>(whole.area())) upsample = std::max(upsample, 1);
+        // Each doubling quadruples the pixels HOG scans.
+        const double cost = static_cast<double>(area.area()) * std::pow(4.0, upsample + 1);
+        if (closer && cost <= 2.5 * static_cast<double>(whole.area())) ++upsample;
       }
       Detect(*det_image, area, upsample, &scan);
       std::vector<dlib::rect_detection>& dets = scan.dets;

@@ -342,11 +342,14 @@ void RecognitionPool::ServeCamera(Camera& camera, const FramePtr& frame, int64_t
     recognise = RecogniseDue(camera, started);
   }
   if (!recognise) return;
+  // Motion where the last look found no face: this look is closer (a person farther away, a smaller face).
+  const bool closer = region.has_value() && camera.look_closer;
   // No motion, yet faces tracked: they are looked for around where they were.
   if (!region) region = camera.tracker.LiveRegion(started);
   PoolResult result;
   result.queued_ms = static_cast<double>(started - queued_us) / 1000.0;
-  result.recognition = RecogniseTracked(camera, frame, region ? &*region : nullptr, engine, idle_tid);
+  result.recognition = RecogniseTracked(camera, frame, region ? &*region : nullptr, closer, engine, idle_tid);
+  camera.look_closer = !closer && region.has_value() && result.recognition.ok() && result.recognition.value().faces.empty();
   const int64_t finished = options_.clock->MonotonicUs();
   latency_.Record(finished - started);
   completed_.Add();
@@ -362,7 +365,7 @@ void RecognitionPool::ServeCamera(Camera& camera, const FramePtr& frame, int64_t
 }
 
 Result<Recognition> RecognitionPool::RecogniseTracked(Camera& camera, const FramePtr& frame, const Box* region,
-                                                     FaceEngine& engine, std::atomic<pid_t>& idle_tid) {
+                                                     bool closer, FaceEngine& engine, std::atomic<pid_t>& idle_tid) {
   Recognition rec;
   rec.width = frame->meta().width;
   rec.height = frame->meta().height;
@@ -371,9 +374,9 @@ Result<Recognition> RecognitionPool::RecogniseTracked(Camera& camera, const Fram
     const IdleClass idle(idle_class_, idle_tid, waiting_requests_);
     const std::string_view jpeg = frame->jpeg();
     const auto* data = reinterpret_cast<const uint8_t*>(jpeg.data());
-    Result<std::vector<Face>> found = region != nullptr
-                                          ? engine.DetectAndAlignIn(data, jpeg.size(), *region, &rec.timing)
-                                          : engine.DetectAndAlign(data, jpeg.size(), &rec.timing);
+    Result<std::vector<Face>> found =
+        region != nullptr ? engine.DetectAndAlignIn(data, jpeg.size(), *region, closer, &rec.timing)
+                          : engine.DetectAndAlign(data, jpeg.size(), &rec.timing);
     if (!found.ok()) return found.status();
     std::vector<Face>& faces = found.value();
     const int64_t now = options_.clock->MonotonicUs();

@@ -146,8 +146,8 @@ class RecognitionPool {
     Callback done;      // requests
     int64_t queued_us;
   };
-  // kNeed: what is known of one camera. Guarded by mu_, except `motion` and `tracker`, which only the worker
-  // holding the camera (busy set) uses.
+  // kNeed: what is known of one camera. Guarded by mu_, except `motion`, `tracker` and `look_closer`, which only
+  // the worker holding the camera (busy set) uses.
   struct Camera {
     explicit Camera(const motion::CameraSettings& settings, TrackerOptions tracking)
         : motion(settings), tracker(tracking) {}
@@ -164,6 +164,7 @@ class RecognitionPool {
     motion::SizeTrend sizes;
     motion::Detector motion;
     FaceTracker tracker;
+    bool look_closer = false;     // the last look at its motion found no face: the next one scans closer
   };
   enum class Need { kNone, kCheck, kRecognise };
   // Whether a moving camera is due for recognition. REQUIRES: mu_ held.
@@ -179,10 +180,11 @@ class RecognitionPool {
   // Runs a taken camera's job: a motion check, then recognition of that frame if the camera needs it.
   void ServeCamera(Camera& camera, const FramePtr& frame, int64_t queued_us, FaceEngine& engine,
                    std::atomic<pid_t>& idle_tid);
-  // Recognises `frame` for `camera`, detecting in `region` (the frame's motion) when given and reusing tracked
-  // descriptors; pixel work idle-class, the match at nice 10.
-  Result<Recognition> RecogniseTracked(Camera& camera, const FramePtr& frame, const Box* region, FaceEngine& engine,
-                                       std::atomic<pid_t>& idle_tid);
+  // Recognises `frame` for `camera`, detecting in `region` (the frame's motion) when given, `closer` there if
+  // asked (FaceEngine::DetectAndAlignIn), and reusing tracked descriptors; pixel work idle-class, the match at
+  // nice 10.
+  Result<Recognition> RecogniseTracked(Camera& camera, const FramePtr& frame, const Box* region, bool closer,
+                                       FaceEngine& engine, std::atomic<pid_t>& idle_tid);
 
   bool Sampled(const std::string& device_id, int64_t now_us);
   void Work(std::unique_ptr<FaceEngine> engine, std::atomic<pid_t>& idle_tid);

@@ -34,6 +34,7 @@ class FakeEngine final : public FaceEngine {
     Descriptor descriptor{};    // what DescribeChip answers
     int detected = 0;           // DetectAndAlign calls
     int described = 0;          // DescribeChip calls
+    std::vector<bool> closer;   // each DetectAndAlignIn's `closer`
   };
   explicit FakeEngine(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
   std::unique_ptr<FaceEngine> Clone() const override { return std::make_unique<FakeEngine>(s_); }
@@ -47,6 +48,14 @@ class FakeEngine final : public FaceEngine {
     s_->cv.wait(lock, [this] { return !s_->hold; });
     --s_->running;
     return s_->faces;
+  }
+  Result<std::vector<Face>> DetectAndAlignIn(const uint8_t* data, size_t size, const Box&, bool closer,
+                                             StageTiming* timing) override {
+    {
+      std::lock_guard lock(s_->mu);
+      s_->closer.push_back(closer);
+    }
+    return DetectAndAlign(data, size, timing);
   }
   Result<Descriptor> DescribeChip(const std::vector<uint8_t>&) override {
     std::lock_guard lock(s_->mu);
@@ -457,6 +466,27 @@ TEST_F(NeedPoolTest, SomeoneStandingStillIsLookedAtUntilTheirTrackEndsAndEndTrac
   Settle(*pool);
   EXPECT_EQ(pool->stats().pending_cameras, 0u) << "nothing to do for a still camera without tracked faces";
   EXPECT_EQ(Detected(), detected);
+}
+
+TEST_F(NeedPoolTest, MotionWithoutAFaceIsLookedAtCloserEveryOtherTime) {
+  auto pool = Make(Need());
+  OfferAndWait(*pool, "yard", SceneJpeg());
+  for (int i = 0; i < 3; ++i) {  // something moves, and no face is found in it
+    clock_.Advance(std::chrono::milliseconds(100));
+    OfferAndWait(*pool, "yard", SceneJpeg(100 + 40 * i, 60));
+  }
+  Face f;
+  f.box = Box{180, 60, 80, 80};
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->faces = {f};
+  }
+  clock_.Advance(std::chrono::milliseconds(100));
+  OfferAndWait(*pool, "yard", SceneJpeg(200, 60));  // closer: finds the face
+  clock_.Advance(std::chrono::milliseconds(100));
+  OfferAndWait(*pool, "yard", SceneJpeg(220, 60));  // a face was found: the usual scan again
+  std::lock_guard lock(shared_->mu);
+  EXPECT_EQ(shared_->closer, (std::vector<bool>{false, true, false, true, false}));
 }
 
 TEST_F(NeedPoolTest, MovingCamerasTakeTurnsLongestWaitingFirst) {

@@ -1,5 +1,6 @@
 // FaceEngine::DetectAndAlignIn: detection restricted to a camera's motion region finds the face there as the whole
-// picture does, nothing outside it, and, doubled, a face too small for the whole picture's scan.
+// picture does, nothing outside it, and, doubled (a small region, or a larger one looked at closer), a face too small
+// for the whole picture's scan.
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
 
@@ -81,7 +82,7 @@ class RegionTest : public ::testing::Test {
 
 TEST_F(RegionTest, TheFaceInTheRegionIsFoundAsInTheWholePicture) {
   const Box b = face_.box;
-  auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), b);
+  auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), b, /*closer=*/false);
   ASSERT_TRUE(in.ok());
   ASSERT_EQ(in.value().size(), 1u);
   const Box r = in.value()[0].box;
@@ -97,7 +98,7 @@ TEST_F(RegionTest, TheFaceInTheRegionIsFoundAsInTheWholePicture) {
 TEST_F(RegionTest, NothingIsFoundOutsideTheRegion) {
   const Box b = face_.box;
   // A region well below the face (the photo is 1137 high).
-  auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), Box{0, b.y + b.h + 150, 300, 200});
+  auto in = engine_->DetectAndAlignIn(Bytes(photo_), photo_.size(), Box{0, b.y + b.h + 150, 300, 200}, false);
   ASSERT_TRUE(in.ok());
   EXPECT_TRUE(in.value().empty());
 }
@@ -112,12 +113,36 @@ TEST_F(RegionTest, ASmallRegionIsDoubledAndFindsAFaceTheWholeScanMisses) {
   auto whole = engine_->DetectAndAlign(Bytes(frame), frame.size());
   ASSERT_TRUE(whole.ok());
   EXPECT_TRUE(whole.value().empty()) << "a " << small_face.w << "-px face is too small for the whole picture's scan";
-  auto in = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), small_face);
+  auto in = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), small_face, false);
   ASSERT_TRUE(in.ok());
   ASSERT_EQ(in.value().size(), 1u);
   const Box r = in.value()[0].box;
   EXPECT_NEAR(r.x + r.w / 2, small_face.x + small_face.w / 2, small_face.w / 4);
   EXPECT_NEAR(r.y + r.h / 2, small_face.y + small_face.h / 2, small_face.h / 4);
+}
+
+TEST_F(RegionTest, ALargerRegionLookedAtCloserFindsTheSmallFaceItsUsualScanMisses) {
+  const Box face = face_.box;
+  Box pasted;
+  const std::string frame = SmallFaceFrame(photo_, 300, 150, &pasted);
+  const auto shrink = [](int v) { return static_cast<int>(v * kShrink); };
+  const Box small_face{pasted.x + shrink(face.x), pasted.y + shrink(face.y), shrink(face.w), shrink(face.h)};
+  // A person walking past: a third of the picture moved, too much to double on every look.
+  const Box moved{pasted.x - 150, pasted.y - 50, 380, 260};
+  ASSERT_GT(moved.w * moved.h * 4, 640 * 480);
+  auto usual = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), moved, /*closer=*/false);
+  ASSERT_TRUE(usual.ok());
+  EXPECT_TRUE(usual.value().empty()) << "a " << small_face.w << "-px face in a third of the picture";
+  auto closer = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), moved, /*closer=*/true);
+  ASSERT_TRUE(closer.ok());
+  ASSERT_EQ(closer.value().size(), 1u);
+  const Box r = closer.value()[0].box;
+  EXPECT_NEAR(r.x + r.w / 2, small_face.x + small_face.w / 2, small_face.w / 4);
+  EXPECT_NEAR(r.y + r.h / 2, small_face.y + small_face.h / 2, small_face.h / 4);
+  // The whole picture is never looked at closer: it would cost four whole scans.
+  auto whole = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), Box{0, 0, 640, 480}, /*closer=*/true);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_TRUE(whole.value().empty());
 }
 
 }  // namespace
