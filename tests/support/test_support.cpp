@@ -336,4 +336,10 @@ int ServerProcess::Stop(int sig) {
 
 std::string ServerProcess::Log() const { return ReadFile(log_path_); }
 
+unsigned short FreePort(const std::string& host) {
+  boost::asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(boost::asio::ip::make_address(host), 0));
+  return acceptor.local_endpoint().port();
+}
+
 }  // namespace iotstream::testing

@@ -142,6 +142,10 @@ class ServerProcess {
   std::string stdout_;
 };
 
+// A TCP port on `host` that nothing listens on now (bound and released at once), for a program that must be told
+// its port in advance.
+unsigned short FreePort(const std::string& host = "127.0.0.1");
+
 // Polls `pred` every 10 ms until true or `timeout`; returns its last value.
 template <typename Pred>
 bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
