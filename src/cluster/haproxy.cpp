@@ -59,7 +59,7 @@ Result<std::string> RenderHaproxyConfig(const std::vector<NodeInfo>& nodes, cons
       << "    default_backend iotstream_nodes\n"
       << "\n"
       << "backend iotstream_nodes\n"
-      << "    # Requests without a device id (the dashboard, the device list) go round-robin.\n"
+      << "    # Requests without a device id (the dashboard, the device list) are spread over the nodes.\n"
       << "    balance hash var(txn.device_id)\n"
       << "    hash-type consistent\n"
       << "    option httpchk GET /health\n"
