@@ -51,9 +51,10 @@ struct MigrationOutcome {
 // applied_at) when missing, then applies, in order, each migration whose version is not recorded there, each in
 // its own transaction together with its schema_migrations row, holding pg_advisory_xact_lock so that concurrent
 // callers (other nodes) wait instead of racing; a version recorded already is skipped.
-// Blocks for the database's round trips (connection timeout 2 s). Returns what it applied; on failure:
-// InvalidArgument for a list not in strictly increasing positive versions (nothing is applied), Unavailable when
-// the database cannot be reached, Internal when a migration fails (its transaction is rolled back, the migrations
+// Blocks for the database's round trips (connection timeout 2 s, each statement at most 60 s: it may wait on the
+// lock). Returns what it applied; on failure: InvalidArgument for a list not in strictly increasing positive
+// versions (nothing is applied), Unavailable (or Timeout) when the database cannot be reached or stops answering,
+// Internal when a migration fails (its transaction is rolled back, the migrations
 // before it stay applied, those after it are not tried; the message names the version, its name and PostgreSQL's
 // error).
 Result<MigrationOutcome> ApplyMigrations(const std::string& database_url, std::span<const Migration> migrations);
@@ -113,7 +114,8 @@ struct MembershipCallbacks {
 // reach the database or whose statements failed), cluster_database_up (1/0), cluster_nodes_up.
 //
 // Thread-safety: thread-safe. Lifetime: `metrics` and whatever the callbacks use must outlive the Membership;
-// its destructor stops the thread (at most one database round trip later, ~2 s when the database hangs).
+// its destructor stops the thread once its current heartbeat ends (a statement waits at most 2 s for the
+// database, 60 s while migrating).
 class Membership {
  public:
   Membership(MembershipOptions options, MembershipCallbacks callbacks, Metrics& metrics);

@@ -53,6 +53,9 @@ class LoadMeter {
   double cpu_s_;
 };
 
+// A heartbeat statement that takes longer is as good as lost: the others see the node down at 3 s.
+constexpr int64_t kHeartbeatDeadlineMs = 2'000;
+
 constexpr const char* kUpsertSql =
     "INSERT INTO nodes (node_id, advertise_url, started_at, last_heartbeat, version, frames_per_s, cpu_percent,"
     " camera_count, cameras)"
@@ -209,9 +212,11 @@ class Membership::Impl {
       conn_.reset();
       auto opened = pg::Connection::Open(options_.database_url);
       if (!opened.ok()) return Fail(opened.status());
+      opened.value()->set_deadline_ms(kMigrationDeadlineMs);
       auto migrated = Migrate(*opened.value(), ClusterMigrations());
       if (!migrated.ok()) return Fail(migrated.status());
       conn_ = std::move(opened).value();
+      conn_->set_deadline_ms(kHeartbeatDeadlineMs);
     }
     const Status written = conn_->Run(
         kUpsertSql, {self.node_id, self.advertise_url, std::to_string(started_ms_), self.version,

@@ -89,7 +89,7 @@ Result<MigrationOutcome> Migrate(pg::Connection& conn, std::span<const Migration
     if (st.ok()) st = conn.Run("COMMIT");
     if (!st.ok()) {
       Rollback(conn);
-      if (st.IsUnavailable()) return st;
+      if (st.IsUnavailable() || st.IsTimeout()) return st;
       return Status::Internal(what + " failed, rolled back: " + st.message());
     }
     IOT_LOG(kInfo) << "cluster: applied " << what;
@@ -104,6 +104,7 @@ Result<MigrationOutcome> Migrate(pg::Connection& conn, std::span<const Migration
 Result<MigrationOutcome> ApplyMigrations(const std::string& database_url, std::span<const Migration> migrations) {
   auto conn = pg::Connection::Open(database_url);
   if (!conn.ok()) return conn.status();
+  conn.value()->set_deadline_ms(kMigrationDeadlineMs);
   return Migrate(*conn.value(), migrations);
 }
 

@@ -1,6 +1,12 @@
 #include "cluster/pg.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.h"
 
 namespace iotstream::cluster::pg {
 namespace {
@@ -33,11 +39,8 @@ std::string Rows::Text(int row, int column) const { return Get(row, column).valu
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   // The URI is expanded into its parts (expand_dbname) after the defaults before it, so its own settings win.
-  // tcp_user_timeout and the keepalives end a statement sent to a server that vanished (a dead host, a cable),
-  // which a plain socket would wait on for minutes.
-  const char* keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "application_name", "dbname", nullptr};
-  const char* values[] = {"2", "3000", "2", "1", "2", "iotstream", url.c_str(), nullptr};
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {"2", "iotstream", url.c_str(), nullptr};
   pg_conn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Status::Unavailable("postgresql: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -50,27 +53,80 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() { Abandon(); }
 
-bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+
+void Connection::Abandon() {
+  if (conn_ != nullptr) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+bool Connection::AwaitResult(int64_t deadline_us, Status* why) {
+  while (PQisBusy(conn_)) {
+    const int64_t left_ms = (deadline_us - MonotonicUs()) / 1000;
+    if (left_ms <= 0) {
+      *why = Status::Timeout("postgresql: no answer within " + std::to_string(deadline_ms_) + " ms");
+      return false;
+    }
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    const int n = poll(&pfd, 1, static_cast<int>(left_ms));
+    if (n < 0 && errno != EINTR) {
+      *why = Status::Unavailable(std::string("postgresql: poll: ") + std::strerror(errno));
+      return false;
+    }
+    if (n > 0 && PQconsumeInput(conn_) == 0) {
+      *why = Status::Unavailable("postgresql: " + OneLine(PQerrorMessage(conn_)));
+      return false;
+    }
+  }
+  return true;
+}
 
 Result<Rows> Connection::Exec(const std::string& sql, const std::vector<std::string>& params) {
-  pg_result* r = nullptr;
+  if (conn_ == nullptr) return Status::Unavailable("postgresql: the connection was closed after an earlier failure");
+  int sent = 0;
   if (params.empty()) {
-    r = PQexec(conn_, sql.c_str());
+    sent = PQsendQuery(conn_, sql.c_str());
   } else {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
-                     0);
+    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0);
   }
-  Rows rows(r);
-  const ExecStatusType status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
-  const std::string message = OneLine(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
-  if (!healthy()) return Status::Unavailable("postgresql: " + message);
-  return Status::Internal("postgresql: " + message);
+  if (sent == 0) {
+    Status st = Status::Unavailable("postgresql: " + OneLine(PQerrorMessage(conn_)));
+    Abandon();
+    return st;
+  }
+  // Several statements give one result each: the first failure is the answer, else the last statement's rows.
+  const int64_t deadline_us = MonotonicUs() + deadline_ms_ * 1000;
+  std::optional<Rows> last;
+  Status failed;
+  while (true) {
+    Status lost;
+    if (!AwaitResult(deadline_us, &lost)) {
+      Abandon();
+      return lost;
+    }
+    pg_result* r = PQgetResult(conn_);
+    if (r == nullptr) break;
+    Rows rows(r);
+    const ExecStatusType status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && failed.ok()) {
+      const std::string message = "postgresql: " + OneLine(PQresultErrorMessage(r));
+      failed = healthy() ? Status::Internal(message) : Status::Unavailable(message);
+    }
+    last = std::move(rows);
+  }
+  if (!healthy()) {
+    Abandon();
+    return failed.ok() ? Status::Unavailable("postgresql: the connection was lost") : failed;
+  }
+  if (!failed.ok()) return failed;
+  if (!last) return Status::Internal("postgresql: no result for '" + sql + "'");
+  return std::move(*last);
 }
 
 Status Connection::Run(const std::string& sql, const std::vector<std::string>& params) {
