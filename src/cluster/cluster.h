@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cpu_priority.h"
 #include "core/metrics.h"
 #include "core/status.h"
 
@@ -94,6 +95,7 @@ struct MembershipOptions {
   int64_t heartbeat_ms = 1'000;      // how often the node writes its row and reads the table back
   int64_t down_after_ms = 3'000;     // a node whose heartbeat is older than this is down
   int64_t camera_window_ms = 10'000;  // a camera that sent a frame within this belongs to the node's list
+  int heartbeat_nice = cpu_priority::kClusterHeartbeat;  // the heartbeat thread's nice value
 };
 
 // What the node knows about itself, asked once per heartbeat on the heartbeat thread (and per Snapshot call in

@@ -187,6 +187,9 @@ class Membership::Impl {
   }
 
   void Loop() {
+    if (!cpu_priority::SetCurrentThread(options_.heartbeat_nice)) {
+      IOT_LOG(kWarn) << "cluster: cannot set the heartbeat thread's nice value to " << options_.heartbeat_nice;
+    }
     const auto period = std::chrono::milliseconds(options_.heartbeat_ms);
     auto next = std::chrono::steady_clock::now();
     while (true) {
