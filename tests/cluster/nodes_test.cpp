@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster/cluster.h"
 #include "cluster/postgres.h"
 #include "support/server_test.h"
 
@@ -192,6 +193,44 @@ TEST_F(ClusterNodes, ANodeStartsWithoutItsDatabaseAndJoinsWhenItComes) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], "n1");
   EXPECT_EQ(rows[0][1], "[\"porch\"]");
+}
+
+TEST_F(ClusterNodes, HaproxyConfigSaysWhyItCannotBeWritten) {
+  ASSERT_FALSE(pg_.url().empty());
+  ASSERT_TRUE(pg_.CreateDatabase("empty"));
+  const std::string bin = std::getenv("IOTSTREAM_BIN");
+  const fs::path out = dir_.path() / "out.txt";
+  // Exit status and what it said, for `cluster haproxy-config` with `args`.
+  auto run = [&](std::vector<std::string> args) {
+    fs::remove(out);
+    args.insert(args.begin(), {bin, "cluster", "haproxy-config"});
+    const int rc = testing::RunToCompletion(args, out);
+    return std::pair{rc, testing::ReadFile(out)};
+  };
+  auto [rc, said] = run({});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("needs --database"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", "mysql://db/x"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--database"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", pg_.url("empty"), "--port", "0"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--port"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", pg_.url("empty"), "--check-interval-ms", "10"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--check-interval-ms"), std::string::npos) << said;
+  // No node ever used this database: nothing to balance.
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("cannot read the nodes"), std::string::npos) << said;
+  ASSERT_TRUE(cluster::ApplyMigrations(pg_.url("empty"), cluster::ClusterMigrations()).ok());
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("no nodes are registered"), std::string::npos) << said;
+  pg_.Stop();
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("cannot read the nodes"), std::string::npos) << said;
 }
 
 TEST_F(ClusterNodes, CamerasSpreadOverTheNodesAndMoveOnlyWhenTheirNodeDies) {
