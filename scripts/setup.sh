@@ -2,7 +2,8 @@
 # Installs what iotstream needs to build and test on Debian 12 (idempotent), then configures and builds.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 #   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe and unzip (footage exports), Chromium,
-#                      playwright-core and ws, the mosquitto broker, the openssl tool (the TLS tests' certificates)
+#                      playwright-core and ws, the mosquitto broker, the openssl tool (the TLS tests' certificates),
+#                      PostgreSQL and HAProxy (the cluster tests)
 # Every path installs the dashboard's chart library from npm and copies it into web/vendor/.
 #   WITH_SANITIZERS=1  also clang and its sanitizer and libFuzzer runtimes (fuzz/run.sh, scripts/sanitizers.sh)
 #   SKIP_BUILD=1       install only
@@ -11,11 +12,11 @@ cd "$(dirname "$0")/.."
 
 pkgs=(g++ cmake make pkg-config git ca-certificates curl
   libboost1.81-dev libboost-program-options1.81-dev libturbojpeg0-dev nlohmann-json3-dev libsqlite3-dev libjemalloc-dev
-  libmosquitto-dev libssl-dev libsodium-dev
+  libmosquitto-dev libssl-dev libsodium-dev libpq-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libminizip-dev)
-[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg unzip chromium mosquitto openssl)
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg unzip chromium mosquitto openssl postgresql haproxy)
 [ "${WITH_SANITIZERS:-0}" = 1 ] && pkgs+=(clang libclang-rt-dev)
 # npm fetches the model weights and the chart library. Node.js may come from elsewhere with its npm bundled: ask apt
 # only when node itself is missing.

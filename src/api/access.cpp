@@ -80,7 +80,7 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
   } else if (p == "/api/v1/devices/{id}/frames" || p == "/api/v1/frames/{frame_id}" ||
              StartsWith(p, "/api/v1/footage/")) {
     r.cls = RouteClass::kFootage;  // exports too: a viewer may take away what it may watch
-  } else if (p == "/api/v1/devices" || p == "/api/v1/devices/{id}") {
+  } else if (p == "/api/v1/devices" || p == "/api/v1/devices/{id}" || p == "/api/v1/cluster") {
     r.cls = RouteClass::kDevices;
     r.admin_only = !get;
   } else if (p == "/api/v1/events/{id}/feedback" || p == "/api/v1/events/{id}/enrol" ||

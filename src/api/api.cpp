@@ -67,6 +67,31 @@ std::string AcceptedJson(const Frame& f, std::string_view more = {}) {
   return out;
 }
 
+// GET /api/v1/cluster's body: the node's view of the cluster (or of itself alone without --database).
+json ClusterJson(const cluster::ClusterView& v) {
+  auto round2 = [](double x) { return std::round(x * 100) / 100; };
+  json nodes = json::array();
+  for (const auto& n : v.nodes) {
+    nodes.push_back(json{{"node_id", n.node_id},
+                         {"advertise_url", n.advertise_url},
+                         {"state", n.up ? "up" : "down"},
+                         {"version", n.version},
+                         {"started_ms", n.started_ms},
+                         {"last_heartbeat_ms", n.last_heartbeat_ms},
+                         {"cameras", n.cameras},
+                         {"load", {{"frames_per_s", round2(n.load.frames_per_s)},
+                                   {"cpu_percent", round2(n.load.cpu_percent)},
+                                   {"cameras", n.load.cameras}}}});
+  }
+  json body{{"mode", v.clustered ? "cluster" : "single"}, {"self", v.self}};
+  if (v.clustered) {
+    body["database"] = v.database_reachable ? "ok" : "unreachable";
+    body["database_checked_ms"] = v.database_checked_ms;
+  }
+  body["nodes"] = std::move(nodes);
+  return body;
+}
+
 struct ProcessUsage {
   uint64_t rss_bytes = 0;
   double cpu_user_s = 0;
@@ -106,6 +131,7 @@ class Routes {
     r.Add(Method::kGet, "/api/v1/devices/{id}/frames", Bind<&Routes::ListFrames>(self));
     r.Add(Method::kGet, "/api/v1/frames/{frame_id}", Bind<&Routes::GetFrame>(self));
     r.Add(Method::kGet, "/api/v1/system/performance", Bind<&Routes::Performance>(self));
+    r.Add(Method::kGet, "/api/v1/cluster", Bind<&Routes::Cluster>(self));
     r.Add(Method::kGet, "/metrics", Bind<&Routes::PrometheusMetrics>(self));
   }
 
@@ -246,6 +272,11 @@ class Routes {
       res.headers.emplace_back("X-Frame-Timestamp", std::to_string(meta.capture_ts_ms));
       s.Send(std::move(res));
     });
+  }
+
+  // A copy of what the heartbeat thread last stored: never waits for the database.
+  void Cluster(Request&&, const Responder& s) {
+    s.Send(Response::Json(200, ClusterJson(ctx_.cluster->Snapshot()).dump()));
   }
 
   void Performance(Request&&, const Responder& s) {

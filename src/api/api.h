@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/audit.h"
+#include "cluster/cluster.h"
 #include "core/frame_sink.h"
 #include "core/metrics.h"
 #include "core/work_pool.h"
@@ -38,6 +39,7 @@ struct ApiContext {
   std::atomic<const http::Server*> server{nullptr};  // the main port's server once started, for its figures
   const notify::MqttPublisher* mqtt = nullptr;       // the MQTT output when on, for its figures
   AuditTrail* audit = nullptr;  // device deletions are recorded here; REQUIRES: set before routes run
+  const cluster::Membership* cluster = nullptr;  // GET /api/v1/cluster; REQUIRES: set before routes run
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.

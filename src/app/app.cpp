@@ -19,6 +19,7 @@
 #include "api/webhooks_api.h"
 #include "app/version.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/frame_sink.h"
@@ -170,6 +171,25 @@ Result<std::unique_ptr<notify::MqttPublisher>> StartMqtt(const Config& config, c
   };
   callbacks.frame = [&store](uint64_t frame_id) { return store.ReadFrame(frame_id, nullptr); };
   return notify::MqttPublisher::Start(std::move(options), std::move(callbacks), metrics);
+}
+
+// The node's membership, its figures read from ingest: the cameras that sent lately, and the frames accepted.
+std::unique_ptr<cluster::Membership> MakeMembership(const Config& config, const ingest::DeviceRegistry& registry,
+                                                    const ingest::Ingestor& ingestor, Metrics& metrics) {
+  cluster::MembershipCallbacks callbacks;
+  callbacks.recent_cameras = [&registry](int64_t since_ms) {
+    std::vector<std::string> ids;
+    for (const auto& d : registry.List(NowMs())) {
+      if (d.record.last_seen_ms >= since_ms) ids.push_back(d.record.id);
+    }
+    return ids;
+  };
+  callbacks.frames_accepted = [&ingestor] { return ingestor.stats().accepted; };
+  cluster::MembershipOptions options;
+  options.database_url = config.database_url;
+  options.node_id = config.node_id;
+  options.version = kVersion;
+  return std::make_unique<cluster::Membership>(std::move(options), std::move(callbacks), metrics);
 }
 
 void Announce(const char* what, const std::string& address, unsigned port) {
@@ -356,6 +376,9 @@ int Run(const Config& config) {
                         hub,        event_hub, &recognition, kVersion, NowMs()};
     ctx.mqtt = mqtt.get();
     ctx.audit = &audit;
+    // Declared before the server, so it stops after it: the route reads its snapshot until then.
+    std::unique_ptr<cluster::Membership> membership = MakeMembership(config, registry, ingestor, metrics);
+    ctx.cluster = membership.get();
     http::Router router;
     if (access) router.SetGuard(access->Guard());
     api::AddAuthRoutes(router, auth_ctx);
@@ -395,6 +418,14 @@ int Run(const Config& config) {
     Announce("listening on", config.main_server.bind_address, server->port());
     if (recognition_server) {
       Announce("recognition listening on", config.recognition_server.bind_address, recognition_server->port());
+    }
+    {
+      http::ServerOptions bound = main_options;
+      bound.port = server->port();
+      membership->Start(config.advertise_url.empty() ? HttpBaseUrl(bound) : config.advertise_url);
+      if (!config.database_url.empty()) {
+        IOT_LOG(kInfo) << "cluster: node '" << config.node_id << "' joins the cluster (heartbeat every second)";
+      }
     }
     std::printf("ready\n");
     std::fflush(stdout);

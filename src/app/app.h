@@ -47,6 +47,12 @@ struct Config {
   // --tls-self-signed: Run makes (or reuses) a certificate in the data folder and serves HTTPS with it. With
   // --tls-cert/--tls-key instead, ParseConfig loads them into main_server.tls and recognition_server.tls.
   bool tls_self_signed = false;
+  // A cluster of nodes on one PostgreSQL database (--database postgresql://...); empty: a single node, nothing of
+  // the cluster runs. node_id defaults to the host name; an empty advertise_url is made at start from the bind
+  // address (the host name when it binds all) and the port the server got.
+  std::string database_url;
+  std::string node_id;
+  std::string advertise_url;
 };
 
 // Parses flags, with IOTSTREAM_* environment variables as fallbacks (flag wins). Returns the config, or

@@ -1,7 +1,9 @@
 // `iotstream token ...` and `iotstream user ...`: account and token administration on a data folder, whether the
-// server runs or not (a running server picks the change up within a second).
+// server runs or not (a running server picks the change up within a second). `iotstream cluster ...`: what the
+// cluster database knows, for the load balancer in front of the nodes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -10,7 +12,9 @@
 
 #include "app/app.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "core/clock.h"
+#include "core/parse.h"
 
 namespace iotstream::app {
 namespace {
@@ -24,7 +28,9 @@ constexpr const char* kUsage =
     "  iotstream user passwd NAME [--data-dir D]                      (password: one line on stdin)\n"
     "  iotstream user remove NAME [--data-dir D]\n"
     "  iotstream user list [--data-dir D]\n"
-    "The data folder defaults to $IOTSTREAM_DATA_DIR, else ./data (as the server's --data-dir).\n";
+    "  iotstream cluster haproxy-config --database URL [--port 9003] [--bind ADDR] [--check-interval-ms 1000]\n"
+    "The data folder defaults to $IOTSTREAM_DATA_DIR, else ./data (as the server's --data-dir); the database to\n"
+    "$IOTSTREAM_DATABASE (as the server's --database).\n";
 
 int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "iotstream: " << problem << '\n';
@@ -42,8 +48,8 @@ struct Args {
   std::map<std::string, std::string> options;  // "--role" -> "viewer"
 };
 
-// "--name x" and "--name=x"; every option takes a value.
-bool Parse(int argc, char** argv, int from, Args* out, std::string* problem) {
+// "--name x" and "--name=x"; every option takes a value, and must be one of `known`.
+bool Parse(int argc, char** argv, int from, const std::vector<std::string>& known, Args* out, std::string* problem) {
   for (int i = from; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0) {
@@ -61,7 +67,7 @@ bool Parse(int argc, char** argv, int from, Args* out, std::string* problem) {
     }
   }
   for (const auto& [k, v] : out->options) {
-    if (k != "--name" && k != "--role" && k != "--device" && k != "--data-dir") {
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
       *problem = "unknown option " + k;
       return false;
     }
@@ -168,11 +174,41 @@ int UserCommand(auth::AuthStore& store, const std::string& verb, const Args& a) 
   return Usage("unknown user command '" + verb + "'");
 }
 
+// `cluster haproxy-config`: the nodes registered in the database, as an HAProxy configuration on stdout.
+int ClusterCommand(const std::string& verb, const Args& a) {
+  if (verb != "haproxy-config") return Usage("unknown cluster command '" + verb + "'");
+  if (!a.positional.empty()) return Usage("cluster haproxy-config takes no NAME");
+  const char* env_database = std::getenv("IOTSTREAM_DATABASE");
+  const std::string database = Option(a, "--database", env_database != nullptr ? env_database : "");
+  if (database.empty()) return Usage("cluster haproxy-config needs --database (or $IOTSTREAM_DATABASE)");
+  if (Status st = cluster::CheckDatabaseUrl(database); !st.ok()) return Usage("--database " + st.message());
+  cluster::HaproxyOptions options;
+  options.bind_address = Option(a, "--bind");
+  const auto port = ParseInt(Option(a, "--port", std::to_string(options.port)));
+  if (!port || *port < 1 || *port > 65'535) return Usage("--port must be 1 to 65535");
+  options.port = static_cast<int>(*port);
+  const auto interval = ParseInt(Option(a, "--check-interval-ms", std::to_string(options.check_interval_ms)));
+  if (!interval || *interval < 100 || *interval > 60'000) return Usage("--check-interval-ms must be 100 to 60000");
+  options.check_interval_ms = static_cast<int>(*interval);
+  auto nodes = cluster::ListNodes(database);
+  if (!nodes.ok()) {
+    std::cerr << "iotstream: cannot read the nodes: " << nodes.status().message() << '\n';
+    return 1;
+  }
+  auto config = cluster::RenderHaproxyConfig(nodes.value(), options);
+  if (!config.ok()) {
+    std::cerr << "iotstream: " << config.status().message() << '\n';
+    return 1;
+  }
+  std::cout << config.value() << std::flush;
+  return 0;
+}
+
 }  // namespace
 
 bool IsCommand(const char* arg) {
   const std::string a = arg;
-  return a == "token" || a == "user";
+  return a == "token" || a == "user" || a == "cluster";
 }
 
 int RunCommand(int argc, char** argv) {
@@ -181,7 +217,13 @@ int RunCommand(int argc, char** argv) {
   const std::string verb = argv[2];
   Args args;
   std::string problem;
-  if (!Parse(argc, argv, 3, &args, &problem)) return Usage(problem);
+  if (noun == "cluster") {
+    if (!Parse(argc, argv, 3, {"--database", "--port", "--bind", "--check-interval-ms"}, &args, &problem)) {
+      return Usage(problem);
+    }
+    return ClusterCommand(verb, args);
+  }
+  if (!Parse(argc, argv, 3, {"--name", "--role", "--device", "--data-dir"}, &args, &problem)) return Usage(problem);
   const char* env_dir = std::getenv("IOTSTREAM_DATA_DIR");
   auth::AuthOptions options;
   options.data_dir = Option(args, "--data-dir", env_dir != nullptr ? env_dir : options.data_dir);

@@ -14,6 +14,7 @@
 
 #include "app/app.h"
 #include "app/version.h"
+#include "cluster/cluster.h"
 
 namespace iotstream::app {
 namespace po = boost::program_options;
@@ -69,6 +70,11 @@ bool ParseMotionMask(const std::string& text, std::unordered_map<std::string, mo
   return true;
 }
 
+std::string HostName() {
+  char name[256] = {};
+  return gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
+}
+
 }  // namespace
 
 std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
@@ -105,6 +111,7 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   std::string tls_cert, tls_key;
   int64_t tls_handshake_timeout_ms = s.tls_handshake_timeout.count();
   auto& access = cfg->access;
+  cfg->node_id = HostName();
   // The seed's variable names still work (flags and IOTSTREAM_* win).
   const bool seed_sample_rate = std::getenv("RECOGNITION_SAMPLE_RATE") != nullptr;
   if (const char* v = std::getenv("RECOGNITION_SAMPLE_RATE")) pool.sample_rate = std::atof(v);
@@ -234,7 +241,15 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "serve HTTPS with a self-signed certificate made once and kept in the data folder (tls-cert.pem); "
        "its SHA-256 fingerprint is printed at start")
       ("tls-handshake-timeout-ms", po::value(&tls_handshake_timeout_ms)->default_value(tls_handshake_timeout_ms),
-       "a client must finish its TLS handshake within this");
+       "a client must finish its TLS handshake within this")
+      ("database", po::value(&cfg->database_url),
+       "join a cluster of nodes on this PostgreSQL database: postgresql://user:password@host:port/database "
+       "(off when unset: a single node)")
+      ("node-id", po::value(&cfg->node_id)->default_value(cfg->node_id),
+       "this node's name in the cluster (1-64 of A-Z a-z 0-9 . _ -)")
+      ("advertise-url", po::value(&cfg->advertise_url),
+       "how the other nodes and HAProxy reach this node, http://host:port (default: the bind address, or the host "
+       "name when it binds all, and the port)");
 
   for (int i = 1; i < argc; ++i) {
     if (HoldsPlaceholder(argv[i])) {
@@ -369,6 +384,17 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     rs.tls = tls.value();
   }
   s.tls_handshake_timeout = std::chrono::milliseconds(tls_handshake_timeout_ms);
+  if (vm.count("database")) {
+    if (Status bad = cluster::CheckDatabaseUrl(cfg->database_url); !bad.ok()) return fail("--database " + bad.message());
+  }
+  if (Status bad = cluster::CheckNodeId(cfg->node_id); !bad.ok()) {
+    return fail("--node-id must be a name for this node: " + bad.message() + ", not '" + cfg->node_id + "'");
+  }
+  if (vm.count("advertise-url")) {
+    if (Status bad = cluster::CheckAdvertiseUrl(cfg->advertise_url); !bad.ok()) {
+      return fail("--advertise-url " + bad.message());
+    }
+  }
   rs.tls_handshake_timeout = s.tls_handshake_timeout;
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -8,6 +8,8 @@ namespace iotstream::cpu_priority {
 
 // HTTP I/O threads: camera uploads and API answers. Nothing may slow them.
 inline constexpr int kCameraUploads = 0;
+// A cluster node's heartbeat (a few small statements a second): one late by 3 s shows the node down to the others.
+inline constexpr int kClusterHeartbeat = 0;
 // The live-view thread: a hundred viewers' socket writes must not delay an upload (each viewer skips frames
 // instead).
 inline constexpr int kLiveViewers = 10;

@@ -61,6 +61,15 @@ TEST_F(AccessTest, AnUnclassifiedApiRouteNeedsAnAdmin) {
   EXPECT_EQ(Decide(Method::kGet, "/api/v1/something-new", {{"X-API-Key", viewer_}}), 403);
 }
 
+TEST_F(AccessTest, TheClusterIsReadLikeTheDeviceList) {
+  EXPECT_EQ(ClassifyRoute(Method::kGet, "/api/v1/cluster").cls, RouteClass::kDevices);
+  EXPECT_FALSE(ClassifyRoute(Method::kGet, "/api/v1/cluster").admin_only);
+  EXPECT_EQ(Decide(Method::kGet, "/api/v1/cluster"), 401);
+  EXPECT_EQ(Decide(Method::kGet, "/api/v1/cluster", {{"X-API-Key", viewer_}}), 0);
+  EXPECT_EQ(Decide(Method::kGet, "/api/v1/cluster", {{"X-API-Key", admin_}}), 0);
+  EXPECT_EQ(Decide(Method::kGet, "/api/v1/cluster", {{"X-API-Key", camera_}}), 403);
+}
+
 TEST_F(AccessTest, AViewerWatchesAndExportsFootage) {
   for (const auto& [m, p] : std::vector<std::pair<Method, std::string>>{
            {Method::kGet, "/api/v1/footage/{device}/timeline"},

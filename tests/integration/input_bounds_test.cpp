@@ -88,11 +88,15 @@ TEST_F(InputBoundsTest, TheLimitsAreConfiguredAndRefuseBadValues) {
     EXPECT_EQ(c.Request("POST", "/api/v1/stream/fast", ManyParts(10'000, obama_), kMultipart).status, 200);
   }
   // A zero bound, a detector image doubled more than three times, a port beyond 65535 (both found by fuzz/config)
-  // or a malformed motion setting is a configuration error: exit status 2 and a message naming the flag.
+  // a malformed motion setting, or a cluster's database URL, node id or advertise URL that cannot be one is a
+  // configuration error: exit status 2 and a message naming the flag.
   for (const std::string flag : {"--max-multipart-parts 0", "--max-part-header-bytes 0", "--hog-upsample 4",
                                  "--port 9003400000", "--recognition-port 65536", "--recognition-scheduler fifo",
                                  "--motion-sensitivity 2", "--motion-camera porch", "--motion-camera porch=1.5",
-                                 "--motion-mask porch=0,0,0.5", "--motion-mask porch=0,0,0,0.5"}) {
+                                 "--motion-mask porch=0,0,0.5", "--motion-mask porch=0,0,0,0.5",
+                                 "--database mysql://db/iotstream", "--database postgresql://db/x?no_such_option=1",
+                                 "--node-id ''", "--node-id 'node 1'", "--advertise-url ftp://node1:9003",
+                                 "--advertise-url http://node1:9003/api", "--advertise-url http://node1:0"}) {
     const std::string command = std::string(std::getenv("IOTSTREAM_BIN")) + " " + flag + " 2>&1";
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);

@@ -77,7 +77,8 @@ std::string FaceJpeg(const std::string& relative) {
 }
 
 struct HttpClient::Impl {
-  explicit Impl(unsigned short p) : port(p) {}
+  Impl(std::string h, unsigned short p) : host(std::move(h)), port(p) {}
+  std::string host;
   unsigned short port;
   boost::asio::io_context ioc;
   std::optional<beast::tcp_stream> stream;
@@ -85,7 +86,8 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
 };
 
-HttpClient::HttpClient(unsigned short port) : impl_(new Impl(port)) {}
+HttpClient::HttpClient(unsigned short port) : impl_(new Impl("127.0.0.1", port)) {}
+HttpClient::HttpClient(const std::string& host, unsigned short port) : impl_(new Impl(host, port)) {}
 HttpClient::~HttpClient() { delete impl_; }
 
 HttpResult HttpClient::Request(const std::string& method, const std::string& target, const std::string& body,
@@ -95,13 +97,13 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
     beast::error_code ec;
     if (!impl_->connected) {
       impl_->stream.emplace(impl_->ioc);
-      impl_->stream->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), impl_->port), ec);
+      impl_->stream->connect(tcp::endpoint(boost::asio::ip::make_address(impl_->host), impl_->port), ec);
       if (ec) return out;
       impl_->connected = true;
       impl_->buffer.clear();
     }
     bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
-    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::host, impl_->host);
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT") req.prepare_payload();
@@ -260,8 +262,11 @@ ServerProcess::ServerProcess(const fs::path& data_dir, std::vector<std::string> 
     ADD_FAILURE() << "IOTSTREAM_BIN is not set";
     return;
   }
-  std::vector<std::string> argv_s{bin,         "--port",     "0", "--recognition-port", "0", "--bind",
-                                  "127.0.0.1", "--data-dir", data_dir.string()};
+  std::vector<std::string> argv_s{bin, "--port", "0", "--recognition-port", "0", "--data-dir", data_dir.string()};
+  // 127.0.0.1 unless the test binds another address itself (a cluster's nodes on 127.0.0.2, 127.0.0.3, ...).
+  const auto bind = std::find(args.begin(), args.end(), "--bind");
+  if (bind != args.end() && bind + 1 != args.end()) host_ = *(bind + 1);
+  if (bind == args.end()) argv_s.insert(argv_s.end(), {"--bind", host_});
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   // The suites test the API, not access control: open (--auth off) unless a test asks for --auth itself.
   const bool auth_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
@@ -335,5 +340,11 @@ int ServerProcess::Stop(int sig) {
 }
 
 std::string ServerProcess::Log() const { return ReadFile(log_path_); }
+
+unsigned short FreePort(const std::string& host) {
+  boost::asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(boost::asio::ip::make_address(host), 0));
+  return acceptor.local_endpoint().port();
+}
 
 }  // namespace iotstream::testing

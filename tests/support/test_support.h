@@ -47,10 +47,12 @@ struct HttpResult {
   std::map<std::string, std::string> headers;  // lower-case names
 };
 
-// One keep-alive connection to 127.0.0.1:port, reconnecting when the server closed it.
+// One keep-alive connection to 127.0.0.1:port (or host:port, host an IP address), reconnecting when the server
+// closed it.
 class HttpClient {
  public:
   explicit HttpClient(unsigned short port);
+  HttpClient(const std::string& host, unsigned short port);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -115,14 +117,16 @@ std::string MultipartBody(const std::string& boundary, const std::vector<FormFie
 // The real iotstream binary ($IOTSTREAM_BIN) on a free port with its own data folder.
 class ServerProcess {
  public:
-  // Starts it with `args` plus --port 0 --recognition-port 0 --bind 127.0.0.1 --data-dir `data_dir` (and
-  // --auth off unless `args` has --auth), and waits for its "ready" line. Fails the current test (and leaves port()==0) when it does not come up.
+  // Starts it with `args` plus --port 0 --recognition-port 0 --bind 127.0.0.1 (unless `args` has --bind) --data-dir
+  // `data_dir` (and --auth off unless `args` has --auth), and waits for its "ready" line. Fails the current test (and leaves port()==0) when it does not come up.
   ServerProcess(const std::filesystem::path& data_dir, std::vector<std::string> args = {});
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned short port() const { return port_; }
+  // The address it listens on (--bind).
+  const std::string& host() const { return host_; }
   // Its process id (-1 when it did not start): for what a test does to the process itself (limits, /proc).
   pid_t pid() const { return pid_; }
   // The recognition API's port (0 when the server runs without it).
@@ -136,11 +140,16 @@ class ServerProcess {
 
  private:
   pid_t pid_ = -1;
+  std::string host_ = "127.0.0.1";
   unsigned short port_ = 0;
   unsigned short recognition_port_ = 0;
   std::filesystem::path log_path_;
   std::string stdout_;
 };
+
+// A TCP port on `host` that nothing listens on now (bound and released at once), for a program that must be told
+// its port in advance.
+unsigned short FreePort(const std::string& host = "127.0.0.1");
 
 // Polls `pred` every 10 ms until true or `timeout`; returns its last value.
 template <typename Pred>

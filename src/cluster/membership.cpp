@@ -1,0 +1,310 @@
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/cluster.h"
+#include "cluster/migrations.h"
+#include "cluster/pg.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace iotstream::cluster {
+namespace {
+
+double ProcessCpuSeconds() {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+// The node's load between two samples.
+class LoadMeter {
+ public:
+  explicit LoadMeter(uint64_t frames) : at_us_(MonotonicUs()), frames_(frames), cpu_s_(ProcessCpuSeconds()) {}
+
+  NodeLoad Sample(uint64_t frames, int cameras) {
+    const int64_t now_us = MonotonicUs();
+    const double cpu_s = ProcessCpuSeconds();
+    NodeLoad load;
+    load.cameras = cameras;
+    const double elapsed_s = static_cast<double>(now_us - at_us_) / 1e6;
+    if (elapsed_s > 0) {
+      // Two callers may read the counter in one order and sample in the other.
+      load.frames_per_s = static_cast<double>(frames > frames_ ? frames - frames_ : 0) / elapsed_s;
+      load.cpu_percent = (cpu_s - cpu_s_) / elapsed_s * 100;
+    }
+    at_us_ = now_us;
+    frames_ = std::max(frames, frames_);
+    cpu_s_ = cpu_s;
+    return load;
+  }
+
+ private:
+  int64_t at_us_;
+  uint64_t frames_;
+  double cpu_s_;
+};
+
+// A heartbeat statement that takes longer is as good as lost: the others see the node down at 3 s.
+constexpr int64_t kHeartbeatDeadlineMs = 2'000;
+
+constexpr const char* kUpsertSql =
+    "INSERT INTO nodes (node_id, advertise_url, started_at, last_heartbeat, version, frames_per_s, cpu_percent,"
+    " camera_count, cameras)"
+    " VALUES ($1, $2, to_timestamp($3::double precision / 1000), now(), $4, $5, $6, $7, $8::jsonb)"
+    " ON CONFLICT (node_id) DO UPDATE SET advertise_url = EXCLUDED.advertise_url, started_at = EXCLUDED.started_at,"
+    " last_heartbeat = now(), version = EXCLUDED.version, frames_per_s = EXCLUDED.frames_per_s,"
+    " cpu_percent = EXCLUDED.cpu_percent, camera_count = EXCLUDED.camera_count, cameras = EXCLUDED.cameras";
+
+// "up" is judged by the database's clock on both sides, so the nodes' clocks need not agree.
+constexpr const char* kSelectSql =
+    "SELECT node_id, advertise_url, version, (extract(epoch FROM started_at) * 1000)::bigint,"
+    " (extract(epoch FROM last_heartbeat) * 1000)::bigint,"
+    " now() - last_heartbeat <= make_interval(secs => $1::double precision / 1000),"
+    " frames_per_s, cpu_percent, camera_count, cameras::text"
+    " FROM nodes ORDER BY node_id";
+
+std::vector<std::string> CamerasOf(const std::string& json_text) {
+  std::vector<std::string> out;
+  const auto j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& c : j) {
+    if (c.is_string()) out.push_back(c.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::vector<NodeInfo>> ReadNodes(pg::Connection& conn, int64_t down_after_ms) {
+  auto rows = conn.Exec(kSelectSql, {std::to_string(down_after_ms)});
+  if (!rows.ok()) return rows.status();
+  const pg::Rows& r = rows.value();
+  std::vector<NodeInfo> nodes;
+  for (int i = 0; i < r.size(); ++i) {
+    NodeInfo n;
+    n.node_id = r.Text(i, 0);
+    n.advertise_url = r.Text(i, 1);
+    n.version = r.Text(i, 2);
+    n.started_ms = std::stoll(r.Text(i, 3));
+    n.last_heartbeat_ms = std::stoll(r.Text(i, 4));
+    n.up = r.Text(i, 5) == "t";
+    n.load.frames_per_s = std::stod(r.Text(i, 6));
+    n.load.cpu_percent = std::stod(r.Text(i, 7));
+    n.load.cameras = std::stoi(r.Text(i, 8));
+    n.cameras = CamerasOf(r.Text(i, 9));
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+std::string ToText(double v) {
+  std::ostringstream out;
+  out.precision(6);
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+class Membership::Impl {
+ public:
+  Impl(MembershipOptions options, MembershipCallbacks callbacks, Metrics& metrics)
+      : options_(std::move(options)),
+        callbacks_(std::move(callbacks)),
+        started_ms_(NowMs()),
+        heartbeats_(metrics.counter("cluster_heartbeats_total", "heartbeats written to the cluster database")),
+        failures_(metrics.counter("cluster_heartbeat_failures_total",
+                                  "heartbeats that could not reach the cluster database or whose statements failed")),
+        database_up_(metrics.gauge("cluster_database_up", "1 while the last heartbeat reached the cluster database")),
+        nodes_up_(metrics.gauge("cluster_nodes_up", "nodes whose heartbeat is recent, as the last heartbeat read them")),
+        meter_(callbacks_.frames_accepted()) {
+    self_.node_id = options_.node_id;
+    self_.version = options_.version;
+    self_.started_ms = started_ms_;
+    self_.up = true;
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Start(std::string advertise_url) {
+    {
+      std::lock_guard lock(mu_);
+      self_.advertise_url = std::move(advertise_url);
+    }
+    if (!options_.database_url.empty()) thread_ = std::thread([this] { Loop(); });
+  }
+
+  ClusterView Snapshot() const {
+    ClusterView v;
+    v.self = options_.node_id;
+    v.clustered = !options_.database_url.empty();
+    // No thread measures a single node: its figures are taken now, over the time since the previous call.
+    if (!v.clustered) RefreshSelf();
+    std::lock_guard lock(mu_);
+    if (!v.clustered) {
+      self_.last_heartbeat_ms = NowMs();
+      v.nodes.push_back(self_);
+      return v;
+    }
+    v.database_reachable = reachable_;
+    v.database_checked_ms = checked_ms_;
+    v.nodes = nodes_;
+    const auto own = std::find_if(v.nodes.begin(), v.nodes.end(),
+                                  [this](const NodeInfo& n) { return n.node_id == options_.node_id; });
+    if (own == v.nodes.end()) {
+      v.nodes.push_back(self_);
+      std::sort(v.nodes.begin(), v.nodes.end(),
+                [](const NodeInfo& a, const NodeInfo& b) { return a.node_id < b.node_id; });
+    } else {
+      *own = self_;  // a node knows its own figures, whether or not the database took them
+    }
+    return v;
+  }
+
+ private:
+  // Takes this node's cameras and load into self_. The callbacks run before the lock is taken: they take ingest's.
+  void RefreshSelf() const {
+    auto cameras = callbacks_.recent_cameras(NowMs() - options_.camera_window_ms);
+    std::sort(cameras.begin(), cameras.end());
+    const uint64_t frames = callbacks_.frames_accepted();
+    std::lock_guard lock(mu_);
+    self_.load = meter_.Sample(frames, static_cast<int>(cameras.size()));
+    self_.cameras = std::move(cameras);
+  }
+
+  void Loop() {
+    if (!cpu_priority::SetCurrentThread(options_.heartbeat_nice)) {
+      IOT_LOG(kWarn) << "cluster: cannot set the heartbeat thread's nice value to " << options_.heartbeat_nice;
+    }
+    const auto period = std::chrono::milliseconds(options_.heartbeat_ms);
+    auto next = std::chrono::steady_clock::now();
+    while (true) {
+      Beat();
+      next += period;
+      // A heartbeat that took longer than its period (a slow connect) starts the next one at once, without a burst.
+      next = std::max(next, std::chrono::steady_clock::now());
+      std::unique_lock lock(mu_);
+      if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+    }
+  }
+
+  // One heartbeat: this node's figures into its row, the whole table back into the snapshot. On the heartbeat
+  // thread only; it alone touches conn_.
+  void Beat() {
+    RefreshSelf();
+    NodeInfo self;
+    {
+      std::lock_guard lock(mu_);
+      self = self_;
+    }
+    if (conn_ == nullptr || !conn_->healthy()) {
+      conn_.reset();
+      auto opened = pg::Connection::Open(options_.database_url);
+      if (!opened.ok()) return Fail(opened.status());
+      opened.value()->set_deadline_ms(kMigrationDeadlineMs);
+      auto migrated = Migrate(*opened.value(), ClusterMigrations());
+      if (!migrated.ok()) return Fail(migrated.status());
+      conn_ = std::move(opened).value();
+      conn_->set_deadline_ms(kHeartbeatDeadlineMs);
+    }
+    const Status written = conn_->Run(
+        kUpsertSql, {self.node_id, self.advertise_url, std::to_string(started_ms_), self.version,
+                     ToText(self.load.frames_per_s), ToText(self.load.cpu_percent), std::to_string(self.load.cameras),
+                     nlohmann::json(self.cameras).dump()});
+    if (!written.ok()) return Fail(written);
+    auto nodes = ReadNodes(*conn_, options_.down_after_ms);
+    if (!nodes.ok()) return Fail(nodes.status());
+    heartbeats_.Add();
+    database_up_.Set(1);
+    nodes_up_.Set(std::count_if(nodes.value().begin(), nodes.value().end(), [](const NodeInfo& n) { return n.up; }));
+    bool was_failing = false;
+    {
+      std::lock_guard lock(mu_);
+      nodes_ = std::move(nodes).value();
+      for (auto& n : nodes_) {
+        if (n.node_id == options_.node_id) self_.last_heartbeat_ms = n.last_heartbeat_ms;
+      }
+      checked_ms_ = NowMs();
+      reachable_ = true;
+      was_failing = failing_;
+      failing_ = false;
+    }
+    if (was_failing || !announced_) {
+      IOT_LOG(kInfo) << "cluster: heartbeating as '" << options_.node_id << "' (" << self.advertise_url
+                     << ") in the database";
+      announced_ = true;
+    }
+  }
+
+  // A heartbeat that did not reach the database: the node goes on alone, and the next heartbeat reconnects.
+  void Fail(const Status& why) {
+    failures_.Add();
+    database_up_.Set(0);
+    conn_.reset();
+    bool was_failing = false;
+    {
+      std::lock_guard lock(mu_);
+      reachable_ = false;
+      was_failing = failing_;
+      failing_ = true;
+    }
+    if (!was_failing) {
+      IOT_LOG(kWarn) << "cluster: the database is unreachable or failed (" << why.ToString()
+                     << "); this node keeps taking frames and serving on its own, and retries every "
+                     << options_.heartbeat_ms << " ms";
+    }
+  }
+
+  const MembershipOptions options_;
+  const MembershipCallbacks callbacks_;
+  const int64_t started_ms_;
+  Counter& heartbeats_;
+  Counter& failures_;
+  Gauge& database_up_;
+  Gauge& nodes_up_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;           // guarded by mu_
+  mutable LoadMeter meter_;         // guarded by mu_
+  mutable NodeInfo self_;           // guarded by mu_
+  std::vector<NodeInfo> nodes_;     // guarded by mu_: the table as last read
+  bool reachable_ = false;          // guarded by mu_
+  bool failing_ = false;            // guarded by mu_: the last heartbeat failed (its problem was logged)
+  int64_t checked_ms_ = 0;          // guarded by mu_
+
+  std::unique_ptr<pg::Connection> conn_;  // the heartbeat thread's only
+  bool announced_ = false;                // the heartbeat thread's only
+  std::thread thread_;
+};
+
+Membership::Membership(MembershipOptions options, MembershipCallbacks callbacks, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(callbacks), metrics)) {}
+
+Membership::~Membership() = default;
+
+void Membership::Start(std::string advertise_url) { impl_->Start(std::move(advertise_url)); }
+
+ClusterView Membership::Snapshot() const { return impl_->Snapshot(); }
+
+Result<std::vector<NodeInfo>> ListNodes(const std::string& database_url, int64_t down_after_ms) {
+  auto conn = pg::Connection::Open(database_url);
+  if (!conn.ok()) return conn.status();
+  return ReadNodes(*conn.value(), down_after_ms);
+}
+
+}  // namespace iotstream::cluster

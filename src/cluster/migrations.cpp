@@ -1,0 +1,111 @@
+#include "cluster/migrations.h"
+
+#include <string>
+
+#include "core/log.h"
+
+namespace iotstream::cluster {
+namespace {
+
+// The advisory lock every schema change of iotstream takes: one constant key (the bytes of "iotstrea"), so that
+// runners on every node serialise on it and on nothing else.
+constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7597419135621031265)";
+
+constexpr Migration kClusterMigrations[] = {
+    {1, "nodes",
+     "CREATE TABLE nodes ("
+     "  node_id text PRIMARY KEY,"
+     "  advertise_url text NOT NULL,"
+     "  started_at timestamptz NOT NULL,"
+     "  last_heartbeat timestamptz NOT NULL,"
+     "  version text NOT NULL)"},
+    {2, "node_load",
+     "ALTER TABLE nodes"
+     "  ADD COLUMN frames_per_s double precision NOT NULL DEFAULT 0,"
+     "  ADD COLUMN cpu_percent double precision NOT NULL DEFAULT 0,"
+     "  ADD COLUMN camera_count integer NOT NULL DEFAULT 0,"
+     "  ADD COLUMN cameras jsonb NOT NULL DEFAULT '[]'"},
+};
+
+// Rolls back after a failure inside a transaction; the caller reports the failure itself, not this.
+void Rollback(pg::Connection& conn) {
+  if (conn.healthy()) (void)conn.Run("ROLLBACK");
+}
+
+// The newest recorded version, within the caller's transaction.
+Result<int> Newest(pg::Connection& conn) {
+  auto rows = conn.Exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!rows.ok()) return rows.status();
+  return std::stoi(rows.value().Text(0, 0));
+}
+
+}  // namespace
+
+std::span<const Migration> ClusterMigrations() { return kClusterMigrations; }
+
+Result<MigrationOutcome> Migrate(pg::Connection& conn, std::span<const Migration> migrations) {
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version <= 0 || (i > 0 && migrations[i].version <= migrations[i - 1].version)) {
+      return Status::InvalidArgument("migration versions must be positive and increasing: " +
+                                     std::to_string(migrations[i].version) + " at position " + std::to_string(i));
+    }
+  }
+  // The table is made under the lock too: two CREATE TABLE IF NOT EXISTS at once can both miss it and then clash.
+  for (const char* sql : {"BEGIN", kLockSql,
+                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "  version integer PRIMARY KEY,"
+                          "  name text NOT NULL,"
+                          "  applied_at timestamptz NOT NULL DEFAULT now())",
+                          "COMMIT"}) {
+    if (Status st = conn.Run(sql); !st.ok()) {
+      Rollback(conn);
+      return st;
+    }
+  }
+  MigrationOutcome out;
+  for (const Migration& m : migrations) {
+    const std::string what = "migration " + std::to_string(m.version) + " (" + std::string(m.name) + ")";
+    // Each in its own transaction, which holds the lock until it ends: a node that waited on it finds the version
+    // recorded and skips it.
+    if (Status st = conn.Run("BEGIN"); !st.ok()) return st;
+    if (Status st = conn.Run(kLockSql); !st.ok()) {
+      Rollback(conn);
+      return st;
+    }
+    auto seen = conn.Exec("SELECT 1 FROM schema_migrations WHERE version = $1", {std::to_string(m.version)});
+    if (!seen.ok()) {
+      Rollback(conn);
+      return seen.status();
+    }
+    if (seen.value().size() > 0) {
+      if (Status st = conn.Run("COMMIT"); !st.ok()) return st;
+      continue;
+    }
+    Status st = conn.Run(std::string(m.sql));
+    if (st.ok()) {
+      st = conn.Run("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    {std::to_string(m.version), std::string(m.name)});
+    }
+    if (st.ok()) st = conn.Run("COMMIT");
+    if (!st.ok()) {
+      Rollback(conn);
+      if (st.IsUnavailable() || st.IsTimeout()) return st;
+      return Status::Internal(what + " failed, rolled back: " + st.message());
+    }
+    IOT_LOG(kInfo) << "cluster: applied " << what;
+    out.applied.push_back(m.version);
+  }
+  auto newest = Newest(conn);
+  if (!newest.ok()) return newest.status();
+  out.newest = newest.value();
+  return out;
+}
+
+Result<MigrationOutcome> ApplyMigrations(const std::string& database_url, std::span<const Migration> migrations) {
+  auto conn = pg::Connection::Open(database_url);
+  if (!conn.ok()) return conn.status();
+  conn.value()->set_deadline_ms(kMigrationDeadlineMs);
+  return Migrate(*conn.value(), migrations);
+}
+
+}  // namespace iotstream::cluster

@@ -1,0 +1,371 @@
+// A real cluster on this machine: PostgreSQL in a temporary folder, three iotstream nodes on 127.0.0.1-3, and
+// HAProxy with the configuration `iotstream cluster haproxy-config` printed for them. Cameras' frames through
+// HAProxy land on one node each; a node killed with SIGKILL hands only its cameras to the others; the nodes outlive
+// the database and heartbeat again once it is back. Every wait polls for its condition with a deadline.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "cluster/cluster.h"
+#include "cluster/postgres.h"
+#include "support/server_test.h"
+
+namespace iotstream {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::ChildProcess;
+using testing::HttpClient;
+using testing::HttpResult;
+using testing::ServerProcess;
+
+constexpr int kNodes = 3;
+constexpr int kCameras = 60;
+constexpr int kCheckIntervalMs = 500;
+
+std::string CameraId(int i) { return "cam-" + std::to_string(100 + i); }
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The node that answered through HAProxy (its X-Iotstream-Node header); empty when none did.
+std::string NodeOf(const HttpResult& r) {
+  const auto it = r.headers.find("x-iotstream-node");
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+json GetJson(const ServerProcess& node, const std::string& target) {
+  const HttpResult r = HttpClient(node.host(), node.port()).Get(target);
+  return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
+}
+
+// GET /api/v1/cluster of `node`, its nodes by id.
+std::map<std::string, json> ClusterNodesOf(const ServerProcess& node, json* whole = nullptr) {
+  std::map<std::string, json> out;
+  const json j = GetJson(node, "/api/v1/cluster");
+  if (whole != nullptr) *whole = j;
+  if (!j.is_object() || !j.contains("nodes")) return out;
+  for (const auto& n : j["nodes"]) out[n["node_id"].get<std::string>()] = n;
+  return out;
+}
+
+// The devices `node` received frames from, with their counts.
+std::map<std::string, uint64_t> DevicesOf(const ServerProcess& node) {
+  std::map<std::string, uint64_t> out;
+  const json j = GetJson(node, "/api/v1/devices");
+  if (!j.is_object() || !j.contains("devices")) return out;
+  for (const auto& d : j["devices"]) out[d["id"].get<std::string>()] = d["frames_received"].get<uint64_t>();
+  return out;
+}
+
+class ClusterNodes : public testing::ServerTest {
+ protected:
+  std::string NodeId(int i) const { return "n" + std::to_string(i + 1); }
+
+  std::unique_ptr<ServerProcess> StartNode(int i) const {
+    return std::make_unique<ServerProcess>(
+        dir_.path() / NodeId(i),
+        std::vector<std::string>{"--recognition=false", "--recognition-api=false", "--bind",
+                                 "127.0.0." + std::to_string(i + 1), "--node-id", NodeId(i), "--database",
+                                 pg_.url("iotstream")});
+  }
+
+  // PostgreSQL, three nodes (the first two started at the same moment), HAProxy in front of them.
+  void StartCluster() {
+    ASSERT_FALSE(pg_.url().empty());
+    ASSERT_TRUE(pg_.CreateDatabase("iotstream"));
+    {
+      std::thread second([this] { nodes_[1] = StartNode(1); });
+      nodes_[0] = StartNode(0);
+      second.join();
+    }
+    nodes_[2] = StartNode(2);
+    for (const auto& n : nodes_) ASSERT_NE(n->port(), 0);
+
+    // Every node sees all three up.
+    for (const auto& n : nodes_) {
+      EXPECT_TRUE(testing::WaitFor(
+          [&] {
+            const auto view = ClusterNodesOf(*n);
+            return view.size() == kNodes &&
+                   std::all_of(view.begin(), view.end(), [](const auto& v) { return v.second["state"] == "up"; });
+          },
+          std::chrono::seconds(15)))
+          << n->host() << ": " << GetJson(*n, "/api/v1/cluster").dump(1) << "\n" << n->Log();
+    }
+    ASSERT_FALSE(HasFailure());
+
+    const unsigned short haproxy_port = testing::FreePort();
+    proxy_port_ = haproxy_port;
+    const fs::path config = dir_.path() / "haproxy.cfg";
+    const int printed = testing::RunToCompletion(
+        {std::getenv("IOTSTREAM_BIN"), "cluster", "haproxy-config", "--database", pg_.url("iotstream"), "--bind",
+         "127.0.0.1", "--port", std::to_string(haproxy_port), "--check-interval-ms", std::to_string(kCheckIntervalMs)},
+        config);
+    ASSERT_EQ(printed, 0) << testing::ReadFile(config);
+    const std::string haproxy = testing::HaproxyBin();
+    ASSERT_FALSE(haproxy.empty()) << "haproxy is not installed (scripts/setup.sh with WITH_TEST_TOOLS=1)";
+    ASSERT_EQ(testing::RunToCompletion({haproxy, "-c", "-f", config.string()}, dir_.path() / "haproxy-check.log"), 0)
+        << testing::ReadFile(dir_.path() / "haproxy-check.log") << testing::ReadFile(config);
+    haproxy_ = std::make_unique<ChildProcess>(std::vector<std::string>{haproxy, "-f", config.string(), "-db"},
+                                              dir_.path() / "haproxy.log", SIGTERM);
+    ASSERT_TRUE(testing::WaitFor([&] { return HttpClient(proxy_port_).Get("/health").status == 200; }))
+        << testing::ReadFile(dir_.path() / "haproxy.log");
+  }
+
+  // One frame of camera `i` through HAProxy: every third camera names itself in the query, the others in the
+  // X-Device-ID header (the two ways HAProxy finds the device id of an upload).
+  HttpResult SendFrame(HttpClient& proxy, int i) const {
+    if (i % 3 == 0) {
+      return proxy.Request("POST", "/api/v1/stream/fast?device_id=" + CameraId(i), obama_,
+                           {{"Content-Type", "image/jpeg"}});
+    }
+    return proxy.PostJpeg("/api/v1/stream/fast", obama_, CameraId(i));
+  }
+
+  // Which node holds each camera (by the nodes' own device lists); a camera on two nodes fails the test.
+  std::map<std::string, int> Owners(const std::set<int>& alive) {
+    std::map<std::string, int> owner;
+    for (int n : alive) {
+      for (const auto& [id, frames] : DevicesOf(*nodes_[n])) {
+        const auto [it, fresh] = owner.emplace(id, n);
+        EXPECT_TRUE(fresh) << id << " is on " << NodeId(it->second) << " and on " << NodeId(n);
+      }
+    }
+    return owner;
+  }
+
+  testing::PostgresServer pg_;
+  std::array<std::unique_ptr<ServerProcess>, kNodes> nodes_;
+  std::unique_ptr<ChildProcess> haproxy_;
+  unsigned short proxy_port_ = 0;
+};
+
+TEST_F(ClusterNodes, WithoutADatabaseTheNodeIsAlone) {
+  auto node = Start({"--recognition=false", "--recognition-api=false", "--node-id", "solo"});
+  ASSERT_NE(node.port(), 0);
+  HttpClient c(node.port());
+  ASSERT_EQ(c.PostJpeg("/api/v1/stream/fast", obama_, "porch").status, 200);
+  const json j = json::parse(c.Get("/api/v1/cluster").body);
+  EXPECT_EQ(j["mode"], "single");
+  EXPECT_EQ(j["self"], "solo");
+  EXPECT_FALSE(j.contains("database"));
+  ASSERT_EQ(j["nodes"].size(), 1u) << j.dump();
+  const json& self = j["nodes"][0];
+  EXPECT_EQ(self["node_id"], "solo");
+  EXPECT_EQ(self["state"], "up");
+  EXPECT_EQ(self["advertise_url"], "http://127.0.0.1:" + std::to_string(node.port()));
+  EXPECT_EQ(self["cameras"], json::array({"porch"}));
+  EXPECT_EQ(self["load"]["cameras"], 1);
+  EXPECT_EQ(node.Log().find("cluster:"), std::string::npos) << "nothing of the cluster runs without --database";
+}
+
+TEST_F(ClusterNodes, ANodeStartsWithoutItsDatabaseAndJoinsWhenItComes) {
+  ASSERT_FALSE(pg_.url().empty());
+  ASSERT_TRUE(pg_.CreateDatabase("iotstream"));
+  pg_.Stop();
+  const auto node = StartNode(0);
+  ASSERT_NE(node->port(), 0);
+  HttpClient c(node->host(), node->port());
+  EXPECT_EQ(c.PostJpeg("/api/v1/stream/fast", obama_, "porch").status, 200);
+  json j = GetJson(*node, "/api/v1/cluster");
+  EXPECT_EQ(j["mode"], "cluster");
+  EXPECT_TRUE(testing::WaitFor([&] { return GetJson(*node, "/api/v1/cluster")["database"] == "unreachable"; }))
+      << GetJson(*node, "/api/v1/cluster").dump(1);
+  EXPECT_NE(node->Log().find("cluster: the database is unreachable"), std::string::npos) << node->Log();
+
+  ASSERT_TRUE(pg_.Start());
+  EXPECT_TRUE(testing::WaitFor([&] {
+    j = GetJson(*node, "/api/v1/cluster");
+    return j["database"] == "ok" && j["nodes"].size() == 1 && j["nodes"][0]["cameras"] == json::array({"porch"});
+  })) << j.dump(1);
+  const auto rows = testing::Query(pg_.url("iotstream"), "SELECT node_id, cameras::text FROM nodes");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "n1");
+  EXPECT_EQ(rows[0][1], "[\"porch\"]");
+}
+
+TEST_F(ClusterNodes, HaproxyConfigSaysWhyItCannotBeWritten) {
+  ASSERT_FALSE(pg_.url().empty());
+  ASSERT_TRUE(pg_.CreateDatabase("empty"));
+  const std::string bin = std::getenv("IOTSTREAM_BIN");
+  const fs::path out = dir_.path() / "out.txt";
+  // Exit status and what it said, for `cluster haproxy-config` with `args`.
+  auto run = [&](std::vector<std::string> args) {
+    fs::remove(out);
+    args.insert(args.begin(), {bin, "cluster", "haproxy-config"});
+    const int rc = testing::RunToCompletion(args, out);
+    return std::pair{rc, testing::ReadFile(out)};
+  };
+  auto [rc, said] = run({});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("needs --database"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", "mysql://db/x"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--database"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", pg_.url("empty"), "--port", "0"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--port"), std::string::npos) << said;
+  std::tie(rc, said) = run({"--database", pg_.url("empty"), "--check-interval-ms", "10"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(said.find("--check-interval-ms"), std::string::npos) << said;
+  // No node ever used this database: nothing to balance.
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("cannot read the nodes"), std::string::npos) << said;
+  ASSERT_TRUE(cluster::ApplyMigrations(pg_.url("empty"), cluster::ClusterMigrations()).ok());
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("no nodes are registered"), std::string::npos) << said;
+  pg_.Stop();
+  std::tie(rc, said) = run({"--database", pg_.url("empty")});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(said.find("cannot read the nodes"), std::string::npos) << said;
+}
+
+TEST_F(ClusterNodes, CamerasSpreadOverTheNodesAndMoveOnlyWhenTheirNodeDies) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+
+  // The schema was made once, although two nodes started together.
+  int applied = 0;
+  for (const auto& n : nodes_) {
+    const std::string log = n->Log();
+    for (size_t at = log.find("cluster: applied migration"); at != std::string::npos;
+         at = log.find("cluster: applied migration", at + 1)) {
+      ++applied;
+    }
+  }
+  const auto recorded = testing::Query(pg_.url("iotstream"), "SELECT count(*) FROM schema_migrations");
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(std::to_string(applied), recorded[0][0]);
+  EXPECT_GE(applied, 2);
+
+  // Each node's advertise URL defaults to its bind address and port.
+  const auto view = ClusterNodesOf(*nodes_[0]);
+  for (int i = 0; i < kNodes; ++i) {
+    EXPECT_EQ(view.at(NodeId(i))["advertise_url"],
+              "http://127.0.0." + std::to_string(i + 1) + ":" + std::to_string(nodes_[i]->port()));
+  }
+
+  // 60 cameras, two frames each, through HAProxy: each accepted, each camera on exactly one node, every node used.
+  HttpClient proxy(proxy_port_);
+  std::map<std::string, std::string> answered_by;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kCameras; ++i) {
+      const HttpResult r = SendFrame(proxy, i);
+      ASSERT_EQ(r.status, 200) << CameraId(i) << ": " << r.body;
+      const std::string node = NodeOf(r);
+      if (round == 1) {
+        EXPECT_EQ(node, answered_by[CameraId(i)]) << CameraId(i) << " moved without a failure";
+      }
+      answered_by[CameraId(i)] = node;
+    }
+  }
+  const auto before = Owners({0, 1, 2});
+  ASSERT_EQ(before.size(), static_cast<size_t>(kCameras));
+  std::array<std::set<std::string>, kNodes> held;
+  for (const auto& [id, n] : before) {
+    held[n].insert(id);
+    EXPECT_EQ(answered_by[id], NodeId(n)) << id;
+  }
+  for (int n = 0; n < kNodes; ++n) EXPECT_FALSE(held[n].empty()) << NodeId(n) << " got no camera";
+  const std::array<std::map<std::string, uint64_t>, kNodes> counts{DevicesOf(*nodes_[0]), DevicesOf(*nodes_[1]),
+                                                                    DevicesOf(*nodes_[2])};
+  // The nodes' heartbeats carry their cameras into every node's view.
+  EXPECT_TRUE(testing::WaitFor([&] {
+    const auto v = ClusterNodesOf(*nodes_[2]);
+    for (int n = 0; n < kNodes; ++n) {
+      if (v.at(NodeId(n))["cameras"].size() != held[n].size()) return false;
+    }
+    return true;
+  })) << GetJson(*nodes_[2], "/api/v1/cluster").dump(1);
+
+  // n2 dies. Its cameras' next frames are accepted by the others once HAProxy has seen it fail.
+  const int dead = 1;
+  nodes_[dead]->Stop(SIGKILL);
+  for (const auto& id : held[dead]) {
+    const int i = std::stoi(id.substr(4)) - 100;
+    EXPECT_TRUE(testing::WaitFor([&] { return SendFrame(proxy, i).status == 200; }, std::chrono::seconds(10))) << id;
+  }
+  // Every camera once more: the living nodes' cameras stay where they were, the dead node's land on one node each.
+  for (int i = 0; i < kCameras; ++i) {
+    const HttpResult r = SendFrame(proxy, i);
+    ASSERT_EQ(r.status, 200) << CameraId(i) << ": " << r.body;
+    EXPECT_NE(NodeOf(r), NodeId(dead));
+  }
+  const auto after = Owners({0, 2});
+  EXPECT_EQ(after.size(), static_cast<size_t>(kCameras));
+  for (int n : {0, 2}) {
+    const auto now = DevicesOf(*nodes_[n]);
+    for (const auto& id : held[n]) {
+      ASSERT_EQ(after.count(id), 1u) << id;
+      EXPECT_EQ(after.at(id), n) << id << " left " << NodeId(n) << ", which did not fail";
+      EXPECT_GT(now.at(id), counts[n].at(id)) << id << " got no new frame on " << NodeId(n);
+    }
+  }
+  for (const auto& id : held[dead]) EXPECT_EQ(after.count(id), 1u) << id << " found no new node";
+
+  // The survivors see it down.
+  for (int n : {0, 2}) {
+    EXPECT_TRUE(testing::WaitFor([&] {
+      const auto v = ClusterNodesOf(*nodes_[n]);
+      return v.size() == kNodes && v.at(NodeId(dead))["state"] == "down" && v.at(NodeId(0))["state"] == "up" &&
+             v.at(NodeId(2))["state"] == "up";
+    })) << GetJson(*nodes_[n], "/api/v1/cluster").dump(1);
+  }
+}
+
+TEST_F(ClusterNodes, NodesOutliveTheDatabaseAndHeartbeatOnceItIsBack) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  HttpClient proxy(proxy_port_);
+  for (int i = 0; i < kCameras; ++i) ASSERT_EQ(SendFrame(proxy, i).status, 200) << CameraId(i);
+
+  pg_.Stop();
+  for (const auto& n : nodes_) {
+    EXPECT_TRUE(testing::WaitFor([&] { return GetJson(*n, "/api/v1/cluster")["database"] == "unreachable"; }))
+        << n->host() << ": " << GetJson(*n, "/api/v1/cluster").dump(1);
+  }
+  // Without the database: frames accepted, live view served, and the last known cluster still listed.
+  for (int i = 0; i < kCameras; ++i) ASSERT_EQ(SendFrame(proxy, i).status, 200) << CameraId(i);
+  const HttpResult snapshot = HttpClient(proxy_port_).Get("/api/v1/devices/" + CameraId(7) + "/snapshot.jpg");
+  EXPECT_EQ(snapshot.status, 200);
+  EXPECT_EQ(snapshot.headers.count("content-type") ? snapshot.headers.at("content-type") : "", "image/jpeg");
+  json whole;
+  const auto known = ClusterNodesOf(*nodes_[0], &whole);
+  EXPECT_EQ(known.size(), static_cast<size_t>(kNodes)) << whole.dump(1);
+  EXPECT_EQ(whole["mode"], "cluster");
+  const int64_t lost_at_ms = WallMs();
+  const HttpResult metrics = HttpClient(nodes_[0]->host(), nodes_[0]->port()).Get("/metrics");
+  EXPECT_NE(metrics.body.find("\ncluster_database_up 0"), std::string::npos);
+
+  // Back: every node writes its heartbeat again and sees all three up.
+  ASSERT_TRUE(pg_.Start());
+  for (const auto& n : nodes_) {
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          json j;
+          const auto v = ClusterNodesOf(*n, &j);
+          if (j["database"] != "ok" || v.size() != kNodes) return false;
+          return std::all_of(v.begin(), v.end(), [&](const auto& e) {
+            return e.second["state"] == "up" && e.second["last_heartbeat_ms"].template get<int64_t>() > lost_at_ms;
+          });
+        },
+        std::chrono::seconds(15)))
+        << n->host() << ": " << GetJson(*n, "/api/v1/cluster").dump(1) << "\n" << n->Log();
+  }
+  const std::string log = nodes_[0]->Log();
+  EXPECT_NE(log.find("cluster: the database is unreachable"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace iotstream
