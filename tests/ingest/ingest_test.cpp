@@ -236,7 +236,7 @@ TEST(IngestorLimits, AMultipartUploadOverTheLimitIsTooLargeAndCounted) {
 
 // Issue #16: ids that would leave the data folder or cut a path short never become a device.
 TEST(IsValidDeviceId, TraversalAndNulBytes) {
-  for (const std::string id : {std::string("../x"), std::string("..\\x"), std::string("a/../b"), std::string("/abs"),
+  for (const std::string& id : {std::string("../x"), std::string("..\\x"), std::string("a/../b"), std::string("/abs"),
                                std::string("cam\0x", 5), std::string(1, '\0'), std::string("cam\n"),
                                std::string("%2e%2e"), std::string("cam\xFF")}) {
     EXPECT_FALSE(IsValidDeviceId(id)) << id;
