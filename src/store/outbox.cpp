@@ -48,16 +48,6 @@ std::vector<std::string> SplitLines(const std::string& text) {
   return out;
 }
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it (or the commit) fails.
-template <typename Body>
-Status InTransaction(Db& db, Body body) {
-  if (Status st = db.Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-  Status st = body();
-  if (st.ok()) st = db.Exec("COMMIT");
-  if (!st.ok()) (void)db.Exec("ROLLBACK");
-  return st;
-}
-
 class OutboxImpl final : public Outbox {
  public:
   Status Init(const std::string& data_dir, int64_t first_cursor) {

@@ -67,34 +67,29 @@ class RecordsImpl final : public Records {
     if (name.empty() || name.size() > 128) return Status::InvalidArgument("name must be 1-128 characters");
     if (descriptor.size() != kDescriptorSize) return Status::InvalidArgument("descriptor must have 128 values");
     std::lock_guard lock(mu_);
-    Status st = db_.Exec("BEGIN IMMEDIATE");
-    if (!st.ok()) return st;
     GalleryEntry e;
     e.name = name;
     e.descriptor = descriptor;
-    {
-      Stmt find(db_.get(), "SELECT id FROM people WHERE name = ?");
-      find.Bind(1, name);
-      Result<bool> found = find.Step();
-      if (!found.ok()) {
-        st = found.status();
-      } else if (found.value()) {
-        e.person_id = find.Int(0);
-      } else {
-        Stmt add(db_.get(), "INSERT INTO people (name, created_ms) VALUES (?, ?)");
-        st = add.Bind(1, name).Bind(2, NowMs()).Run();
-        e.person_id = db_.last_insert_id();
-        e.new_person = true;
+    const Status st = InTransaction(db_, [&] {
+      {
+        Stmt find(db_.get(), "SELECT id FROM people WHERE name = ?");
+        find.Bind(1, name);
+        Result<bool> found = find.Step();
+        if (!found.ok()) return found.status();
+        if (found.value()) {
+          e.person_id = find.Int(0);
+        } else {
+          Stmt add(db_.get(), "INSERT INTO people (name, created_ms) VALUES (?, ?)");
+          if (Status added = add.Bind(1, name).Bind(2, NowMs()).Run(); !added.ok()) return added;
+          e.person_id = db_.last_insert_id();
+          e.new_person = true;
+        }
       }
-    }
-    if (st.ok()) st = InsertFace(&e, !thumbnail_jpeg.empty());
-    // The file goes first: a crash before COMMIT leaves a file no row names, removed at the next Open.
-    if (st.ok() && !thumbnail_jpeg.empty()) st = WriteThumbnail(FacePath(e.face_id), thumbnail_jpeg, /*sync=*/true);
-    if (st.ok()) st = db_.Exec("COMMIT");
-    if (!st.ok()) {
-      (void)db_.Exec("ROLLBACK");
-      return st;
-    }
+      if (Status inserted = InsertFace(&e, !thumbnail_jpeg.empty()); !inserted.ok()) return inserted;
+      // The file goes first: a crash before COMMIT leaves a file no row names, removed at the next Open.
+      return thumbnail_jpeg.empty() ? Status::Ok() : WriteThumbnail(FacePath(e.face_id), thumbnail_jpeg, /*sync=*/true);
+    });
+    if (!st.ok()) return st;
     return e;
   }
 
@@ -171,17 +166,16 @@ class RecordsImpl final : public Records {
       q.Bind(1, person_id);
       if (Status st = ForEachRow(q, [&](const Stmt& row) { faces.push_back(row.Int(0)); }); !st.ok()) return st;
     }
-    Status st = db_.Exec("BEGIN IMMEDIATE");
-    Stmt del_faces(db_.get(), "DELETE FROM faces WHERE person_id = ?");
-    if (st.ok()) st = del_faces.Bind(1, person_id).Run();
-    Stmt del_person(db_.get(), "DELETE FROM people WHERE id = ?");
-    if (st.ok()) st = del_person.Bind(1, person_id).Run();
-    const bool existed = sqlite3_changes(db_.get()) > 0;
-    if (st.ok()) st = db_.Exec("COMMIT");
-    if (!st.ok()) {
-      (void)db_.Exec("ROLLBACK");
-      return st;
-    }
+    bool existed = false;
+    const Status st = InTransaction(db_, [&] {
+      Stmt del_faces(db_.get(), "DELETE FROM faces WHERE person_id = ?");
+      if (Status faces_gone = del_faces.Bind(1, person_id).Run(); !faces_gone.ok()) return faces_gone;
+      Stmt del_person(db_.get(), "DELETE FROM people WHERE id = ?");
+      if (Status gone = del_person.Bind(1, person_id).Run(); !gone.ok()) return gone;
+      existed = sqlite3_changes(db_.get()) > 0;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
     if (!existed) return Status::NotFound("no person " + std::to_string(person_id));
     std::error_code ec;
     for (int64_t id : faces) fs::remove(FacePath(id), ec);
@@ -204,34 +198,29 @@ class RecordsImpl final : public Records {
 
   Status AppendEvent(EventRecord* e, std::string_view thumbnail_jpeg) override {
     std::lock_guard lock(mu_);
-    Status st = db_.Exec("BEGIN IMMEDIATE");
-    if (!st.ok()) return st;
-    Stmt ins(db_.get(),
-             "INSERT INTO events (type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, "
-             "box_h, has_thumbnail, feedback, descriptor, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)");
-    ins.Bind(1, e->type).Bind(2, e->ts_ms).Bind(3, e->device_id).Bind(4, static_cast<int64_t>(e->frame_id));
-    if (e->person_id) {
-      ins.Bind(5, *e->person_id);
-    } else {
-      ins.BindNull(5);
-    }
-    ins.Bind(6, e->name);
-    ins.Bind(8, int64_t{e->box_x}).Bind(9, int64_t{e->box_y}).Bind(10, int64_t{e->box_w}).Bind(11, int64_t{e->box_h});
-    ins.Bind(12, int64_t{thumbnail_jpeg.empty() ? 0 : 1});
-    const std::string blob = DescriptorBlob(e->descriptor);
-    ins.BindBlob(13, blob.data(), blob.size());
-    ins.Bind(14, e->message);
-    ins.BindReal(7, e->distance);
-    st = ins.Run();
-    if (st.ok()) {
+    return InTransaction(db_, [&] {
+      Stmt ins(db_.get(),
+               "INSERT INTO events (type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, "
+               "box_h, has_thumbnail, feedback, descriptor, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)");
+      ins.Bind(1, e->type).Bind(2, e->ts_ms).Bind(3, e->device_id).Bind(4, static_cast<int64_t>(e->frame_id));
+      if (e->person_id) {
+        ins.Bind(5, *e->person_id);
+      } else {
+        ins.BindNull(5);
+      }
+      ins.Bind(6, e->name);
+      ins.Bind(8, int64_t{e->box_x}).Bind(9, int64_t{e->box_y}).Bind(10, int64_t{e->box_w}).Bind(11, int64_t{e->box_h});
+      ins.Bind(12, int64_t{thumbnail_jpeg.empty() ? 0 : 1});
+      const std::string blob = DescriptorBlob(e->descriptor);
+      ins.BindBlob(13, blob.data(), blob.size());
+      ins.Bind(14, e->message);
+      ins.BindReal(7, e->distance);
+      if (Status st = ins.Run(); !st.ok()) return st;
       e->id = db_.last_insert_id();
       e->has_thumbnail = !thumbnail_jpeg.empty();
       // An event's thumbnail is not acknowledged to anyone: no fsync on the way to the viewers.
-      if (e->has_thumbnail) st = WriteThumbnail(EventPath(e->id), thumbnail_jpeg, /*sync=*/false);
-    }
-    if (st.ok()) st = db_.Exec("COMMIT");
-    if (!st.ok()) (void)db_.Exec("ROLLBACK");
-    return st;
+      return e->has_thumbnail ? WriteThumbnail(EventPath(e->id), thumbnail_jpeg, /*sync=*/false) : Status::Ok();
+    });
   }
 
   Result<std::vector<EventRecord>> ListEvents(const EventQuery& q) override {
@@ -289,27 +278,23 @@ class RecordsImpl final : public Records {
   Status ReplaceEventFace(int64_t event_id, const std::vector<float>& descriptor,
                           std::string_view thumbnail_jpeg) override {
     std::lock_guard lock(mu_);
-    Status st = db_.Exec("BEGIN IMMEDIATE");
-    if (!st.ok()) return st;
-    Stmt s(db_.get(),
-           "UPDATE events SET descriptor = ?, has_thumbnail = (has_thumbnail OR ?) WHERE id = ? AND "
-           "type IN ('person_recognised', 'unknown_face')");
-    const std::string blob = DescriptorBlob(descriptor);
-    s.BindBlob(1, blob.data(), blob.size()).Bind(2, int64_t{thumbnail_jpeg.empty() ? 0 : 1}).Bind(3, event_id);
-    st = s.Run();
-    if (st.ok() && sqlite3_changes(db_.get()) == 0) st = Status::NotFound("no recognition event " + std::to_string(event_id));
-    // Written beside and renamed over the old one: a reader gets one thumbnail or the other, never half of each.
-    if (st.ok() && !thumbnail_jpeg.empty()) {
+    return InTransaction(db_, [&] {
+      Stmt s(db_.get(),
+             "UPDATE events SET descriptor = ?, has_thumbnail = (has_thumbnail OR ?) WHERE id = ? AND "
+             "type IN ('person_recognised', 'unknown_face')");
+      const std::string blob = DescriptorBlob(descriptor);
+      s.BindBlob(1, blob.data(), blob.size()).Bind(2, int64_t{thumbnail_jpeg.empty() ? 0 : 1}).Bind(3, event_id);
+      if (Status st = s.Run(); !st.ok()) return st;
+      if (sqlite3_changes(db_.get()) == 0) return Status::NotFound("no recognition event " + std::to_string(event_id));
+      if (thumbnail_jpeg.empty()) return Status::Ok();
+      // Written beside and renamed over the old one: a reader gets one thumbnail or the other, never half of each.
       const fs::path path = EventPath(event_id);
       const fs::path next = path.string() + ".next";
-      st = WriteThumbnail(next, thumbnail_jpeg, /*sync=*/false);
+      if (Status st = WriteThumbnail(next, thumbnail_jpeg, /*sync=*/false); !st.ok()) return st;
       std::error_code ec;
-      if (st.ok()) fs::rename(next, path, ec);
-      if (ec) st = Status::IOError("rename " + next.string() + ": " + ec.message());
-    }
-    if (st.ok()) st = db_.Exec("COMMIT");
-    if (!st.ok()) (void)db_.Exec("ROLLBACK");
-    return st;
+      fs::rename(next, path, ec);
+      return ec ? Status::IOError("rename " + next.string() + ": " + ec.message()) : Status::Ok();
+    });
   }
 
  private:

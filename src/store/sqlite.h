@@ -95,6 +95,17 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
+// Runs `body` (returning a Status) inside BEGIN IMMEDIATE ... COMMIT, rolling back when it, or the commit, fails.
+// REQUIRES: no transaction open on `db`.
+template <typename Body>
+Status InTransaction(Db& db, Body body) {
+  if (Status st = db.Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+  Status st = body();
+  if (st.ok()) st = db.Exec("COMMIT");
+  if (!st.ok()) (void)db.Exec("ROLLBACK");
+  return st;
+}
+
 // Adds `column` (with its type and default in `declaration`) to `table` unless it has it: the migration for tables
 // an earlier version created, which CREATE TABLE IF NOT EXISTS leaves as they were. IOError from SQLite.
 Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& declaration);

@@ -352,6 +352,17 @@ class NeedPoolTest : public PoolTest {
     }));
     Settle(pool);
   }
+  // Ada is enrolled, and the fake engine finds her face at `box` in every frame from now on.
+  void EnrolAdaAndShowHerAt(const Box& box) {
+    Descriptor known{};
+    known[0] = 0.5f;
+    ASSERT_TRUE(gallery_.AddFace(1, "ada", 1, known).ok());
+    std::lock_guard lock(shared_->mu);
+    Face f;
+    f.box = box;
+    shared_->faces = {f};
+    shared_->descriptor = known;
+  }
   // Waits until no worker is busy and no camera needs one.
   void Settle(RecognitionPool& pool) {
     ASSERT_TRUE(testing::WaitFor([&] {
@@ -382,16 +393,7 @@ TEST_F(NeedPoolTest, AStillCameraIsCheckedButNotRecognised) {
 }
 
 TEST_F(NeedPoolTest, MotionIsRecognisedAndANamedTrackedFaceIsNotDescribedAgain) {
-  Descriptor known{};
-  known[0] = 0.5f;
-  ASSERT_TRUE(gallery_.AddFace(1, "ada", 1, known).ok());
-  {
-    std::lock_guard lock(shared_->mu);
-    Face f;
-    f.box = Box{100, 60, 80, 80};
-    shared_->faces = {f};
-    shared_->descriptor = known;
-  }
+  EnrolAdaAndShowHerAt(Box{100, 60, 80, 80});
   auto pool = Make(Need());
   OfferAndWait(*pool, "door", SceneJpeg());
   clock_.Advance(std::chrono::milliseconds(100));
@@ -418,16 +420,7 @@ TEST_F(NeedPoolTest, MotionIsRecognisedAndANamedTrackedFaceIsNotDescribedAgain) 
 }
 
 TEST_F(NeedPoolTest, SomeoneStandingStillIsLookedAtUntilTheirTrackEndsAndEndTracksReportsIt) {
-  Descriptor known{};
-  known[0] = 0.5f;
-  ASSERT_TRUE(gallery_.AddFace(1, "ada", 1, known).ok());
-  {
-    std::lock_guard lock(shared_->mu);
-    Face f;
-    f.box = Box{100, 60, 80, 80};
-    shared_->faces = {f};
-    shared_->descriptor = known;
-  }
+  EnrolAdaAndShowHerAt(Box{100, 60, 80, 80});
   auto pool = Make(Need());
   OfferAndWait(*pool, "door", SceneJpeg());
   clock_.Advance(std::chrono::milliseconds(100));

@@ -77,6 +77,20 @@ class RegionTest : public ::testing::Test {
   }
   std::string photo_;
   std::unique_ptr<FaceEngine> engine_;
+  // The photo shrunk into a 640x480 frame at (300, 150) (*pasted), and where its face is there (*small_face).
+  std::string SmallFaceScene(Box* pasted, Box* small_face) const {
+    std::string frame = SmallFaceFrame(photo_, 300, 150, pasted);
+    const auto shrink = [](int v) { return static_cast<int>(v * kShrink); };
+    const Box& face = face_.box;  // in the photo's pixels; kShrink of it in the frame
+    *small_face = Box{pasted->x + shrink(face.x), pasted->y + shrink(face.y), shrink(face.w), shrink(face.h)};
+    return frame;
+  }
+  // `found` is centred on `face`, within a quarter of its size.
+  static void ExpectCentredOn(const Box& found, const Box& face) {
+    EXPECT_NEAR(found.x + found.w / 2, face.x + face.w / 2, face.w / 4);
+    EXPECT_NEAR(found.y + found.h / 2, face.y + face.h / 2, face.h / 4);
+  }
+
   Face face_;  // the photo's face as the whole picture's scan finds it
 };
 
@@ -104,11 +118,8 @@ TEST_F(RegionTest, NothingIsFoundOutsideTheRegion) {
 }
 
 TEST_F(RegionTest, ASmallRegionIsDoubledAndFindsAFaceTheWholeScanMisses) {
-  const Box face = face_.box;  // in the photo's pixels; kShrink of it in the frame below
-  Box pasted;
-  const std::string frame = SmallFaceFrame(photo_, 300, 150, &pasted);
-  const auto shrink = [](int v) { return static_cast<int>(v * kShrink); };
-  const Box small_face{pasted.x + shrink(face.x), pasted.y + shrink(face.y), shrink(face.w), shrink(face.h)};
+  Box pasted, small_face;
+  const std::string frame = SmallFaceScene(&pasted, &small_face);
   ASSERT_LT(small_face.w, 50) << "well under the detector's 80-px window at 1x";
   auto whole = engine_->DetectAndAlign(Bytes(frame), frame.size());
   ASSERT_TRUE(whole.ok());
@@ -117,16 +128,12 @@ TEST_F(RegionTest, ASmallRegionIsDoubledAndFindsAFaceTheWholeScanMisses) {
   ASSERT_TRUE(in.ok());
   ASSERT_EQ(in.value().size(), 1u);
   const Box r = in.value()[0].box;
-  EXPECT_NEAR(r.x + r.w / 2, small_face.x + small_face.w / 2, small_face.w / 4);
-  EXPECT_NEAR(r.y + r.h / 2, small_face.y + small_face.h / 2, small_face.h / 4);
+  ExpectCentredOn(r, small_face);
 }
 
 TEST_F(RegionTest, ALargerRegionLookedAtCloserFindsTheSmallFaceItsUsualScanMisses) {
-  const Box face = face_.box;
-  Box pasted;
-  const std::string frame = SmallFaceFrame(photo_, 300, 150, &pasted);
-  const auto shrink = [](int v) { return static_cast<int>(v * kShrink); };
-  const Box small_face{pasted.x + shrink(face.x), pasted.y + shrink(face.y), shrink(face.w), shrink(face.h)};
+  Box pasted, small_face;
+  const std::string frame = SmallFaceScene(&pasted, &small_face);
   // A person walking past: a third of the picture moved, too much to double on every look.
   const Box moved{pasted.x - 150, pasted.y - 50, 380, 260};
   ASSERT_GT(moved.w * moved.h * 4, 640 * 480);
@@ -137,8 +144,7 @@ TEST_F(RegionTest, ALargerRegionLookedAtCloserFindsTheSmallFaceItsUsualScanMisse
   ASSERT_TRUE(closer.ok());
   ASSERT_EQ(closer.value().size(), 1u);
   const Box r = closer.value()[0].box;
-  EXPECT_NEAR(r.x + r.w / 2, small_face.x + small_face.w / 2, small_face.w / 4);
-  EXPECT_NEAR(r.y + r.h / 2, small_face.y + small_face.h / 2, small_face.h / 4);
+  ExpectCentredOn(r, small_face);
   // The whole picture is never looked at closer: it would cost four whole scans.
   auto whole = engine_->DetectAndAlignIn(Bytes(frame), frame.size(), Box{0, 0, 640, 480}, /*closer=*/true);
   ASSERT_TRUE(whole.ok());
