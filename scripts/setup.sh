@@ -3,7 +3,7 @@
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 #   WITH_TEST_TOOLS=1  also the tools the tests drive: ffmpeg/ffprobe and unzip (footage exports), Chromium,
 #                      playwright-core and ws, the mosquitto broker, the openssl tool (the TLS tests' certificates),
-#                      PostgreSQL and HAProxy (the cluster tests)
+#                      PostgreSQL and HAProxy (the cluster tests), jq (the soak test reads /metrics and JSON with it)
 # Every path installs the dashboard's chart library from npm and copies it into web/vendor/.
 #   WITH_SANITIZERS=1  also clang and its sanitizer and libFuzzer runtimes (fuzz/run.sh, scripts/sanitizers.sh)
 #   SKIP_BUILD=1       install only
@@ -16,7 +16,7 @@ pkgs=(g++ cmake make pkg-config git ca-certificates curl
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libdlib-dev libdlib-data libopenblas-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libminizip-dev)
-[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg unzip chromium mosquitto openssl postgresql haproxy)
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && pkgs+=(ffmpeg unzip chromium mosquitto openssl postgresql haproxy jq)
 [ "${WITH_SANITIZERS:-0}" = 1 ] && pkgs+=(clang libclang-rt-dev)
 # npm fetches the model weights and the chart library. Node.js may come from elsewhere with its npm bundled: ask apt
 # only when node itself is missing.
