@@ -179,9 +179,9 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
         auto added = c->records.AddFace(name, d, thumb.ok() ? std::string_view(thumb.value()) : std::string_view());
         if (!added.ok()) return s.Send(ErrorOf(added.status()));
         const auto& e = added.value();
-        if (Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor); !st.ok()) {
-          return s.Send(ErrorOf(st));
-        }
+        // Conflict: a cluster's gallery reload took the face in already.
+        const Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor);
+        if (!st.ok() && !st.IsConflict()) return s.Send(ErrorOf(st));
         if (e.new_person) c->events.OnPersonAdded(e.person_id, e.name, NowMs());
         c->audit->Record(who, "enrol", e.name + " (person " + std::to_string(e.person_id) + ", face " +
                                            std::to_string(e.face_id) + ")");

@@ -288,7 +288,9 @@ Status EventHub::ApplyFeedback(const store::EventRecord& e, bool correct) {
   if (correct || e.type != type::kPersonRecognised || !e.person_id) return Status::Ok();
   auto negative = records_.AddNegative(*e.person_id, e.descriptor);
   if (!negative.ok()) return negative.status();
-  return gallery_.AddNegative(*e.person_id, negative.value().face_id, vision::ToDescriptor(e.descriptor));
+  // Conflict: a cluster's gallery reload took the row in already.
+  const Status st = gallery_.AddNegative(*e.person_id, negative.value().face_id, vision::ToDescriptor(e.descriptor));
+  return st.IsConflict() ? Status::Ok() : st;
 }
 
 Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std::string& name) {
@@ -310,7 +312,9 @@ Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std
   if (!added.ok()) return added.status();
   const auto& entry = added.value();
   const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
-  if (Status st = gallery_.AddFace(entry.person_id, entry.name, entry.face_id, d); !st.ok()) return st;
+  if (Status st = gallery_.AddFace(entry.person_id, entry.name, entry.face_id, d); !st.ok() && !st.IsConflict()) {
+    return st;
+  }
   if (entry.new_person) OnPersonAdded(entry.person_id, entry.name, NowMs());
   return added;
 }

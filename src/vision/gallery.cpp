@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <utility>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -150,7 +151,7 @@ Status Gallery::AddRow(bool negative, int64_t person_id, int64_t id, const Descr
   for (float v : d) {
     if (!std::isfinite(v)) return Status::InvalidArgument("descriptor has a non-finite value");
   }
-  if (rows_by_id_.count(id)) return Status::InvalidArgument("face id " + std::to_string(id) + " already enrolled");
+  if (rows_by_id_.count(id)) return Status::Conflict("face id " + std::to_string(id) + " already enrolled");
   Rows& rows = negative ? negatives_ : faces_;
   rows_by_id_[id] = {negative, rows.size()};
   rows.Add(person_id, id, d);
@@ -211,6 +212,15 @@ Status Gallery::RenamePerson(int64_t person_id, const std::string& name) {
   if (it == names_.end()) return Status::NotFound("no person " + std::to_string(person_id));
   it->second = name;
   return Status::Ok();
+}
+
+void Gallery::ReplaceWith(Gallery& fresh) {
+  std::scoped_lock lock(mu_, fresh.mu_);
+  faces_ = std::exchange(fresh.faces_, {});
+  negatives_ = std::exchange(fresh.negatives_, {});
+  rows_by_id_ = std::exchange(fresh.rows_by_id_, {});
+  names_ = std::exchange(fresh.names_, {});
+  faces_per_person_ = std::exchange(fresh.faces_per_person_, {});
 }
 
 Match Gallery::Identify(const Descriptor& d, float threshold) const {

@@ -109,7 +109,8 @@ class Gallery {
   Gallery& operator=(const Gallery&) = delete;
 
   // Adds a face of `person_id`, naming the person `name` (the latest name given wins).
-  // Returns InvalidArgument if `face_id` is already in the gallery (as a face or a negative example).
+  // Returns Conflict if `face_id` is already in the gallery (as a face or a negative example: in a cluster, a reload
+  // may have taken the row in before its writer adds it), InvalidArgument for a descriptor with a non-finite value.
   Status AddFace(int64_t person_id, const std::string& name, int64_t face_id, const Descriptor& d);
   // Records `d` as a face that is NOT `person_id`. Same id rule as AddFace. The person need not have faces yet.
   Status AddNegative(int64_t person_id, int64_t example_id, const Descriptor& d);
@@ -119,6 +120,9 @@ class Gallery {
   Status RemovePerson(int64_t person_id);
   // Gives a person with faces a new name. Returns NotFound if the person has none.
   Status RenamePerson(int64_t person_id, const std::string& name);
+  // Takes `fresh`'s contents in one step (an Identify sees the old gallery or the new one, never a mix); `fresh` is
+  // left empty. For a gallery reloaded whole, e.g. after another cluster node changed it. REQUIRES: fresh != this.
+  void ReplaceWith(Gallery& fresh);
 
   // The nearest enrolled face wins if its distance is < `threshold` and no negative example of that person is
   // nearer to `d` than the person's nearest own face. Never fails; an empty gallery gives an unmatched Match.

@@ -65,8 +65,8 @@ TEST(GalleryTest, NearestBelowThresholdWins) {
 TEST(GalleryTest, DuplicateIdsAndBadDescriptorsAreRefused) {
   Gallery g;
   ASSERT_TRUE(g.AddFace(1, "ann", 10, Unit(0)).ok());
-  EXPECT_TRUE(g.AddFace(2, "bob", 10, Unit(1)).IsInvalidArgument());
-  EXPECT_TRUE(g.AddNegative(2, 10, Unit(1)).IsInvalidArgument());
+  EXPECT_TRUE(g.AddFace(2, "bob", 10, Unit(1)).IsConflict());
+  EXPECT_TRUE(g.AddNegative(2, 10, Unit(1)).IsConflict());
   Descriptor nan = Unit(0);
   nan[3] = std::nanf("");
   EXPECT_TRUE(g.AddFace(3, "cy", 30, nan).IsInvalidArgument());
