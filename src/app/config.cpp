@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -249,7 +250,10 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
        "this node's name in the cluster (1-64 of A-Z a-z 0-9 . _ -)")
       ("advertise-url", po::value(&cfg->advertise_url),
        "how the other nodes and HAProxy reach this node, http://host:port (default: the bind address, or the host "
-       "name when it binds all, and the port)");
+       "name when it binds all, and the port)")
+      ("trusted-proxy", po::value(&s.trusted_proxies)->composing(),
+       "the IP address of a load balancer in front (HAProxy): its requests are taken as from the client its "
+       "X-Forwarded-For names, for logs, the audit log, failed-login limits and cameras without an id (repeatable)");
 
   for (int i = 1; i < argc; ++i) {
     if (HoldsPlaceholder(argv[i])) {
@@ -395,6 +399,13 @@ std::unique_ptr<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       return fail("--advertise-url " + bad.message());
     }
   }
+  for (const auto& proxy : s.trusted_proxies) {
+    unsigned char bytes[16];
+    if (inet_pton(AF_INET, proxy.c_str(), bytes) != 1 && inet_pton(AF_INET6, proxy.c_str(), bytes) != 1) {
+      return fail("--trusted-proxy must be an IP address, not '" + proxy + "'");
+    }
+  }
+  rs.trusted_proxies = s.trusted_proxies;
   rs.tls_handshake_timeout = s.tls_handshake_timeout;
   rs.bind_address = s.bind_address;
   rs.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -40,7 +40,8 @@ struct Request {
   Fields headers;                // in arrival order, names as sent
   Fields params;                 // route captures, e.g. {"id", "cam1"} for /devices/{id}; percent-decoded
   std::string body;              // whole body (bounded by ServerOptions::max_body_bytes)
-  std::string remote_address;    // peer IP, textual (IPv4-mapped IPv6 is shown as IPv4)
+  std::string remote_address;    // client IP, textual (IPv4-mapped IPv6 is shown as IPv4): the peer's, or behind a
+                                 // trusted proxy the one it forwarded (ServerOptions::trusted_proxies)
   std::string principal;         // who asks, as the router's guard established it (for logs); empty without one
 
   // Case-insensitive header lookup; empty when absent.
@@ -173,6 +174,9 @@ struct ServerOptions {
   std::shared_ptr<const TlsContext> tls;                    // set: HTTPS and WSS only; null: plain HTTP
   std::chrono::milliseconds tls_handshake_timeout{10'000};  // a client must finish its TLS handshake within this
   std::vector<std::string> cors_origins;                    // foreign origins whose pages may read answers (http/cors.h)
+  // Load balancers in front (their IPs, as Request::remote_address shows them): a request from one of them is taken
+  // as from the last address of its X-Forwarded-For (the one the balancer appended), when that is an IP address.
+  std::vector<std::string> trusted_proxies;
 };
 
 // A listening HTTP/1.1 server with its own pool of I/O threads. Thread-safe.

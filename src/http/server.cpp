@@ -125,6 +125,25 @@ const char* MethodName(Method m) {
   return "OTHER";
 }
 
+// An address as Request::remote_address shows it: IPv4-mapped IPv6 as IPv4.
+std::string AddressText(asio::ip::address addr) {
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  return addr.to_string();
+}
+
+// The client a trusted proxy forwarded: the last X-Forwarded-For entry (the one it appended; those before it came
+// from the client and prove nothing). Empty when there is none or it is not an IP address.
+std::string ForwardedFor(const Request& req) {
+  std::string_view list = req.header("X-Forwarded-For");
+  const size_t comma = list.rfind(',');
+  std::string_view last = comma == std::string_view::npos ? list : list.substr(comma + 1);
+  while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+  while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(std::string(last), ec);
+  return ec ? std::string() : AddressText(addr);
+}
+
 // The target as logs show it: a ?token= (or &token=) value is a credential and never reaches a log.
 std::string LoggedTarget(const std::string& target) {
   const size_t q = target.find('?');
@@ -271,6 +290,11 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     req.body = std::move(msg.body());
     if (remote_address_.empty()) remote_address_ = RemoteAddress();
     req.remote_address = remote_address_;
+    // Per request: a proxy's one connection may carry many clients' requests.
+    const auto& proxies = state_->options.trusted_proxies;
+    if (!proxies.empty() && std::find(proxies.begin(), proxies.end(), remote_address_) != proxies.end()) {
+      if (std::string client = ForwardedFor(req); !client.empty()) req.remote_address = std::move(client);
+    }
     method_ = req.method;
     target_ = LoggedTarget(req.target);
 
@@ -304,11 +328,7 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     beast::error_code ec;
     const auto ep = tcp_stream().socket().remote_endpoint(ec);
     if (ec) return {};
-    auto addr = ep.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
-      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-    }
-    return addr.to_string();
+    return AddressText(ep.address());
   }
 
   void OnResponse(Response r) {

@@ -37,6 +37,7 @@ class ServerTest : public ::testing::Test {
       }).detach();
     });
     router.Add(Method::kGet, "/dropped", [](Request&&, Responder) {});
+    router.Add(Method::kGet, "/who", [](Request&& r, Responder s) { s.Send(Response::Json(200, r.remote_address)); });
     auto started = Server::Start(options, std::move(router), metrics_);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     server_ = std::move(started).value();
@@ -66,6 +67,23 @@ class ServerTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<Server> server_;
 };
+
+TEST_F(ServerTest, ATrustedProxysForwardedClientIsTheRemoteAddressAndNobodyElses) {
+  ServerOptions o;
+  o.trusted_proxies = {"127.0.0.1"};
+  StartServer(o);
+  HttpClient c(server_->port());
+  // What a client put first proves nothing; the entry the proxy appended names the client.
+  EXPECT_EQ(c.Request("GET", "/who", "", {{"X-Forwarded-For", "10.9.9.9, 192.0.2.7"}}).body, "192.0.2.7");
+  EXPECT_EQ(c.Request("GET", "/who", "", {{"X-Forwarded-For", "2001:db8::1"}}).body, "2001:db8::1");
+  EXPECT_EQ(c.Request("GET", "/who", "", {{"X-Forwarded-For", "not-an-address"}}).body, "127.0.0.1");
+  EXPECT_EQ(c.Get("/who").body, "127.0.0.1");
+  server_->Stop(std::chrono::milliseconds(100));
+
+  StartServer(ServerOptions{});  // nobody trusted: the header is ignored
+  HttpClient d(server_->port());
+  EXPECT_EQ(d.Request("GET", "/who", "", {{"X-Forwarded-For", "192.0.2.7"}}).body, "127.0.0.1");
+}
 
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   StartServer({});
