@@ -4,11 +4,10 @@
 
 #include <filesystem>
 #include <mutex>
-#include <shared_mutex>
-#include <unordered_map>
 
 #include <sodium.h>
 
+#include "auth/credentials.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "store/sqlite.h"
@@ -18,11 +17,6 @@ namespace {
 
 using store::Db;
 using store::Stmt;
-
-constexpr size_t kTokenBytes = 32;    // 256 bits
-constexpr size_t kSessionBytes = 32;
-constexpr size_t kPrefixChars = 8;    // "iot_" and 4 characters of the secret
-constexpr const char* kTokenPrefix = "iot_";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,53 +35,6 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
 
-// BLAKE2b-256 of `secret`, hex: what tokens and sessions are stored and looked up by.
-std::string HashOf(std::string_view secret) {
-  unsigned char out[crypto_generichash_BYTES];
-  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), nullptr, 0);
-  char hex[sizeof out * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return std::string(hex, sizeof out * 2);
-}
-
-bool ValidUserName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-Status CheckPasswordText(const std::string& password) {
-  if (password.size() < 8 || password.size() > 256) {
-    return Status::InvalidArgument("a password must be 8 to 256 bytes long");
-  }
-  return Status::Ok();
-}
-
-// crypto_pwhash_str at libsodium's "interactive" cost (Argon2id, 64 MiB; ~0.1 s on this project's VM).
-Result<std::string> HashPassword(const std::string& password) {
-  char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return Status::Internal("password hashing ran out of memory");
-  }
-  return std::string(out);
-}
-
-struct CachedSession {
-  Principal principal;
-  int64_t expires_ms = 0;
-};
-
-// What lookups read: replaced whole on every change, never modified in place.
-struct Snapshot {
-  std::unordered_map<std::string, Principal> tokens;        // by hash
-  std::unordered_map<std::string, CachedSession> sessions;  // by hash
-};
-
 class AuthStoreImpl final : public AuthStore {
  public:
   explicit AuthStoreImpl(const AuthOptions& options) : options_(options) {}
@@ -105,25 +52,11 @@ class AuthStoreImpl final : public AuthStore {
   }
 
   std::optional<Principal> AuthenticateToken(std::string_view token) const override {
-    if (token.size() > 256) return std::nullopt;
-    const std::string hash = HashOf(token);
-    const auto snap = snapshot();
-    const auto it = snap->tokens.find(hash);
-    // The lookup is by hash, so its timing tells nothing about the secret; the compare is constant-time anyway.
-    if (it == snap->tokens.end() || sodium_memcmp(it->first.data(), hash.data(), hash.size()) != 0) return std::nullopt;
-    return it->second;
+    return cache_.AuthenticateToken(token);
   }
 
   std::optional<Principal> AuthenticateSession(std::string_view session_id, int64_t now_ms) const override {
-    if (session_id.size() > 256) return std::nullopt;
-    const std::string hash = HashOf(session_id);
-    const auto snap = snapshot();
-    const auto it = snap->sessions.find(hash);
-    if (it == snap->sessions.end() || sodium_memcmp(it->first.data(), hash.data(), hash.size()) != 0 ||
-        it->second.expires_ms <= now_ms) {
-      return std::nullopt;
-    }
-    return it->second.principal;
+    return cache_.AuthenticateSession(session_id, now_ms);
   }
 
   Status Reload() override {
@@ -138,12 +71,8 @@ class AuthStoreImpl final : public AuthStore {
 
   Result<std::string> CreateToken(const std::string& name, Role role, const std::string& device,
                                   const std::string& created_by) override {
-    if (name.empty() || name.size() > 64) return Status::InvalidArgument("a token's name must be 1-64 characters");
-    if (!device.empty() && role != Role::kCamera) {
-      return Status::InvalidArgument("only a camera token can be bound to a device");
-    }
-    if (device.size() > 64) return Status::InvalidArgument("a device id has at most 64 characters");
-    const std::string token = kTokenPrefix + RandomSecret(kTokenBytes);
+    if (Status st = CheckTokenRequest(name, role, device); !st.ok()) return st;
+    const std::string token = NewToken();
     std::lock_guard lock(db_mu_);
     Stmt used(db_.get(), "SELECT count(*) FROM tokens WHERE name = ? AND revoked_ms IS NULL");
     used.Bind(1, name);
@@ -153,7 +82,7 @@ class AuthStoreImpl final : public AuthStore {
     Stmt ins(db_.get(),
              "INSERT INTO tokens(name, role, device, hash, prefix, created_ms, created_by) VALUES(?,?,?,?,?,?,?)");
     ins.Bind(1, name).Bind(2, RoleName(role)).Bind(3, device).Bind(4, HashOf(token));
-    ins.Bind(5, std::string_view(token).substr(0, kPrefixChars)).Bind(6, NowMs()).Bind(7, created_by);
+    ins.Bind(5, TokenPrefix(token)).Bind(6, NowMs()).Bind(7, created_by);
     if (Status st = ins.Run(); !st.ok()) return st;
     if (Status st = ReloadLocked(); !st.ok()) return st;
     return token;
@@ -187,11 +116,7 @@ class AuthStoreImpl final : public AuthStore {
   }
 
   Status AddUser(const std::string& name, const std::string& password, Role role) override {
-    if (!ValidUserName(name)) {
-      return Status::InvalidArgument("a user name is 1-64 characters of A-Z a-z 0-9 . _ - @");
-    }
-    if (role == Role::kCamera) return Status::InvalidArgument("a dashboard account is an admin or a viewer");
-    if (Status st = CheckPasswordText(password); !st.ok()) return st;
+    if (Status st = CheckUserRequest(name, password, role); !st.ok()) return st;
     auto hash = HashPassword(password);  // slow: outside the lock
     if (!hash.ok()) return hash.status();
     std::lock_guard lock(db_mu_);
@@ -241,24 +166,13 @@ class AuthStoreImpl final : public AuthStore {
         role = ParseRole(q.Text(1)).value_or(Role::kViewer);
       }
     }
-    const bool known = !hash.empty();
-    if (!known) {
-      // The same work as for a real user, so that timing does not tell which names exist.
-      std::call_once(dummy_once_, [this] {
-        auto h = HashPassword(RandomSecret(16));
-        if (h.ok()) dummy_hash_ = std::move(h).value();
-      });
-      hash = dummy_hash_;
-    }
-    const bool match = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-    if (!known || !match) return std::optional<Principal>();
-    return std::optional<Principal>(Principal{"user:" + name, role, ""});
+    return password_check_.Verify(name, role, hash, password);
   }
 
   Result<Session> CreateSession(const Principal& principal, int64_t now_ms) override {
     const std::string user = principal.name.rfind("user:", 0) == 0 ? principal.name.substr(5) : principal.name;
     Session s;
-    s.id = RandomSecret(kSessionBytes);
+    s.id = NewSessionId();
     s.principal = principal;
     s.expires_ms = now_ms + options_.session_ttl_ms;
     std::lock_guard lock(db_mu_);
@@ -323,11 +237,6 @@ class AuthStoreImpl final : public AuthStore {
   }
 
  private:
-  std::shared_ptr<const Snapshot> snapshot() const {
-    std::shared_lock lock(cache_mu_);
-    return snapshot_;
-  }
-
   Status InsertUserLocked(const std::string& name, const std::string& hash, Role role) {
     Stmt used(db_.get(), "SELECT count(*) FROM users WHERE name = ?");
     used.Bind(1, name);
@@ -348,7 +257,8 @@ class AuthStoreImpl final : public AuthStore {
 
   // Reads the live tokens and sessions into a new snapshot. REQUIRES: db_mu_ held.
   Status ReloadLocked() {
-    auto snap = std::make_shared<Snapshot>();
+    CredentialCache::Tokens live_tokens;
+    CredentialCache::Sessions live_sessions;
     Stmt version(db_.get(), "PRAGMA data_version");
     Result<bool> v = version.Step();
     if (!v.ok()) return v.status();
@@ -356,7 +266,7 @@ class AuthStoreImpl final : public AuthStore {
     Stmt tokens(db_.get(), "SELECT hash, name, role, device FROM tokens WHERE revoked_ms IS NULL");
     Status st = store::ForEachRow(tokens, [&](const Stmt& r) {
       auto role = ParseRole(r.Text(2));
-      if (role) snap->tokens.emplace(r.Text(0), Principal{"token:" + r.Text(1), *role, r.Text(3)});
+      if (role) live_tokens.emplace(r.Text(0), Principal{"token:" + r.Text(1), *role, r.Text(3)});
     });
     if (!st.ok()) return st;
     Stmt sessions(db_.get(),
@@ -365,12 +275,11 @@ class AuthStoreImpl final : public AuthStore {
     sessions.Bind(1, NowMs());
     st = store::ForEachRow(sessions, [&](const Stmt& r) {
       auto role = ParseRole(r.Text(2));
-      if (role) snap->sessions.emplace(r.Text(0), CachedSession{Principal{"user:" + r.Text(1), *role, ""}, r.Int(3)});
+      if (role) live_sessions.emplace(r.Text(0), CredentialCache::CachedSession{Principal{"user:" + r.Text(1), *role, ""}, r.Int(3)});
     });
     if (!st.ok()) return st;
     data_version_ = data_version;
-    std::unique_lock lock(cache_mu_);
-    snapshot_ = std::move(snap);
+    cache_.Replace(std::move(live_tokens), std::move(live_sessions));
     return Status::Ok();
   }
 
@@ -378,10 +287,8 @@ class AuthStoreImpl final : public AuthStore {
   std::mutex db_mu_;  // serialises SQLite work; never taken by the lookups
   Db db_;             // guarded by db_mu_
   int64_t data_version_ = -1;  // guarded by db_mu_
-  mutable std::shared_mutex cache_mu_;
-  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by cache_mu_
-  std::once_flag dummy_once_;
-  std::string dummy_hash_;  // written once under dummy_once_
+  CredentialCache cache_;
+  PasswordCheck password_check_;
 };
 
 }  // namespace
@@ -415,7 +322,7 @@ std::string RandomSecret(size_t bytes) {
 }
 
 Result<std::unique_ptr<AuthStore>> AuthStore::Open(const AuthOptions& options) {
-  if (sodium_init() < 0) return Status::Internal("libsodium could not initialise");
+  if (Status st = InitCrypto(); !st.ok()) return st;
   auto store = std::make_unique<AuthStoreImpl>(options);
   if (Status st = store->Init(); !st.ok()) return st;
   return std::unique_ptr<AuthStore>(std::move(store));
