@@ -138,7 +138,9 @@ function eventItem(e) {
 /** The frame the face was found in, the face's box drawn over it once the frame's size is known. */
 function frameWithBox(e, who) {
   if (!Number.isInteger(e.frame_id) || e.frame_id <= 0) return el('figure', { className: 'event-frame' });
-  const img = el('img', { src: `/api/v1/frames/${e.frame_id}`, alt: `Frame with the face of ${who}`, loading: 'lazy',
+  const src = e.device_id ? `/api/v1/devices/${encodeURIComponent(e.device_id)}/frames/${e.frame_id}`
+    : `/api/v1/frames/${e.frame_id}`;
+  const img = el('img', { src, alt: `Frame with the face of ${who}`, loading: 'lazy',
     dataset: { testid: 'event-frame' } });
   const figure = el('figure', { className: 'event-frame' }, img);
   const b = e.box;

@@ -78,6 +78,7 @@ RouteRule ClassifyRoute(Method method, std::string_view p) {
   } else if (p == "/api/v1/live/viewers") {
     r.cls = RouteClass::kLive;
   } else if (p == "/api/v1/devices/{id}/frames" || p == "/api/v1/frames/{frame_id}" ||
+             p == "/api/v1/devices/{id}/frames/{frame_id}" ||
              StartsWith(p, "/api/v1/footage/")) {
     r.cls = RouteClass::kFootage;  // exports too: a viewer may take away what it may watch
   } else if (p == "/api/v1/devices" || p == "/api/v1/devices/{id}" || p == "/api/v1/cluster") {

@@ -3,8 +3,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -27,7 +30,7 @@ using http::Response;
 json FrameJson(const store::StoredFrame& f) {
   return json{{"frame_id", f.id},         {"device_id", f.device_id}, {"timestamp", f.capture_ts_ms},
               {"received_at", f.received_ts_ms}, {"size", f.size},    {"width", f.width},
-              {"height", f.height},       {"url", "/api/v1/frames/" + std::to_string(f.id)}};
+              {"height", f.height},       {"url", "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id)}};
 }
 
 ingest::Upload UploadOf(Request& req) {
@@ -92,6 +95,50 @@ json ClusterJson(const cluster::ClusterView& v) {
   return body;
 }
 
+// A cluster's device list: this node's cameras (marked with this node), then every camera another node held last,
+// as that node last described it, marked with that node and whether it is up. A camera on this node is listed once.
+json ClusterDeviceList(json local, const cluster::ClusterView& v) {
+  std::map<std::string, bool> up;
+  for (const auto& n : v.nodes) up[n.node_id] = n.up;
+  std::set<std::string> listed;
+  for (auto& d : local["devices"]) {
+    d["node"] = v.self;
+    listed.insert(d["id"].get<std::string>());
+  }
+  for (const auto& p : v.placements) {  // newest first per device: the first one seen is where it is now
+    if (!listed.insert(p.device_id).second) continue;
+    json d = json::parse(p.device_json, nullptr, false);
+    if (!d.is_object()) d = json::object();
+    d["id"] = p.device_id;
+    d["node"] = p.node_id;
+    d["node_up"] = up[p.node_id];
+    // A camera of a node that is down sends nothing anyone sees.
+    if (!up[p.node_id]) d["online"] = false;
+    if (d.value("online", false)) local["online"] = local["online"].get<size_t>() + 1;
+    local["devices"].push_back(std::move(d));
+  }
+  local["total"] = local["devices"].size();
+  return local;
+}
+
+// Where else a camera's footage lies: each other node that held it, its time span, and whether it can be had now
+// (its node is up: ask that node, or go through HAProxy, which routes the camera's paths there).
+json FootageElsewhere(const std::string& device_id, const cluster::ClusterView& v) {
+  json out = json::array();
+  for (const auto& p : v.placements) {
+    if (p.device_id != device_id || p.node_id == v.self) continue;
+    const auto node = std::find_if(v.nodes.begin(), v.nodes.end(),
+                                   [&](const cluster::NodeInfo& n) { return n.node_id == p.node_id; });
+    const bool up = node != v.nodes.end() && node->up;
+    out.push_back(json{{"node", p.node_id},
+                       {"advertise_url", node != v.nodes.end() ? node->advertise_url : ""},
+                       {"from", p.first_ms},
+                       {"to", p.last_ms},
+                       {"available", up}});
+  }
+  return out;
+}
+
 struct ProcessUsage {
   uint64_t rss_bytes = 0;
   double cpu_user_s = 0;
@@ -130,6 +177,8 @@ class Routes {
     r.Add(Method::kDelete, "/api/v1/devices/{id}", Bind<&Routes::DeleteDevice>(self));
     r.Add(Method::kGet, "/api/v1/devices/{id}/frames", Bind<&Routes::ListFrames>(self));
     r.Add(Method::kGet, "/api/v1/frames/{frame_id}", Bind<&Routes::GetFrame>(self));
+    // The same frame named under its camera: a load balancer that places cameras by id finds the node that holds it.
+    r.Add(Method::kGet, "/api/v1/devices/{id}/frames/{frame_id}", Bind<&Routes::GetFrame>(self));
     r.Add(Method::kGet, "/api/v1/system/performance", Bind<&Routes::Performance>(self));
     r.Add(Method::kGet, "/api/v1/cluster", Bind<&Routes::Cluster>(self));
     r.Add(Method::kGet, "/metrics", Bind<&Routes::PrometheusMetrics>(self));
@@ -196,7 +245,12 @@ class Routes {
   }
 
   void ListDevices(Request&&, const Responder& s) {
-    s.Send(Response::Json(200, events::DeviceListJson(ctx_.registry.List(NowMs())).dump()));
+    json list = events::DeviceListJson(ctx_.registry.List(NowMs()));
+    if (ctx_.cluster != nullptr) {
+      const cluster::ClusterView view = ctx_.cluster->Snapshot();
+      if (view.clustered) list = ClusterDeviceList(std::move(list), view);
+    }
+    s.Send(Response::Json(200, list.dump()));
   }
 
   void GetDevice(Request&& req, const Responder& s) {
@@ -246,24 +300,41 @@ class Routes {
     const auto order_text = req.query_param("order").value_or("desc");
     if (order_text != "asc" && order_text != "desc") return s.Send(Response::Error(400, "'order' must be asc or desc"));
     const auto order = order_text == "asc" ? store::FrameOrder::kOldestFirst : store::FrameOrder::kNewestFirst;
-    if (!ctx_.registry.Get(id, NowMs())) return s.Send(Response::Error(404, "no device '" + id + "'"));
-    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit, order] {
-      auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit), order);
-      if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
+    // In a cluster, the other nodes that hold some of this camera's footage (a camera that moved, or one this node
+    // never had), each said to be available or not.
+    json elsewhere;
+    if (ctx_.cluster != nullptr) {
+      const cluster::ClusterView view = ctx_.cluster->Snapshot();
+      if (view.clustered) elsewhere = FootageElsewhere(id, view);
+    }
+    const bool known = ctx_.registry.Get(id, NowMs()).has_value();
+    if (!known && (elsewhere.is_null() || elsewhere.empty())) {
+      return s.Send(Response::Error(404, "no device '" + id + "'"));
+    }
+    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit, order, known, elsewhere = std::move(elsewhere)] {
       json list = json::array();
-      for (const auto& f : frames.value()) list.push_back(FrameJson(f));
+      if (known) {
+        auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit), order);
+        if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
+        for (const auto& f : frames.value()) list.push_back(FrameJson(f));
+      }
       const size_t count = list.size();
-      s.Send(Response::Json(200, json{{"device_id", id}, {"frames", std::move(list)}, {"count", count}}.dump()));
+      json body{{"device_id", id}, {"frames", std::move(list)}, {"count", count}};
+      if (!elsewhere.is_null()) body["elsewhere"] = elsewhere;
+      s.Send(Response::Json(200, body.dump()));
     });
   }
 
   void GetFrame(Request&& req, const Responder& s) {
     auto id = ParseInt(req.param("frame_id"));
     if (!id || *id <= 0) return s.Send(Response::Error(400, "frame id must be a positive integer"));
-    OnDiskPool(ctx_.disk_pool, s, [this, s, fid = static_cast<uint64_t>(*id)] {
+    OnDiskPool(ctx_.disk_pool, s, [this, s, fid = static_cast<uint64_t>(*id), device = std::string(req.param("id"))] {
       store::StoredFrame meta;
       auto data = ctx_.store.ReadFrame(fid, &meta);
       if (!data.ok()) return s.Send(ErrorOf(data.status()));
+      if (!device.empty() && meta.device_id != device) {
+        return s.Send(Response::Error(404, "no frame " + std::to_string(fid) + " of device '" + device + "'"));
+      }
       Response res;
       res.content_type = "image/jpeg";
       res.body = std::move(data).value();

@@ -46,7 +46,8 @@ json JobJson(const exports::JobInfo& j) {
 }
 
 json FrameRefJson(const store::StoredFrame& f) {
-  return json{{"frame_id", f.id}, {"timestamp", f.capture_ts_ms}, {"url", "/api/v1/frames/" + std::to_string(f.id)}};
+  return json{{"frame_id", f.id}, {"timestamp", f.capture_ts_ms},
+              {"url", "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id)}};
 }
 
 // The job `{id}` of the device in the path: NotFound (answered) when either does not match.

@@ -20,6 +20,7 @@
 #include "app/version.h"
 #include "auth/auth.h"
 #include "cluster/cluster.h"
+#include "cluster/shared_state.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/frame_sink.h"
@@ -173,6 +174,47 @@ Result<std::unique_ptr<notify::MqttPublisher>> StartMqtt(const Config& config, c
   return notify::MqttPublisher::Start(std::move(options), std::move(callbacks), metrics);
 }
 
+// Loads the gallery from `records` into a fresh table and swaps it in whole.
+Status LoadGallery(store::Records& records, vision::Gallery& gallery) {
+  auto entries = records.LoadGallery();
+  if (!entries.ok()) return entries.status();
+  vision::Gallery fresh;
+  for (const auto& e : entries.value()) {
+    const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
+    Status st = e.negative ? fresh.AddNegative(e.person_id, e.face_id, d) : fresh.AddFace(e.person_id, e.name, e.face_id, d);
+    if (!st.ok()) IOT_LOG(kWarn) << "gallery: face " << e.face_id << ": " << st.ToString();
+  }
+  gallery.ReplaceWith(fresh);
+  return Status::Ok();
+}
+
+// The other nodes' changes: the gallery reloaded when any node changed it (and after a reconnect, which may have
+// missed some), and their events pushed to this node's live viewers. MQTT and webhooks are not given them: the node
+// that logged an event publishes it to MQTT, and the shared outbox delivers webhooks.
+std::unique_ptr<cluster::ChangeListener> ListenToTheCluster(const Config& config, store::Records& records,
+                                                           vision::Gallery& gallery, live::LiveHub& hub,
+                                                           Metrics& metrics) {
+  if (config.database_url.empty()) return nullptr;
+  auto reload = [&records, &gallery] {
+    if (Status st = LoadGallery(records, gallery); !st.ok()) {
+      IOT_LOG(kWarn) << "cluster: cannot reload the gallery: " << st.ToString();
+    }
+  };
+  cluster::ChangeCallbacks callbacks;
+  callbacks.on_connected = reload;
+  callbacks.gallery_changed = reload;
+  callbacks.event_logged = [&records, &hub](int64_t event_id) {
+    auto event = records.GetEvent(event_id);
+    if (!event.ok()) {
+      IOT_LOG(kWarn) << "cluster: cannot read event " << event_id << ": " << event.status().ToString();
+      return;
+    }
+    hub.Publish(events::ToEvent(event.value()));
+  };
+  return std::make_unique<cluster::ChangeListener>(config.database_url, config.node_id, std::move(callbacks),
+                                                   metrics);
+}
+
 // The node's membership, its figures read from ingest: the cameras that sent lately, and the frames accepted.
 std::unique_ptr<cluster::Membership> MakeMembership(const Config& config, const ingest::DeviceRegistry& registry,
                                                     const ingest::Ingestor& ingestor, Metrics& metrics) {
@@ -185,6 +227,15 @@ std::unique_ptr<cluster::Membership> MakeMembership(const Config& config, const 
     return ids;
   };
   callbacks.frames_accepted = [&ingestor] { return ingestor.stats().accepted; };
+  callbacks.describe_cameras = [&registry](const std::vector<std::string>& ids) {
+    std::vector<std::string> described;
+    const int64_t now = NowMs();
+    for (const auto& id : ids) {
+      const auto device = registry.Get(id, now);
+      described.push_back(device ? events::DeviceJson(*device).dump() : "{}");
+    }
+    return described;
+  };
   cluster::MembershipOptions options;
   options.database_url = config.database_url;
   options.node_id = config.node_id;
@@ -232,13 +283,22 @@ int Run(const Config& config) {
     return 1;
   }
   std::unique_ptr<store::Store> store = std::move(opened).value();
-  auto records_opened = store::Records::Open(config.store.data_dir);
-  if (!records_opened.ok()) {
-    IOT_LOG(kError) << "cannot open the records: " << records_opened.status().ToString();
-    return 1;
+  // The gallery and the event log: the node's SQLite, or with --database the cluster's PostgreSQL.
+  std::unique_ptr<store::Records> records;
+  if (config.database_url.empty()) {
+    auto records_opened = store::Records::Open(config.store.data_dir);
+    if (!records_opened.ok()) {
+      IOT_LOG(kError) << "cannot open the records: " << records_opened.status().ToString();
+      return 1;
+    }
+    records = std::move(records_opened).value();
+  } else {
+    records = cluster::OpenPgRecords(config.database_url, config.node_id);
   }
-  std::unique_ptr<store::Records> records = std::move(records_opened).value();
-  auto auth_opened = auth::AuthStore::Open(auth::AuthOptions{.data_dir = config.store.data_dir});
+  // Accounts likewise: auth.db in the data folder, or the cluster's PostgreSQL.
+  const auth::AuthOptions auth_options{.data_dir = config.store.data_dir};
+  auto auth_opened = config.database_url.empty() ? auth::AuthStore::Open(auth_options)
+                                                 : cluster::OpenPgAuthStore(config.database_url, auth_options);
   if (!auth_opened.ok()) {
     IOT_LOG(kError) << "cannot open the accounts: " << auth_opened.status().ToString();
     return 1;
@@ -268,15 +328,13 @@ int Run(const Config& config) {
   registry.Restore(std::move(devices).value());
 
   vision::Gallery gallery;
-  auto entries = records->LoadGallery();
-  if (!entries.ok()) {
-    IOT_LOG(kError) << "cannot load the gallery: " << entries.status().ToString();
-    return 1;
-  }
-  for (const auto& e : entries.value()) {
-    const vision::Descriptor d = vision::ToDescriptor(e.descriptor);
-    Status st = e.negative ? gallery.AddNegative(e.person_id, e.face_id, d) : gallery.AddFace(e.person_id, e.name, e.face_id, d);
-    if (!st.ok()) IOT_LOG(kWarn) << "gallery: face " << e.face_id << ": " << st.ToString();
+  if (Status st = LoadGallery(*records, gallery); !st.ok()) {
+    if (config.database_url.empty()) {
+      IOT_LOG(kError) << "cannot load the gallery: " << st.ToString();
+      return 1;
+    }
+    // A cluster node may start before its database: the change listener loads the gallery once it connects.
+    IOT_LOG(kWarn) << "cluster: cannot load the gallery yet: " << st.ToString();
   }
 
   // Frames: ingest -> hand-off -> store (the stream path waits for its commit), live view, recognition.
@@ -294,6 +352,7 @@ int Run(const Config& config) {
                     });
   frames.AddSink(&hub, /*wait_on_stream=*/false);
   bus.AddPublisher(&hub);
+  const std::unique_ptr<cluster::ChangeListener> listener = ListenToTheCluster(config, *records, gallery, hub, metrics);
   std::unique_ptr<notify::MqttPublisher> mqtt;
   if (config.mqtt) {
     auto started = StartMqtt(config, main_options, registry, *records, *store, metrics);

@@ -1,5 +1,5 @@
-// `iotstream token ...` and `iotstream user ...`: account and token administration on a data folder, whether the
-// server runs or not (a running server picks the change up within a second). `iotstream cluster ...`: what the
+// `iotstream token ...` and `iotstream user ...`: account and token administration on a data folder (or a cluster's
+// database), whether the server runs or not (a running server picks the change up within a second). `iotstream cluster ...`: what the
 // cluster database knows, for the load balancer in front of the nodes.
 #include <unistd.h>
 
@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "auth/auth.h"
 #include "cluster/cluster.h"
+#include "cluster/shared_state.h"
 #include "core/clock.h"
 #include "core/parse.h"
 
@@ -30,7 +31,8 @@ constexpr const char* kUsage =
     "  iotstream user list [--data-dir D]\n"
     "  iotstream cluster haproxy-config --database URL [--port 9003] [--bind ADDR] [--check-interval-ms 1000]\n"
     "The data folder defaults to $IOTSTREAM_DATA_DIR, else ./data (as the server's --data-dir); the database to\n"
-    "$IOTSTREAM_DATABASE (as the server's --database).\n";
+    "$IOTSTREAM_DATABASE (as the server's --database). token and user take --database URL too: a cluster's\n"
+    "accounts live there, not in a data folder.\n";
 
 int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "iotstream: " << problem << '\n';
@@ -223,11 +225,18 @@ int RunCommand(int argc, char** argv) {
     }
     return ClusterCommand(verb, args);
   }
-  if (!Parse(argc, argv, 3, {"--name", "--role", "--device", "--data-dir"}, &args, &problem)) return Usage(problem);
+  if (!Parse(argc, argv, 3, {"--name", "--role", "--device", "--data-dir", "--database"}, &args, &problem)) {
+    return Usage(problem);
+  }
   const char* env_dir = std::getenv("IOTSTREAM_DATA_DIR");
   auth::AuthOptions options;
   options.data_dir = Option(args, "--data-dir", env_dir != nullptr ? env_dir : options.data_dir);
-  auto opened = auth::AuthStore::Open(options);
+  const char* env_database = std::getenv("IOTSTREAM_DATABASE");
+  const std::string database = Option(args, "--database", env_database != nullptr ? env_database : "");
+  if (!database.empty()) {
+    if (Status st = cluster::CheckDatabaseUrl(database); !st.ok()) return Usage("--database " + st.message());
+  }
+  auto opened = database.empty() ? auth::AuthStore::Open(options) : cluster::OpenPgAuthStore(database, options);
   if (!opened.ok()) return Fail(opened.status());
   auth::AuthStore& store = *opened.value();
   return noun == "token" ? TokenCommand(store, verb, args) : UserCommand(store, verb, args);

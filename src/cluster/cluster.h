@@ -79,6 +79,15 @@ struct NodeInfo {
   NodeLoad load;
 };
 
+// A camera that a node received frames from: its footage lies there. One per camera and node, ever.
+struct CameraPlacement {
+  std::string device_id;
+  std::string node_id;
+  int64_t first_ms = 0;     // the first heartbeat (wall clock, the database's) that found it on that node
+  int64_t last_ms = 0;      // the last one
+  std::string device_json;  // the camera as that node's device list showed it then (a JSON object; "{}" if unknown)
+};
+
 // A copy of what a node knows about the cluster. A plain value.
 struct ClusterView {
   bool clustered = false;        // started with a database; false: a single node
@@ -86,6 +95,7 @@ struct ClusterView {
   int64_t database_checked_ms = 0;  // when `nodes` was last read from the database; 0: never
   std::string self;              // this node's id
   std::vector<NodeInfo> nodes;   // by node id; in single mode only this node
+  std::vector<CameraPlacement> placements;  // by device id, then newest first; empty in single mode
 };
 
 struct MembershipOptions {
@@ -105,11 +115,15 @@ struct MembershipCallbacks {
   std::function<std::vector<std::string>(int64_t since_ms)> recent_cameras;
   // Frames accepted since the process started (a counter: only its growth matters).
   std::function<uint64_t()> frames_accepted;
+  // Optional: the JSON object of each of these cameras as the node's device list shows it, by id (for the other
+  // nodes' device lists); unset: placements carry "{}".
+  std::function<std::vector<std::string>(const std::vector<std::string>& ids)> describe_cameras;
 };
 
 // This node's membership. With a database, a thread of its own connects (retrying every heartbeat while the
 // database cannot be reached, meanwhile the node works alone), applies ClusterMigrations, and then once per
-// heartbeat upserts the node's row and reads every row back into the snapshot. No I/O thread ever waits for
+// heartbeat upserts the node's row and its cameras' placements (camera_nodes) and reads every row of both back into
+// the snapshot. No I/O thread ever waits for
 // PostgreSQL: Snapshot() copies what the heartbeat thread last stored.
 //
 // Counted in metrics: cluster_heartbeats_total, cluster_heartbeat_failures_total (a heartbeat that could not

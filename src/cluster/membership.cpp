@@ -72,6 +72,28 @@ constexpr const char* kSelectSql =
     " frames_per_s, cpu_percent, camera_count, cameras::text"
     " FROM nodes ORDER BY node_id";
 
+// This node's cameras, one row each: placed now, with their descriptions ($2: a JSON array of [id, object] pairs).
+constexpr const char* kPlaceSql =
+    "INSERT INTO camera_nodes (device_id, node_id, first_ms, last_ms, device)"
+    " SELECT c->>0, $1, (extract(epoch FROM now()) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint, c->1"
+    " FROM jsonb_array_elements($2::jsonb) AS c"
+    " ON CONFLICT (device_id, node_id) DO UPDATE SET last_ms = EXCLUDED.last_ms, device = EXCLUDED.device";
+
+constexpr const char* kPlacementsSql =
+    "SELECT device_id, node_id, first_ms, last_ms, device::text FROM camera_nodes ORDER BY device_id, last_ms DESC";
+
+Result<std::vector<CameraPlacement>> ReadPlacements(pg::Connection& conn) {
+  auto rows = conn.Exec(kPlacementsSql);
+  if (!rows.ok()) return rows.status();
+  const pg::Rows& r = rows.value();
+  std::vector<CameraPlacement> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back({r.Text(i, 0), r.Text(i, 1), std::stoll(r.Text(i, 2)), std::stoll(r.Text(i, 3)), r.Text(i, 4)});
+  }
+  return out;
+}
+
 std::vector<std::string> CamerasOf(const std::string& json_text) {
   std::vector<std::string> out;
   const auto j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -163,6 +185,7 @@ class Membership::Impl {
     v.database_reachable = reachable_;
     v.database_checked_ms = checked_ms_;
     v.nodes = nodes_;
+    v.placements = placements_;
     const auto own = std::find_if(v.nodes.begin(), v.nodes.end(),
                                   [this](const NodeInfo& n) { return n.node_id == options_.node_id; });
     if (own == v.nodes.end()) {
@@ -226,8 +249,15 @@ class Membership::Impl {
                      ToText(self.load.frames_per_s), ToText(self.load.cpu_percent), std::to_string(self.load.cameras),
                      nlohmann::json(self.cameras).dump()});
     if (!written.ok()) return Fail(written);
+    if (!self.cameras.empty()) {
+      if (Status placed = conn_->Run(kPlaceSql, {self.node_id, Placements(self.cameras)}); !placed.ok()) {
+        return Fail(placed);
+      }
+    }
     auto nodes = ReadNodes(*conn_, options_.down_after_ms);
     if (!nodes.ok()) return Fail(nodes.status());
+    auto placements = ReadPlacements(*conn_);
+    if (!placements.ok()) return Fail(placements.status());
     heartbeats_.Add();
     database_up_.Set(1);
     nodes_up_.Set(std::count_if(nodes.value().begin(), nodes.value().end(), [](const NodeInfo& n) { return n.up; }));
@@ -235,6 +265,7 @@ class Membership::Impl {
     {
       std::lock_guard lock(mu_);
       nodes_ = std::move(nodes).value();
+      placements_ = std::move(placements).value();
       for (auto& n : nodes_) {
         if (n.node_id == options_.node_id) self_.last_heartbeat_ms = n.last_heartbeat_ms;
       }
@@ -248,6 +279,20 @@ class Membership::Impl {
                      << ") in the database";
       announced_ = true;
     }
+  }
+
+  // [[id, description], ...] for kPlaceSql.
+  std::string Placements(const std::vector<std::string>& cameras) const {
+    std::vector<std::string> described;
+    if (callbacks_.describe_cameras) described = callbacks_.describe_cameras(cameras);
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t i = 0; i < cameras.size(); ++i) {
+      nlohmann::json device = i < described.size() ? nlohmann::json::parse(described[i], nullptr, false)
+                                                   : nlohmann::json::object();
+      if (!device.is_object()) device = nlohmann::json::object();
+      rows.push_back(nlohmann::json::array({cameras[i], std::move(device)}));
+    }
+    return rows.dump();
   }
 
   // A heartbeat that did not reach the database: the node goes on alone, and the next heartbeat reconnects.
@@ -283,6 +328,7 @@ class Membership::Impl {
   mutable LoadMeter meter_;         // guarded by mu_
   mutable NodeInfo self_;           // guarded by mu_
   std::vector<NodeInfo> nodes_;     // guarded by mu_: the table as last read
+  std::vector<CameraPlacement> placements_;  // guarded by mu_: camera_nodes as last read
   bool reachable_ = false;          // guarded by mu_
   bool failing_ = false;            // guarded by mu_: the last heartbeat failed (its problem was logged)
   int64_t checked_ms_ = 0;          // guarded by mu_

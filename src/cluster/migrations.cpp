@@ -25,6 +25,49 @@ constexpr Migration kClusterMigrations[] = {
      "  ADD COLUMN cpu_percent double precision NOT NULL DEFAULT 0,"
      "  ADD COLUMN camera_count integer NOT NULL DEFAULT 0,"
      "  ADD COLUMN cameras jsonb NOT NULL DEFAULT '[]'"},
+    // The gallery and the event log (store::Records); thumbnails live in the rows, so that every node serves them.
+    {3, "records",
+     "CREATE TABLE people ("
+     "  id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, created_ms bigint NOT NULL);"
+     "CREATE TABLE faces ("
+     "  id bigserial PRIMARY KEY, person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
+     "  negative boolean NOT NULL, descriptor bytea NOT NULL, thumbnail bytea, created_ms bigint NOT NULL);"
+     "CREATE INDEX faces_by_person ON faces(person_id);"
+     "CREATE TABLE events ("
+     "  id bigserial PRIMARY KEY, type text NOT NULL, ts_ms bigint NOT NULL, device_id text NOT NULL,"
+     "  frame_id bigint NOT NULL, person_id bigint, name text NOT NULL, distance double precision NOT NULL,"
+     "  box_x integer NOT NULL, box_y integer NOT NULL, box_w integer NOT NULL, box_h integer NOT NULL,"
+     "  thumbnail bytea, feedback boolean, descriptor bytea NOT NULL, message text NOT NULL,"
+     "  node_id text NOT NULL);"
+     "CREATE INDEX events_by_time ON events(ts_ms)"},
+    // Accounts, tokens, sessions and the audit log (auth::AuthStore). auth_state.version moves with every change in
+    // the change's own transaction: a node rereads the credentials when it sees it moved.
+    {5, "accounts",
+     "CREATE TABLE users ("
+     "  name text PRIMARY KEY, role text NOT NULL, password_hash text NOT NULL, created_ms bigint NOT NULL);"
+     "CREATE TABLE tokens ("
+     "  id bigserial PRIMARY KEY, name text NOT NULL, role text NOT NULL, device text NOT NULL,"
+     "  hash text NOT NULL UNIQUE, prefix text NOT NULL, created_ms bigint NOT NULL, created_by text NOT NULL,"
+     "  revoked_ms bigint);"
+     "CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_ms IS NULL;"
+     "CREATE TABLE sessions ("
+     "  hash text PRIMARY KEY, user_name text NOT NULL, created_ms bigint NOT NULL, expires_ms bigint NOT NULL);"
+     "CREATE TABLE audit ("
+     "  id bigserial PRIMARY KEY, ts_ms bigint NOT NULL, actor text NOT NULL, address text NOT NULL,"
+     "  action text NOT NULL, detail text NOT NULL);"
+     "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+     "  $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
+     "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit"
+     "  FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+     "CREATE TABLE auth_state (one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL,"
+     "  bootstrapped boolean NOT NULL);"
+     "INSERT INTO auth_state VALUES (true, 0, false)"},
+    // Which node held which camera when, with the camera as that node described it: the device list of every node,
+    // and where a camera's footage lies.
+    {6, "camera_nodes",
+     "CREATE TABLE camera_nodes ("
+     "  device_id text NOT NULL, node_id text NOT NULL, first_ms bigint NOT NULL, last_ms bigint NOT NULL,"
+     "  device jsonb NOT NULL, PRIMARY KEY (device_id, node_id))"},
 };
 
 // Rolls back after a failure inside a transaction; the caller reports the failure itself, not this.

@@ -129,6 +129,29 @@ Result<Rows> Connection::Exec(const std::string& sql, const std::vector<std::str
   return std::move(*last);
 }
 
+Result<std::vector<Notification>> Connection::AwaitNotifications(int64_t timeout_ms) {
+  if (conn_ == nullptr) return Status::Unavailable("postgresql: the connection was closed after an earlier failure");
+  std::vector<Notification> out;
+  auto take = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      out.push_back({n->relname, n->extra});
+      PQfreemem(n);
+    }
+  };
+  take();
+  if (!out.empty()) return out;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  const int n = poll(&pfd, 1, static_cast<int>(timeout_ms));
+  if (n < 0 && errno != EINTR) return Status::Unavailable(std::string("postgresql: poll: ") + std::strerror(errno));
+  if (n > 0 && (PQconsumeInput(conn_) == 0 || !healthy())) {
+    Status st = Status::Unavailable("postgresql: " + OneLine(PQerrorMessage(conn_)));
+    Abandon();
+    return st;
+  }
+  take();
+  return out;
+}
+
 Status Connection::Run(const std::string& sql, const std::vector<std::string>& params) {
   auto r = Exec(sql, params);
   return r.ok() ? Status::Ok() : r.status();

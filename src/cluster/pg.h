@@ -33,6 +33,12 @@ class Rows {
   std::unique_ptr<pg_result, Free> result_;
 };
 
+// A NOTIFY this connection LISTENs to.
+struct Notification {
+  std::string channel;
+  std::string payload;
+};
+
 class Connection {
  public:
   // Connects to a libpq URI within 2 s (unless the URI sets its own connect_timeout). Unavailable (with libpq's
@@ -49,6 +55,9 @@ class Connection {
   Result<Rows> Exec(const std::string& sql, const std::vector<std::string>& params = {});
   // Exec for statements whose rows are not wanted.
   Status Run(const std::string& sql, const std::vector<std::string>& params = {});
+  // The notifications on the channels this connection LISTENs to: those already received, else those that arrive
+  // within `timeout_ms` (none when nothing came). Unavailable when the connection is lost (then of no further use).
+  Result<std::vector<Notification>> AwaitNotifications(int64_t timeout_ms);
   // The deadline of each later statement (default 5 s).
   void set_deadline_ms(int64_t ms) { deadline_ms_ = ms; }
   // False once the server closed the connection or a statement found it broken or ran past its deadline.

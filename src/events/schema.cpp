@@ -119,7 +119,7 @@ void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, c
                {"frame_ts", frame.capture_ts_ms},
                {"frame_received_at", frame.received_ts_ms},
                {"latency_ms", e->ts_ms - frame.received_ts_ms},
-               {"frame_url", "/api/v1/frames/" + std::to_string(e->frame_id)}};
+               {"frame_url", "/api/v1/devices/" + e->device_id + "/frames/" + std::to_string(e->frame_id)}};
   AddCamera(&message, e->device_id, device);
   message["type"] = e->type;
   message["ts"] = e->ts_ms;

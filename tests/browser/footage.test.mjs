@@ -120,7 +120,7 @@ test('footage: timeline, scrub, step, play, events, MP4 and ZIP exports', { time
     const shown = await waitForFrame(page, last.id);
     assert.equal(await page.getByLabel('Camera').inputValue(), 'cam-a');
     assert.equal(shown.ts, last.ts);
-    assert.equal(shown.src, `/api/v1/frames/${last.id}`);
+    assert.equal(shown.src, `/api/v1/devices/cam-a/frames/${last.id}`);
     assert.equal(shown.caption, `frame ${last.id}`);
     const slider = page.getByRole('slider', { name: 'Position in the stored footage' });
     assert.equal(await slider.getAttribute('min'), String(t0));

@@ -34,7 +34,7 @@ TEST(ClusterHaproxy, TheConfigPassesHaproxysOwnCheck) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const std::string& text = config.value();
   for (const char* line : {"bind 127.0.0.1:19003", "hash-type consistent", "balance hash var(txn.device_id)",
-                           "req.hdr(X-Device-ID)", "url_param(device_id)", "option httpchk GET /health",
+                           "req.hdr(X-Device-ID)", "url_param(device_id)", "option forwardfor", "option httpchk GET /health",
                            "inter 500 fastinter 500 downinter 500 fall 2 rise 1", "timeout tunnel 1h",
                            "server n1 127.0.0.1:9101 check", "server n2.example cam-host-2:9003 check",
                            "server n_3 127.0.0.3:80 check"}) {

@@ -68,6 +68,10 @@ TEST_F(IngestApiTest, RawAndMultipartFramesAreStoredAndListed) {
   EXPECT_EQ(jpeg.status, 200);
   EXPECT_EQ(jpeg.headers["content-type"], "image/jpeg");
   EXPECT_EQ(jpeg.body, obama_);
+  // The frame under its camera (the list's url), and under another camera not at all.
+  EXPECT_EQ(frames["frames"][0]["url"], "/api/v1/devices/cam-raw/frames/" + std::to_string(raw_id));
+  EXPECT_EQ(c.Get(frames["frames"][0]["url"].get<std::string>()).body, obama_);
+  EXPECT_EQ(c.Get("/api/v1/devices/cam-form/frames/" + std::to_string(raw_id)).status, 404);
 
   auto devices = Json(c.Get("/api/v1/devices"));
   EXPECT_EQ(devices["total"], 3);

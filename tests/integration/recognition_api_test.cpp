@@ -72,7 +72,9 @@ TEST_F(RecognitionApiTest, EnrolledPersonSeenByACameraBecomesAnEvent) {
   EXPECT_GT(event["box"]["w"].get<int>(), 40);
   EXPECT_EQ(event["camera_name"], "door");
   EXPECT_GE(event["latency_ms"].get<int64_t>(), 0);
-  EXPECT_EQ(event["frame_url"], "/api/v1/frames/" + std::to_string(event["frame_id"].get<uint64_t>()));
+  EXPECT_EQ(event["frame_url"], "/api/v1/devices/" + event["device_id"].get<std::string>() + "/frames/" +
+                                    std::to_string(event["frame_id"].get<uint64_t>()));
+  EXPECT_TRUE(testing::WaitFor([&] { return cam.Get(event["frame_url"].get<std::string>()).status == 200; }));
 
   // More sightings within the window fold into that one event.
   for (int i = 0; i < 2; ++i) ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "door").status, 200);

@@ -155,6 +155,10 @@ struct WsClient::Impl {
 
 WsClient::WsClient(unsigned short port, const std::string& path, int receive_buffer,
                    const std::vector<std::pair<std::string, std::string>>& headers)
+    : WsClient("127.0.0.1", port, path, receive_buffer, headers) {}
+
+WsClient::WsClient(const std::string& host, unsigned short port, const std::string& path, int receive_buffer,
+                   const std::vector<std::pair<std::string, std::string>>& headers)
     : impl_(new Impl) {
   beast::error_code ec;
   if (receive_buffer > 0) {
@@ -162,13 +166,13 @@ WsClient::WsClient(unsigned short port, const std::string& path, int receive_buf
     sock.open(tcp::v4(), ec);
     sock.set_option(boost::asio::socket_base::receive_buffer_size(receive_buffer), ec);
   }
-  beast::get_lowest_layer(impl_->ws).connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+  beast::get_lowest_layer(impl_->ws).connect(tcp::endpoint(boost::asio::ip::make_address(host, ec), port), ec);
   if (ec) return;
   impl_->ws.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
     for (const auto& [k, v] : headers) req.set(k, v);
   }));
   beast::websocket::response_type res;
-  impl_->ws.handshake(res, "127.0.0.1:" + std::to_string(port), path, ec);
+  impl_->ws.handshake(res, host + ":" + std::to_string(port), path, ec);
   impl_->handshake_status = res.result_int();
   impl_->connected = !ec;
 }

@@ -66,7 +66,7 @@ class HttpClient {
   Impl* impl_;
 };
 
-// A WebSocket client on 127.0.0.1:port. Blocking calls with timeouts.
+// A WebSocket client, on 127.0.0.1:port unless a host is given. Blocking calls with timeouts.
 class WsClient {
  public:
   struct Message {
@@ -78,6 +78,9 @@ class WsClient {
   // (SO_RCVBUF), to play a viewer on a slow link that stops reading.
   // `headers` go with the upgrade request (e.g. Origin, Cookie).
   WsClient(unsigned short port, const std::string& path, int receive_buffer = 0,
+           const std::vector<std::pair<std::string, std::string>>& headers = {});
+  // The same on `host` (a cluster's nodes listen on 127.0.0.2, 127.0.0.3, ...).
+  WsClient(const std::string& host, unsigned short port, const std::string& path, int receive_buffer = 0,
            const std::vector<std::pair<std::string, std::string>>& headers = {});
   ~WsClient();
   WsClient(const WsClient&) = delete;

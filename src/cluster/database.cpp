@@ -1,0 +1,32 @@
+#include "cluster/database.h"
+
+#include "cluster/cluster.h"
+#include "cluster/migrations.h"
+
+namespace iotstream::cluster {
+
+Result<pg::Rows> Database::Query(const std::string& sql, const std::vector<std::string>& params) {
+  std::lock_guard lock(mu_);
+  auto conn = Connection();
+  if (!conn.ok()) return conn.status();
+  return conn.value()->Exec(sql, params);
+}
+
+Result<pg::Connection*> Database::Connection() {
+  if (conn_ != nullptr && conn_->healthy()) return conn_.get();
+  conn_.reset();
+  auto opened = pg::Connection::Open(url_);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<pg::Connection> conn = std::move(opened).value();
+  if (!migrated_) {
+    conn->set_deadline_ms(kMigrationDeadlineMs);
+    auto migrated = Migrate(*conn, ClusterMigrations());
+    if (!migrated.ok()) return migrated.status();
+    migrated_ = true;
+  }
+  conn->set_deadline_ms(deadline_ms_);
+  conn_ = std::move(conn);
+  return conn_.get();
+}
+
+}  // namespace iotstream::cluster

@@ -1,0 +1,54 @@
+// The connection a node's shared state (records, accounts) uses: opened on first use and again after it broke,
+// bringing the schema up to ClusterMigrations with its first connection, one statement or transaction at a time.
+// Private to src/cluster.
+//
+// Thread-safety: thread-safe; one mutex serialises the connection (held for a whole transaction).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/pg.h"
+#include "core/status.h"
+
+namespace iotstream::cluster {
+
+class Database {
+ public:
+  // Connects nowhere yet. Each statement may take `deadline_ms` (see pg::Connection).
+  Database(std::string url, int64_t deadline_ms) : url_(std::move(url)), deadline_ms_(deadline_ms) {}
+
+  // One statement. Unavailable or Timeout when the database cannot be reached or stops answering; Internal when the
+  // statement (or the first migration) fails.
+  Result<pg::Rows> Query(const std::string& sql, const std::vector<std::string>& params = {});
+
+  // Runs `body(connection)` in a transaction: committed when it returns OK, rolled back otherwise (its status is the
+  // answer). The errors of Query besides.
+  template <typename Body>
+  Status InTransaction(Body body) {
+    std::lock_guard lock(mu_);
+    auto conn = Connection();
+    if (!conn.ok()) return conn.status();
+    pg::Connection& c = *conn.value();
+    if (Status st = c.Run("BEGIN"); !st.ok()) return st;
+    Status st = body(c);
+    if (st.ok()) return c.Run("COMMIT");
+    if (c.healthy()) (void)c.Run("ROLLBACK");
+    return st;
+  }
+
+ private:
+  // REQUIRES: mu_ held. The open connection, connecting (and migrating, the first time) when there is none.
+  Result<pg::Connection*> Connection();
+
+  const std::string url_;
+  const int64_t deadline_ms_;
+  std::mutex mu_;
+  std::unique_ptr<pg::Connection> conn_;  // guarded by mu_; null until the first call, and after a failure
+  bool migrated_ = false;                 // guarded by mu_
+};
+
+}  // namespace iotstream::cluster
