@@ -28,7 +28,7 @@ const std::map<std::string, std::set<std::string>>& Allowed() {
       {"motion", {"core"}},
       {"vision", {"core", "motion"}},
       {"exports", {"core"}},
-      {"cluster", {"core"}},
+      {"cluster", {"core", "store"}},
       {"auth", {"core", "store"}},
       {"live", {"core", "http"}},
       {"events", {"core", "ingest", "store", "motion", "vision"}},
