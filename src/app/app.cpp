@@ -20,6 +20,7 @@
 #include "app/version.h"
 #include "auth/auth.h"
 #include "cluster/cluster.h"
+#include "cluster/pg_outbox.h"
 #include "cluster/shared_state.h"
 #include "core/clock.h"
 #include "core/event.h"
@@ -365,7 +366,17 @@ int Run(const Config& config) {
     bus.AddPublisher(mqtt.get());
   }
   // Webhooks: declared before the event hub, so that they take the events it still publishes as it stops.
-  auto webhooks_started = notify::WebhookPublisher::Start(config.webhooks, config.store.data_dir, *records, metrics);
+  // In a cluster the outbox is the database's, shared by every node's publisher: each event goes once.
+  Result<std::unique_ptr<notify::WebhookPublisher>> webhooks_started = Status::Internal("not started");
+  if (config.database_url.empty()) {
+    webhooks_started = notify::WebhookPublisher::Start(config.webhooks, config.store.data_dir, *records, metrics);
+  } else {
+    auto outbox = cluster::OpenPgOutbox(
+        {.database_url = config.database_url, .node_id = config.node_id, .first_cursor = -1});
+    webhooks_started = outbox.ok() ? notify::WebhookPublisher::Start(config.webhooks, std::move(outbox).value(),
+                                                                     *records, metrics)
+                                   : Result<std::unique_ptr<notify::WebhookPublisher>>(outbox.status());
+  }
   if (!webhooks_started.ok()) {
     IOT_LOG(kError) << "cannot start the webhooks: " << webhooks_started.status().ToString();
     store->Close();

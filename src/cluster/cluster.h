@@ -40,7 +40,7 @@ struct Migration {
   std::string_view sql;   // one or more statements, run in one transaction
 };
 
-// The migrations of the cluster's own tables (`nodes`), oldest first.
+// The migrations of the cluster's own tables (`nodes`; `webhooks` and their outbox, pg_outbox.h), oldest first.
 std::span<const Migration> ClusterMigrations();
 
 struct MigrationOutcome {

@@ -40,6 +40,42 @@ constexpr Migration kClusterMigrations[] = {
      "  thumbnail bytea, feedback boolean, descriptor bytea NOT NULL, message text NOT NULL,"
      "  node_id text NOT NULL);"
      "CREATE INDEX events_by_time ON events(ts_ms)"},
+    // The webhooks and their outbox, shared by the nodes (pg_outbox.h). A row delivered or given up is kept as done
+    // (done_ms) for a while, to recognise its (webhook, event) when a slower node fans it out again; a webhook is
+    // delivered by the node that holds its claim. No foreign key to events: the event log is another table's.
+    {4, "webhook_outbox",
+     "CREATE TABLE webhooks ("
+     "  id bigserial PRIMARY KEY,"
+     "  url text NOT NULL,"
+     "  secret text NOT NULL,"
+     "  types text NOT NULL,"
+     "  cameras text NOT NULL,"
+     "  persons text NOT NULL,"
+     "  not_persons text NOT NULL,"
+     "  configured boolean NOT NULL,"
+     "  created_ms bigint NOT NULL,"
+     "  last_success_ms bigint,"
+     "  last_error text NOT NULL DEFAULT '',"
+     "  last_error_ms bigint,"
+     "  failures bigint NOT NULL DEFAULT 0,"
+     "  given_up bigint NOT NULL DEFAULT 0,"
+     "  claimed_by text,"
+     "  claimed_until timestamptz);"
+     "CREATE TABLE webhook_outbox ("
+     "  webhook_id bigint NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,"
+     "  event_id bigint NOT NULL,"
+     "  attempts integer NOT NULL DEFAULT 0,"
+     "  next_attempt_ms bigint NOT NULL,"
+     "  last_error text NOT NULL DEFAULT '',"
+     "  created_ms bigint NOT NULL,"
+     "  added_at timestamptz NOT NULL DEFAULT now(),"
+     "  done_ms bigint,"
+     "  PRIMARY KEY (webhook_id, event_id));"
+     "CREATE INDEX webhook_outbox_owed ON webhook_outbox (webhook_id, event_id) WHERE done_ms IS NULL;"
+     "CREATE TABLE webhook_cursor ("
+     "  id integer PRIMARY KEY CHECK (id = 1),"
+     "  last_event_id bigint NOT NULL,"
+     "  floor_event_id bigint NOT NULL)"},
     // Accounts, tokens, sessions and the audit log (auth::AuthStore). auth_state.version moves with every change in
     // the change's own transaction: a node rereads the credentials when it sees it moved.
     {5, "accounts",

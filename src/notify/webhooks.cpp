@@ -37,6 +37,7 @@ constexpr size_t kMaxSecret = 256;
 constexpr size_t kMaxFilterEntries = 64;
 constexpr size_t kMaxFilterEntry = 128;
 constexpr size_t kDeliveryRun = 32;  // rows of one webhook delivered before their outcomes are committed at once
+constexpr int64_t kSharedNoteEveryUs = 1'000'000;  // a shared outbox's run notes its deliveries at least this often
 constexpr uint64_t kMaxAnswerBody = 64 * 1024;  // a larger answer body fails the read, and its connection is closed
 
 // A parsed webhook URL.
@@ -347,35 +348,52 @@ std::string WebhookSignature(std::string_view body, std::string_view secret) {
   return out;
 }
 
-Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions options, const std::string& data_dir,
-                                                                  store::Records& records, Metrics& metrics) {
-  for (const auto& url : options.urls) {
-    if (Status st = CheckWebhookUrl(url); !st.ok()) return Status::InvalidArgument("--webhook " + url + ": " + st.message());
-  }
-  // The first start ever begins after the newest event: webhooks get what happens from now on.
+Result<int64_t> FirstOutboxCursor(store::Records& records) {
   store::EventQuery newest;
   newest.limit = 1;
   auto last = records.ListEvents(newest);
   if (!last.ok()) return last.status();
-  auto opened = store::Outbox::Open(data_dir, last.value().empty() ? 0 : last.value().front().id);
-  if (!opened.ok()) return opened.status();
-  std::unique_ptr<store::Outbox> outbox = std::move(opened).value();
-  auto dropped = outbox->SyncConfigured(options.urls);
-  if (!dropped.ok()) return dropped.status();
-  if (dropped.value() > 0) {
-    IOT_LOG(kWarn) << "webhooks: " << dropped.value() << " delivery(ies) dropped with webhooks no longer configured";
+  return last.value().empty() ? 0 : last.value().front().id;
+}
+
+namespace {
+
+Status CheckConfigured(const WebhookOptions& options) {
+  for (const auto& url : options.urls) {
+    if (Status st = CheckWebhookUrl(url); !st.ok()) return Status::InvalidArgument("--webhook " + url + ": " + st.message());
   }
-  auto cursor = outbox->Cursor();
-  if (!cursor.ok()) return cursor.status();
-  auto backlog = outbox->Backlog();
-  if (!backlog.ok()) return backlog.status();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions options, const std::string& data_dir,
+                                                                  store::Records& records, Metrics& metrics) {
+  if (Status st = CheckConfigured(options); !st.ok()) return st;
+  // The first start ever begins after the newest event: webhooks get what happens from now on.
+  auto first = FirstOutboxCursor(records);
+  if (!first.ok()) return first.status();
+  auto opened = store::Outbox::Open(data_dir, first.value());
+  if (!opened.ok()) return opened.status();
+  return Start(std::move(options), std::move(opened).value(), records, metrics);
+}
+
+Result<std::unique_ptr<WebhookPublisher>> WebhookPublisher::Start(WebhookOptions options,
+                                                                  std::unique_ptr<store::Outbox> outbox,
+                                                                  store::Records& records, Metrics& metrics) {
+  if (Status st = CheckConfigured(options); !st.ok()) return st;
   auto poster = Poster::Make(options.ca_file);
   if (!poster.ok()) return poster.status();
   std::unique_ptr<WebhookPublisher> p(new WebhookPublisher(std::move(options), std::move(outbox),
                                                            std::move(poster).value(), records, metrics));
-  if (Status st = p->Reload(); !st.ok()) return st;
-  p->cursor_ = cursor.value();
-  p->backlog_.Set(backlog.value());
+  if (Status st = p->Prepare(); !st.ok()) {
+    // A shared outbox's database may come later (a cluster node starts before it): the fan-out thread's polls
+    // prepare it then. A node's own SQLite that fails is a start-up error.
+    if (!p->shared_ || !(st.IsUnavailable() || st.IsTimeout())) return st;
+    IOT_LOG(kWarn) << "webhooks: the shared outbox is unreachable (" << st.ToString()
+                   << "); webhooks start once the database answers";
+    p->prepared_ = false;
+  }
   p->fan_out_ = std::thread([raw = p.get()] { raw->FanOut(); });
   p->delivery_ = std::thread([raw = p.get()] { raw->Deliver(); });
   return p;
@@ -396,7 +414,8 @@ WebhookPublisher::WebhookPublisher(WebhookOptions options, std::unique_ptr<store
       backlog_(metrics.gauge("notify_webhook_backlog", "webhook deliveries waiting in the outbox")),
       latency_(metrics.histogram(kEventLatencyMetric, kEventLatencyHelp, {{"output", "webhook"}})),
       poster_(std::move(poster)),
-      jitter_(std::random_device{}()) {}
+      jitter_(std::random_device{}()),
+      shared_(outbox_->shared()) {}
 
 WebhookPublisher::~WebhookPublisher() {
   {
@@ -466,7 +485,7 @@ Status WebhookPublisher::Delete(int64_t id) {
   return Reload();
 }
 
-Status WebhookPublisher::Reload() {
+Status WebhookPublisher::Reload(bool wake) {
   auto list = outbox_->ListWebhooks();
   if (!list.ok()) return list.status();
   auto hooks = std::make_shared<std::vector<Hook>>();
@@ -482,7 +501,7 @@ Status WebhookPublisher::Reload() {
     std::lock_guard lock(hooks_mu_);
     hooks_ = std::move(hooks);
   }
-  WakeDelivery();
+  if (wake) WakeDelivery();
   return Status::Ok();
 }
 
@@ -500,33 +519,30 @@ void WebhookPublisher::WakeDelivery() {
 }
 
 void WebhookPublisher::FanOut() {
+  const auto poll_every = std::chrono::milliseconds(options_.shared_poll_ms);
+  auto next_poll = std::chrono::steady_clock::now();
   std::unique_lock lock(queue_mu_);
   while (true) {
-    queue_cv_.wait(lock, [this] { return stopping_ || catch_up_ || !queue_.empty(); });
+    const auto wanted = [this] { return stopping_ || catch_up_ || !queue_.empty(); };
+    if (shared_) {
+      queue_cv_.wait_until(lock, next_poll, wanted);
+    } else {
+      queue_cv_.wait(lock, wanted);
+    }
     // What is still queued at a stop is in the event log, after the cursor: the next start fans it out.
     if (stopping_) return;
+    const bool poll = shared_ && std::chrono::steady_clock::now() >= next_poll;
+    if (poll) next_poll = std::chrono::steady_clock::now() + poll_every;
     const bool catch_up = std::exchange(catch_up_, false);
     std::deque<EventPtr> batch;
     batch.swap(queue_);
     lock.unlock();
-    bool ok = true;
-    if (catch_up) {
-      ok = CatchUp();
-    } else {
-      std::vector<Item> items;
-      for (const auto& e : batch) {
-        const json message = json::parse(e->json, nullptr, false);
-        if (!message.is_object()) continue;
-        Item it = Item::Of(message, e->type, e->device_id);
-        if (it.id > cursor_) items.push_back(std::move(it));
-        if (items.size() >= options_.batch) {
-          ok = Enqueue(items);
-          items.clear();
-          if (!ok) break;
-        }
-      }
-      if (ok && !items.empty()) ok = Enqueue(items);
-    }
+    bool ok = !poll || Poll();
+    if (ok && catch_up) ok = CatchUp();
+    // After a catch-up the batch's events are at or below the cursor, fanned out. A shared outbox is handed them
+    // anyway (it skips what it has): one committed late, below a cursor that a poll moved past it, is not in the
+    // log after the cursor.
+    if (ok && (!catch_up || shared_)) ok = FanOutBatch(batch);
     lock.lock();
     if (!ok) {
       // The log still has every event after the cursor: read it again once the store answers.
@@ -535,6 +551,77 @@ void WebhookPublisher::FanOut() {
       queue_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
     }
   }
+}
+
+bool WebhookPublisher::FanOutBatch(const std::deque<EventPtr>& batch) {
+  std::vector<Item> items;
+  for (const auto& e : batch) {
+    const json message = json::parse(e->json, nullptr, false);
+    if (!message.is_object()) continue;
+    Item it = Item::Of(message, e->type, e->device_id);
+    // A shared outbox skips by itself what was fanned out before.
+    if (shared_ || it.id > cursor_) items.push_back(std::move(it));
+    if (items.size() >= options_.batch) {
+      if (!Enqueue(items, /*from_log=*/false)) return false;
+      items.clear();
+    }
+  }
+  return items.empty() || Enqueue(items, /*from_log=*/false);
+}
+
+Status WebhookPublisher::Prepare() {
+  auto dropped = outbox_->SyncConfigured(options_.urls);
+  if (!dropped.ok()) return dropped.status();
+  if (dropped.value() > 0) {
+    IOT_LOG(kWarn) << "webhooks: " << dropped.value() << " delivery(ies) dropped with webhooks no longer configured";
+  }
+  auto cursor = outbox_->Cursor();
+  if (!cursor.ok()) return cursor.status();
+  auto backlog = outbox_->Backlog();
+  if (!backlog.ok()) return backlog.status();
+  if (Status st = Reload(); !st.ok()) return st;
+  cursor_ = cursor.value();
+  backlog_.Set(backlog.value());
+  return Status::Ok();
+}
+
+bool WebhookPublisher::Poll() {
+  if (!prepared_) {
+    if (Status st = Prepare(); !st.ok()) return false;  // said once at start; the database is still away
+    prepared_ = true;
+    IOT_LOG(kInfo) << "webhooks: the shared outbox answers; webhooks start";
+  }
+  if (Status st = Reload(/*wake=*/false); !st.ok()) {
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: reading the webhooks: " << st.ToString();
+    return false;
+  }
+  auto backlog = outbox_->Backlog();
+  if (backlog.ok()) backlog_.Set(backlog.value());
+  auto cursor = outbox_->Cursor();
+  if (!cursor.ok()) {
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: reading the outbox's cursor: " << cursor.status().ToString();
+    return false;
+  }
+  cursor_ = std::max(cursor_, cursor.value());
+  if (!hooks()->empty()) return CatchUp();
+  // No webhook wants what was logged meanwhile: the cursor skips it unread, so that a webhook made later starts
+  // from then, not from the history.
+  auto newest = FirstOutboxCursor(records_);
+  if (!newest.ok()) {
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: reading the event log: " << newest.status().ToString();
+    return false;
+  }
+  if (newest.value() <= cursor_) return true;
+  if (auto moved = outbox_->Enqueue({}, newest.value()); !moved.ok()) {
+    store_errors_.Add();
+    IOT_LOG(kWarn) << "webhooks: writing the outbox: " << moved.status().ToString();
+    return false;
+  }
+  cursor_ = newest.value();
+  return true;
 }
 
 bool WebhookPublisher::CatchUp() {
@@ -551,12 +638,12 @@ bool WebhookPublisher::CatchUp() {
     if (events.value().empty()) return true;
     std::vector<Item> items;
     for (const auto& e : events.value()) items.push_back(Item::Of(events::EventJson(e), e.type, e.device_id));
-    if (!Enqueue(items)) return false;
+    if (!Enqueue(items, /*from_log=*/true)) return false;
     if (events.value().size() < options_.batch) return true;
   }
 }
 
-bool WebhookPublisher::Enqueue(const std::vector<Item>& items) {
+bool WebhookPublisher::Enqueue(const std::vector<Item>& items, bool from_log) {
   const Hooks current = hooks();
   const int64_t now = NowMs();
   std::vector<store::OutboxEntry> entries;
@@ -565,13 +652,17 @@ bool WebhookPublisher::Enqueue(const std::vector<Item>& items) {
       if (it.WantedBy(h.record)) entries.push_back(store::OutboxEntry{h.record.id, it.id, 0, now, now});
     }
   }
-  auto added = outbox_->Enqueue(entries, items.back().id);
+  int64_t newest = cursor_;
+  if (from_log || !shared_) {
+    for (const auto& it : items) newest = std::max(newest, it.id);
+  }
+  auto added = outbox_->Enqueue(entries, newest);
   if (!added.ok()) {
     store_errors_.Add();
     IOT_LOG(kWarn) << "webhooks: writing the outbox: " << added.status().ToString();
     return false;
   }
-  cursor_ = items.back().id;
+  cursor_ = newest;
   if (added.value() > 0) {
     backlog_.Add(added.value());
     WakeDelivery();
@@ -586,7 +677,8 @@ void WebhookPublisher::Deliver() {
       if (deliver_stopping_) return;
       deliver_wake_ = false;
     }
-    int64_t wake_ms = NowMs() + 60'000;
+    // A shared outbox gets rows from the other nodes, and the webhooks of a node that died: look again soon.
+    int64_t wake_ms = NowMs() + (shared_ ? options_.shared_poll_ms : 60'000);
     bool attempted = false;
     auto heads = outbox_->Heads(kDeliveryRun);
     if (!heads.ok()) {
@@ -594,10 +686,22 @@ void WebhookPublisher::Deliver() {
       IOT_LOG(kWarn) << "webhooks: reading the outbox: " << heads.status().ToString();
       wake_ms = NowMs() + 1'000;
     } else {
-      const Hooks current = hooks();
-      poster_->Forget([&current](int64_t id) {
+      Hooks current = hooks();
+      const auto known = [&current](int64_t id) {
         return std::any_of(current->begin(), current->end(), [id](const Hook& h) { return h.record.id == id; });
-      });
+      };
+      // A shared outbox's rows may be for a webhook another node created since this one last read them.
+      const bool unknown = std::any_of(heads.value().begin(), heads.value().end(),
+                                       [&known](const store::OutboxEntry& e) { return !known(e.webhook_id); });
+      if (shared_ && unknown) {
+        if (Status st = Reload(/*wake=*/false); st.ok()) {
+          current = hooks();
+        } else {
+          store_errors_.Add();
+          IOT_LOG(kWarn) << "webhooks: reading the webhooks: " << st.ToString();
+        }
+      }
+      poster_->Forget(known);
       const auto& all = heads.value();
       for (auto first = all.begin(); first != all.end();) {
         const int64_t webhook_id = first->webhook_id;
@@ -625,6 +729,22 @@ void WebhookPublisher::Deliver() {
 bool WebhookPublisher::DeliverRun(const Hook& hook, const std::vector<store::OutboxEntry>& run, bool* attempted,
                                   int64_t* wake_ms) {
   std::vector<int64_t> delivered;
+  // Notes the deliveries so far in one transaction; false when the outbox did not take them.
+  const auto note = [&]() -> bool {
+    if (delivered.empty()) return true;
+    if (Status st = outbox_->Delivered(hook.record.id, delivered, NowMs()); !st.ok()) {
+      // The rows stay, so their events go again: at least once.
+      store_errors_.Add();
+      IOT_LOG(kWarn) << "webhooks: noting " << delivered.size() << " deliveries to webhook " << hook.record.id << ": "
+                     << st.ToString();
+      return false;
+    }
+    delivered_.Add(delivered.size());
+    backlog_.Add(-static_cast<int64_t>(delivered.size()));
+    delivered.clear();
+    return true;
+  };
+  int64_t noted_us = MonotonicUs();
   bool noted = true;
   for (const auto& entry : run) {
     if (entry.next_attempt_ms > NowMs()) {
@@ -639,22 +759,18 @@ bool WebhookPublisher::DeliverRun(const Hook& hook, const std::vector<store::Out
     const Outcome outcome = Attempt(hook, entry);
     if (outcome == Outcome::kDelivered) {
       delivered.push_back(entry.event_id);
+      // A shared outbox's claim on the webhook lasts its lease from the last outcome noted: a long run notes
+      // every second (which renews it), so that no other node takes the webhook over while this one delivers.
+      if (shared_ && MonotonicUs() - noted_us >= kSharedNoteEveryUs) {
+        if (!note()) return false;
+        noted_us = MonotonicUs();
+      }
       continue;
     }
     noted = outcome == Outcome::kNoted;
     break;  // the rows after a failed one wait: order per webhook
   }
-  if (delivered.empty()) return noted;
-  if (Status st = outbox_->Delivered(hook.record.id, delivered, NowMs()); !st.ok()) {
-    // The rows stay, so their events go again: at least once.
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: noting " << delivered.size() << " deliveries to webhook " << hook.record.id << ": "
-                   << st.ToString();
-    return false;
-  }
-  delivered_.Add(delivered.size());
-  backlog_.Add(-static_cast<int64_t>(delivered.size()));
-  return noted;
+  return note() && noted;
 }
 
 WebhookPublisher::Outcome WebhookPublisher::Attempt(const Hook& hook, const store::OutboxEntry& entry) {

@@ -17,10 +17,19 @@
 // host is resolved once and again after a failed connect. A request that finds its kept-alive connection closed by
 // the receiver goes once more on a new one, in the same attempt. A deleted webhook's connection is closed.
 //
+// A shared outbox (store::Outbox::shared(): the cluster's, in PostgreSQL, used by the publisher of every node): the
+// events other nodes log reach this node only through the event log, and their webhooks only through the outbox,
+// so the fan-out reads both again every shared_poll_ms and the delivery thread asks for rows it may deliver at
+// least as often. Every event this node publishes is handed to the outbox at once (which skips what was fanned out
+// before), but only reading the log moves the shared cursor, in id order: an event logged and never published
+// (its node died first) is found by the next poll of any node. Delivered rows are noted at least every second
+// during a run, within the outbox's claim. A webhook created on another node gets the events fanned out from this
+// node's next poll on. notify_webhook_backlog is then the cluster's, read again at every poll.
+//
 // Thread-safety: every method may be called from any thread. Publish() never blocks. Create, List and Delete block
-// on SQLite: call them off I/O threads. One attempt takes at most request_timeout (name resolution aside, which is
-// bounded by the system resolver), and attempts run one at a time, so an unresponsive receiver delays the others'
-// deliveries by at most that per attempt.
+// on the outbox (SQLite, or the cluster's PostgreSQL): call them off I/O threads. One attempt takes at most
+// request_timeout (name resolution aside, which is bounded by the system resolver), and attempts run one at a time,
+// so an unresponsive receiver delays the others' deliveries by at most that per attempt.
 #pragma once
 
 #include <chrono>
@@ -52,11 +61,16 @@ struct WebhookOptions {
   std::string ca_file;                                  // --webhook-ca-file: CAs for https:// (empty: the system's)
   size_t max_queued = 1'024;                            // events waiting for the fan-out; more are dropped (counted)
   size_t batch = 256;                                   // events fanned out per transaction at most
+  int64_t shared_poll_ms = 500;                         // a shared outbox: how often the others' work is looked for
 };
 
 // A webhook URL the publisher can deliver to: http:// or https://, a host (name, IPv4 or [IPv6]), an optional port,
 // a path; no user info, no fragment, no spaces, at most 2048 characters. InvalidArgument says what is wrong.
 Status CheckWebhookUrl(std::string_view url);
+
+// The cursor a new outbox starts at: the id of the newest event in `records` (0: none), so that webhooks get what
+// happens from then on, not the history. The event log's error when it cannot be read.
+Result<int64_t> FirstOutboxCursor(store::Records& records);
 
 // The lower-case hex HMAC-SHA256 of `body` keyed with `secret` (what follows "sha256=" in the signature header).
 std::string WebhookSignature(std::string_view body, std::string_view secret);
@@ -69,6 +83,10 @@ class WebhookPublisher final : public EventPublisher {
   // options.ca_file; IOError from SQLite.
   // `records` and `metrics` must outlive the publisher.
   static Result<std::unique_ptr<WebhookPublisher>> Start(WebhookOptions options, const std::string& data_dir,
+                                                         store::Records& records, Metrics& metrics);
+  // The same with `outbox` (REQUIRES: not null; e.g. a cluster's, cluster::OpenPgOutbox, opened at
+  // FirstOutboxCursor) in place of the SQLite one; the outbox's own errors instead of SQLite's.
+  static Result<std::unique_ptr<WebhookPublisher>> Start(WebhookOptions options, std::unique_ptr<store::Outbox> outbox,
                                                          store::Records& records, Metrics& metrics);
   // Stops both threads (an attempt in flight finishes first); what is owed stays in the outbox for the next start.
   ~WebhookPublisher() override;
@@ -95,11 +113,23 @@ class WebhookPublisher final : public EventPublisher {
 
   WebhookPublisher(WebhookOptions options, std::unique_ptr<store::Outbox> outbox, std::unique_ptr<Poster> poster,
                    store::Records& records, Metrics& metrics);
-  Status Reload();
+  // Makes the configured webhooks those of the options and reads the webhooks, the cursor and the backlog. Before
+  // the threads start, or on the fan-out thread.
+  Status Prepare();
+  // Reads the webhooks again; wakes the delivery thread when `wake`.
+  Status Reload(bool wake = true);
   Hooks hooks() const;
   void FanOut();
-  // Adds the outbox rows of `items` (oldest first, after the cursor); false after a store error.
-  bool Enqueue(const std::vector<Item>& items);
+  // Fans out `batch` (published events); false after a store error.
+  bool FanOutBatch(const std::deque<EventPtr>& batch);
+  // A shared outbox: reads the webhooks, the backlog and the cursor again, then what the log holds after the
+  // cursor (other nodes' events; with no webhook, the cursor only skips to the newest event); false after a store
+  // error.
+  bool Poll();
+  // Adds the outbox rows of `items` (oldest first, after the cursor) and moves the cursor past them; false after a
+  // store error. Published items (`from_log` false) leave a shared outbox's cursor where it is: there only reading
+  // the log moves it, so that an event logged but never published (its node died) is still found there.
+  bool Enqueue(const std::vector<Item>& items, bool from_log);
   // Fans out what the event log holds after the cursor; false after a store error.
   bool CatchUp();
   void Deliver();
@@ -128,6 +158,8 @@ class WebhookPublisher final : public EventPublisher {
   std::unique_ptr<Poster> poster_;  // used by the delivery thread only
   std::mt19937_64 jitter_;          // used by the delivery thread only
   int64_t cursor_ = 0;              // used by the fan-out thread only (set before it starts)
+  const bool shared_;               // outbox_->shared()
+  bool prepared_ = true;            // the fan-out thread's (set before it starts): Prepare has succeeded
 
   mutable std::mutex hooks_mu_;
   Hooks hooks_;  // guarded by hooks_mu_; replaced whole, read by copying the pointer

@@ -7,6 +7,8 @@
 // Thread-safe: one mutex serialises this object's SQLite connection. Every method blocks on the disk: call it from
 // a notify or disk-pool thread, never from an HTTP I/O thread. A method that returns OK has committed. Errors are
 // IOError (SQLite), NotFound (no such webhook) or InvalidArgument, as stated per method.
+//
+// The interface has a second implementation, shared by the nodes of a cluster (cluster/pg_outbox.h): see shared().
 #pragma once
 
 #include <cstdint>
@@ -88,6 +90,14 @@ class Outbox {
   virtual Status GiveUp(int64_t webhook_id, int64_t event_id, const std::string& error, int64_t now_ms) = 0;
   // Rows waiting, over all webhooks.
   virtual Result<int64_t> Backlog() = 0;
+
+  // Whether other processes (the nodes of a cluster) fan out to and deliver from this outbox too. A shared outbox
+  // differs from the contract above in three ways: Enqueue skips by itself what was fanned out before (by anyone,
+  // at or below the cursor too), so its caller may hand it any event; Heads returns only the webhooks this process
+  // may deliver now (the others' wait for the process delivering them); and Delivered, Failed and GiveUp refuse
+  // (Conflict) rows this process no longer holds. Its users learn of the others' events, webhooks and rows only by
+  // reading again, so they poll. The SQLite outbox (Open) is not shared.
+  virtual bool shared() const { return false; }
 
  protected:
   Outbox() = default;

@@ -15,6 +15,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/postgres.h"
+#include "notify/receiver.h"
 #include "support/jpeg_encode.h"
 #include "support/raw_tcp.h"
 #include "support/server_test.h"
@@ -470,10 +471,12 @@ TEST_F(ClusterNodes, AnEnrolmentOnOneNodeNamesThePersonOnAnotherAndEveryNodesVie
       << "no descriptor weights in " << testing::ModelsDir() << ": run scripts/fetch-models.sh (test.sh does)";
   ASSERT_FALSE(pg_.url().empty());
   ASSERT_TRUE(pg_.CreateDatabase("iotstream"));
+  // One webhook, configured on every node (as a site would): each event reaches it once, from whichever node.
+  testing::Receiver receiver;
   const std::vector<std::string> recognition = {"--models-dir", testing::ModelsDir().string(), "--max-workers", "1",
-                                                "--event-dedup-s", "60"};
+                                                "--event-dedup-s", "60", "--webhook", receiver.Url()};
   nodes_[0] = StartNode(0, recognition);
-  nodes_[1] = StartNode(1);
+  nodes_[1] = StartNode(1, {"--recognition=false", "--recognition-api=false", "--webhook", receiver.Url()});
   nodes_[2] = StartNode(2, recognition);
   for (const auto& n : nodes_) ASSERT_NE(n->port(), 0) << n->Log();
   std::array<std::unique_ptr<testing::WsClient>, kNodes> viewers;
@@ -553,6 +556,26 @@ TEST_F(ClusterNodes, AnEnrolmentOnOneNodeNamesThePersonOnAnotherAndEveryNodesVie
   const HttpResult thumbnail =
       HttpClient(nodes_[1]->host(), nodes_[1]->port()).Get("/api/v1/events/" + std::to_string(id) + "/thumbnail.jpg");
   EXPECT_EQ(thumbnail.status, 200);
+
+  // The webhook got every event logged up to the recognition (person_added, device_online, person_recognised, from
+  // n1 and n3), each once.
+  std::set<int64_t> logged;
+  const json log = GetJson(*nodes_[1], "/api/v1/events?limit=1000");
+  for (const auto& e : log["events"]) {
+    if (e["id"].get<int64_t>() <= id) logged.insert(e["id"].get<int64_t>());
+  }
+  EXPECT_EQ(logged.count(*added_ids.begin()), 1u) << log.dump();
+  std::map<int64_t, int> delivered;
+  const auto all_there = [&] {
+    delivered.clear();
+    for (const auto& r : receiver.Accepted()) {
+      const json body = json::parse(r.body, nullptr, false);
+      if (body.is_object() && body.contains("id")) ++delivered[body["id"].get<int64_t>()];
+    }
+    return std::all_of(logged.begin(), logged.end(), [&](int64_t e) { return delivered.count(e) == 1; });
+  };
+  EXPECT_TRUE(testing::WaitFor(all_there, std::chrono::seconds(15))) << receiver.Accepted().size() << " deliveries";
+  for (const auto& [event, times] : delivered) EXPECT_EQ(times, 1) << "event " << event << " delivered again";
 }
 
 // Accounts are the cluster's: a token made with the CLI against the database works on every node, a user added on
