@@ -190,7 +190,7 @@ Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
   Stmt q(reader_.get(),
          "SELECT id, name, location, first_seen_ms, last_seen_ms, frames_received, bytes_received, "
          "frames_rejected, last_frame_bytes, last_width, last_height, sparse, expected_interval_ms FROM devices");
-  return CollectRows<DeviceRecord>(q, [](const Stmt& row) {
+  auto devices = CollectRows<DeviceRecord>(q, [](const Stmt& row) {
     DeviceRecord r;
     r.id = row.Text(0);
     r.name = row.Text(1);
@@ -207,6 +207,29 @@ Result<std::vector<DeviceRecord>> FrameIndex::LoadDevices() {
     r.expected_interval_ms = row.Int(12);
     return r;
   });
+  if (!devices.ok()) return devices;
+  // Devices are saved once a second, frames as they come: a camera whose first frames were stored (and acknowledged)
+  // just before a crash has frames but no row. It is made again from its frames, so that they stay listed. The
+  // distinct ids are read by skipping through the frames_by_device index: one lookup per device, not per frame.
+  Stmt orphans(reader_.get(),
+               "WITH RECURSIVE ids(id) AS (SELECT min(device_id) FROM frames UNION ALL "
+               "SELECT (SELECT min(device_id) FROM frames WHERE device_id > ids.id) FROM ids WHERE ids.id IS NOT NULL) "
+               "SELECT i.id, (SELECT min(received_ts_ms) FROM frames WHERE device_id = i.id), "
+               "(SELECT max(received_ts_ms) FROM frames WHERE device_id = i.id), "
+               "(SELECT count(*) FROM frames WHERE device_id = i.id), "
+               "(SELECT sum(size) FROM frames WHERE device_id = i.id) "
+               "FROM ids i WHERE i.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = i.id)");
+  const Status found = ForEachRow(orphans, [&](const Stmt& row) {
+    DeviceRecord r;
+    r.id = row.Text(0);
+    r.first_seen_ms = row.Int(1);
+    r.last_seen_ms = row.Int(2);
+    r.frames_received = static_cast<uint64_t>(row.Int(3));
+    r.bytes_received = static_cast<uint64_t>(row.Int(4));
+    devices.value().push_back(std::move(r));
+  });
+  if (!found.ok()) return found;
+  return devices;
 }
 
 Result<std::vector<StoredFrame>> FrameIndex::ListFrames(const std::string& device, int64_t from_ms, int64_t to_ms,

@@ -94,6 +94,8 @@ class FrameIndex {
   Result<std::vector<EvictionCandidate>> OldestOverall(size_t limit);
 
   // ---- any thread ----
+  // The devices' rows, and a record made from its frames for each device that has frames but no row (its row was
+  // not saved yet when the process died).
   Result<std::vector<DeviceRecord>> LoadDevices();
   // Frames of `device` captured in [from_ms, to_ms], in `order`, at most `limit`.
   Result<std::vector<StoredFrame>> ListFrames(const std::string& device, int64_t from_ms, int64_t to_ms,

@@ -84,7 +84,7 @@ TEST(EventSchema, RecognitionEventsCarryCameraPersonFrameAndLatency) {
   EXPECT_EQ(j["frame_id"], 42);
   EXPECT_EQ(j["frame_ts"], 999'990);
   EXPECT_EQ(j["latency_ms"], 120);
-  EXPECT_EQ(j["frame_url"], "/api/v1/frames/42");
+  EXPECT_EQ(j["frame_url"], "/api/v1/devices/cam/frames/42");
   EXPECT_EQ(j["thumbnail_url"], "/api/v1/events/12/thumbnail.jpg");
   EXPECT_EQ(j["feedback"], nullptr);
 

@@ -183,6 +183,31 @@ TEST_F(StoreTest, RestartCleansOrphansAndMissingFilesAndKeepsIds) {
   EXPECT_EQ(devices.value()[0].frames_received, 3u);
 }
 
+TEST_F(StoreTest, ACameraWhoseRowWasNotSavedYetIsMadeAgainFromItsFrames) {
+  const int64_t now = NowMs();
+  {
+    auto s = Open();
+    DeviceRecord saved;
+    saved.id = "saved";
+    saved.name = "Saved";
+    saved.first_seen_ms = saved.last_seen_ms = now;
+    s->SaveDevices({saved});
+    ASSERT_TRUE(Put(*s, MakeFrame(1, "saved", 10, now)).ok());
+    for (uint64_t id = 2; id <= 4; ++id) ASSERT_TRUE(Put(*s, MakeFrame(id, "unsaved", 10, now + id)).ok());
+    s->Close();
+  }
+  auto s = Open();
+  auto devices = s->LoadDevices();
+  ASSERT_TRUE(devices.ok()) << devices.status().ToString();
+  ASSERT_EQ(devices.value().size(), 2u);
+  const auto& made = devices.value()[0].id == "unsaved" ? devices.value()[0] : devices.value()[1];
+  EXPECT_EQ(made.id, "unsaved");
+  EXPECT_EQ(made.frames_received, 3u);
+  EXPECT_EQ(made.bytes_received, 30u);
+  EXPECT_EQ(made.last_seen_ms - made.first_seen_ms, 2);
+  EXPECT_EQ(devices.value()[0].id == "saved" ? devices.value()[0].name : devices.value()[1].name, "Saved");
+}
+
 TEST_F(StoreTest, SegmentsRotateBySizeAndHourAndGoWithTheirLastFrame) {
   StoreOptions o;
   o.segment_max_bytes = 25;    // three 10-byte frames, then a new segment
