@@ -3,7 +3,7 @@
 #   asan   ASan + UBSan: the unit and integration tests (the servers they start are built the same way), in
 #          build-fuzz, the build fuzz/run.sh fuzzes in (its libraries are shared; only the tests are added)
 #   tsan   ThreadSanitizer: the tests of the concurrent parts (HTTP server, ingest, live fan-out, recognition pool,
-#          storage, events, cluster membership), in build-tsan
+#          storage, events, cluster membership, shared records, accounts and webhook outbox), in build-tsan
 #   scripts/sanitizers.sh [asan] [tsan]   default: both
 # Any sanitizer report fails the stage, one from a server process a test started included: every process writes
 # its reports to <build>/sanitizer-reports/, which is checked after the tests. The dlib-heavy recognition tests
@@ -82,7 +82,7 @@ for stage in "${stages[@]}"; do
       build=build-tsan
       configure "$build" -DIOTSTREAM_TSAN=ON
       targets=(core_test http_test ingest_test store_test outbox_test events_test vision_pool_test live_test cluster_test
-        iotstream)
+        cluster_records_test cluster_outbox_test iotstream)
       cmake --build "$build" -j"$jobs" --target "${targets[@]}"
       echo "[sanitizers] tsan: built in $(( $(date +%s) - started )) s"
       run_stage tsan "$build" -R "$(suites "$build" "${targets[@]:0:${#targets[@]}-1}")" || rc=1

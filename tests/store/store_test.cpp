@@ -178,9 +178,11 @@ TEST_F(StoreTest, RestartCleansOrphansAndMissingFilesAndKeepsIds) {
   EXPECT_EQ(s->next_frame_id(), 6u);
   auto devices = s->LoadDevices();
   ASSERT_TRUE(devices.ok());
-  ASSERT_EQ(devices.value().size(), 1u);
+  ASSERT_EQ(devices.value().size(), 2u);  // "cut" had no row: it is made from the frame it kept
   EXPECT_EQ(devices.value()[0].name, "Front");
   EXPECT_EQ(devices.value()[0].frames_received, 3u);
+  EXPECT_EQ(devices.value()[1].id, "cut");
+  EXPECT_EQ(devices.value()[1].frames_received, 1u);
 }
 
 TEST_F(StoreTest, ACameraWhoseRowWasNotSavedYetIsMadeAgainFromItsFrames) {
@@ -282,7 +284,9 @@ TEST_F(StoreTest, DeleteDeviceRemovesItsFramesAndRecord) {
   EXPECT_TRUE(s->ListFrames("gone", 0, now, 10, FrameOrder::kNewestFirst).value().empty());
   EXPECT_FALSE(fs::exists(dir_.path() / "frames" / "gone"));
   EXPECT_EQ(s->stats().frames, 1u);
-  EXPECT_TRUE(s->LoadDevices().value().empty());
+  const auto devices = s->LoadDevices().value();  // "kept" was never saved: made from its frame
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].id, "kept");
 }
 
 TEST_F(StoreTest, CountsFramesPerMinuteOfCaptureTime) {
