@@ -652,6 +652,8 @@ bool WebhookPublisher::Enqueue(const std::vector<Item>& items, bool from_log) {
       if (it.WantedBy(h.record)) entries.push_back(store::OutboxEntry{h.record.id, it.id, 0, now, now});
     }
   }
+  // Published events no webhook wants: nothing is owed, and only reading the log moves a shared cursor.
+  if (shared_ && !from_log && entries.empty()) return true;
   int64_t newest = cursor_;
   if (from_log || !shared_) {
     for (const auto& it : items) newest = std::max(newest, it.id);
