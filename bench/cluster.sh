@@ -73,11 +73,21 @@ PROXY=$(free_port)
 "$BIN" cluster haproxy-config --database "$DB" --bind 127.0.0.1 --port "$PROXY" --check-interval-ms "$CHECK_MS" \
   >"$T/haproxy.cfg"
 haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+HAPROXY_PID=$!
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$PROXY/health" 10
 
 # A node's CPU seconds so far (user + system).
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# PostgreSQL's CPU seconds so far: the postmaster and its children (the nodes' connections stay open).
+pg_cpu_s() {
+  local pm total=0 p
+  pm=$(head -1 "$T/pg/postmaster.pid")
+  for p in "$pm" $(ps -o pid= --ppid "$pm"); do
+    [ -r "/proc/$p/stat" ] && total=$(awk -v t="$total" -v c="$(cpu_s "$p" 2>/dev/null || echo 0)" 'BEGIN { print t + c }')
+  done
+  echo "$total"
+}
 stmts() { sql "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"; }
 wal() { sql "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
 accepted() { curl -fs "http://127.0.0.$1:${PORT[$1]}/metrics" | awk '$1 == "ingest_frames_accepted_total" { print $2 }'; }
@@ -88,10 +98,12 @@ log "frames from $FRAMES; $CAMS cameras x $FPS fps through HAProxy at 127.0.0.1:
 "$SIM" --url "http://127.0.0.1:$PROXY" --cameras "$CAMS" --fps "$FPS" --duration 3 --frames "$FRAMES" --json >/dev/null
 declare -A C0 C1 F0 F1
 for i in 1 2 3; do C0[$i]=$(cpu_s "${PID[$i]}"); F0[$i]=$(accepted "$i"); done
+H0=$(cpu_s "$HAPROXY_PID"); P0=$(pg_cpu_s)
 S0=$(stmts); W0=$(wal); t0=$(date +%s.%N)
 "$SIM" --url "http://127.0.0.1:$PROXY" --cameras "$CAMS" --fps "$FPS" --duration "$DURATION" --frames "$FRAMES" --json \
   >"$T/steady.json"
 t1=$(date +%s.%N); S1=$(stmts); W1=$(wal)
+H1=$(cpu_s "$HAPROXY_PID"); P1=$(pg_cpu_s)
 for i in 1 2 3; do C1[$i]=$(cpu_s "${PID[$i]}"); F1[$i]=$(accepted "$i"); done
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 frames=0
@@ -105,6 +117,9 @@ for i in 1 2 3; do
       f / t, cpu, (cams > 0 ? cpu / cams : 0), (f > 0 ? (c1 - c0) / f * 1e6 : 0) }'
 done
 jq -r '"  simulator: \(.total.ok) of \(.total.sent) answered 2xx, upload p50 \(.total.latency_ms.p50) ms, p99 \(.total.latency_ms.p99) ms"' "$T/steady.json"
+awk -v h0="$H0" -v h1="$H1" -v p0="$P0" -v p1="$P1" -v t="$elapsed" -v f="$frames" 'BEGIN {
+  printf "  HAProxy: CPU %.2f %% of a core, %.1f us per frame; PostgreSQL: CPU %.2f %% of a core\n", (h1 - h0) / t * 100,
+    (h1 - h0) / f * 1e6, (p1 - p0) / t * 100 }'
 awk -v s=$(( S1 - S0 )) -v w=$(( W1 - W0 )) -v t="$elapsed" -v f="$frames" 'BEGIN {
   printf "  database: %.1f statements/s, %.0f WAL bytes/s (heartbeats and placements only); per frame %.4f statements, %.1f WAL bytes\n",
     s / t, w / t, s / f, w / f }'
