@@ -21,28 +21,6 @@ constexpr int64_t kStatementDeadlineMs = 5'000;
 // Done rows are pruned at most this often (and at every Enqueue when keep_done_ms is shorter).
 constexpr int64_t kPruneEveryMs = 60'000;
 
-// Filter lists are kept one entry per line, as in the SQLite outbox; entries never hold a newline.
-std::string JoinLines(const std::vector<std::string>& list) {
-  std::string out;
-  for (const auto& s : list) {
-    if (!out.empty()) out += '\n';
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 // A PostgreSQL array literal of integers: {1,2,3}.
 template <typename Int>
 std::string ArrayOf(const std::vector<Int>& values) {
@@ -116,10 +94,10 @@ class PgOutbox final : public store::Outbox {
       w.id = Int(r, i, 0);
       w.url = r.Text(i, 1);
       w.secret = r.Text(i, 2);
-      w.types = SplitLines(r.Text(i, 3));
-      w.cameras = SplitLines(r.Text(i, 4));
-      w.persons = SplitLines(r.Text(i, 5));
-      w.not_persons = SplitLines(r.Text(i, 6));
+      w.types = store::SplitFilterList(r.Text(i, 3));
+      w.cameras = store::SplitFilterList(r.Text(i, 4));
+      w.persons = store::SplitFilterList(r.Text(i, 5));
+      w.not_persons = store::SplitFilterList(r.Text(i, 6));
       w.configured = r.Text(i, 7) == "t";
       w.created_ms = Int(r, i, 8);
       if (auto v = r.Get(i, 9)) w.last_success_ms = std::stoll(*v);
@@ -411,7 +389,7 @@ class PgOutbox final : public store::Outbox {
     auto rows = c.Exec(
         "INSERT INTO webhooks (url, secret, types, cameras, persons, not_persons, configured, created_ms)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        {w.url, w.secret, JoinLines(w.types), JoinLines(w.cameras), JoinLines(w.persons), JoinLines(w.not_persons),
+        {w.url, w.secret, store::JoinFilterList(w.types), store::JoinFilterList(w.cameras), store::JoinFilterList(w.persons), store::JoinFilterList(w.not_persons),
          w.configured ? "true" : "false", Text(w.created_ms)});
     if (!rows.ok()) return rows.status();
     w.id = Int(rows.value(), 0, 0);

@@ -26,28 +26,6 @@ CREATE TABLE IF NOT EXISTS webhook_cursor (
   id INTEGER PRIMARY KEY CHECK (id = 1), last_event_id INTEGER NOT NULL);
 )sql";
 
-// Filter lists are kept one entry per line; entries never hold a newline (AddWebhook refuses them).
-std::string JoinLines(const std::vector<std::string>& list) {
-  std::string out;
-  for (const auto& s : list) {
-    if (!out.empty()) out += '\n';
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 class OutboxImpl final : public Outbox {
  public:
   Status Init(const std::string& data_dir, int64_t first_cursor) {
@@ -83,10 +61,10 @@ class OutboxImpl final : public Outbox {
       w.id = row.Int(0);
       w.url = row.Text(1);
       w.secret = row.Text(2);
-      w.types = SplitLines(row.Text(3));
-      w.cameras = SplitLines(row.Text(4));
-      w.persons = SplitLines(row.Text(5));
-      w.not_persons = SplitLines(row.Text(6));
+      w.types = SplitFilterList(row.Text(3));
+      w.cameras = SplitFilterList(row.Text(4));
+      w.persons = SplitFilterList(row.Text(5));
+      w.not_persons = SplitFilterList(row.Text(6));
       w.configured = row.Int(7) != 0;
       w.created_ms = row.Int(8);
       if (!row.IsNull(9)) w.last_success_ms = row.Int(9);
@@ -234,8 +212,8 @@ class OutboxImpl final : public Outbox {
     Stmt ins(db_.get(),
              "INSERT INTO webhooks (url, secret, types, cameras, persons, not_persons, configured, created_ms) "
              "VALUES (?,?,?,?,?,?,?,?)");
-    ins.Bind(1, w.url).Bind(2, w.secret).Bind(3, JoinLines(w.types)).Bind(4, JoinLines(w.cameras));
-    ins.Bind(5, JoinLines(w.persons)).Bind(6, JoinLines(w.not_persons)).Bind(7, int64_t{w.configured ? 1 : 0});
+    ins.Bind(1, w.url).Bind(2, w.secret).Bind(3, JoinFilterList(w.types)).Bind(4, JoinFilterList(w.cameras));
+    ins.Bind(5, JoinFilterList(w.persons)).Bind(6, JoinFilterList(w.not_persons)).Bind(7, int64_t{w.configured ? 1 : 0});
     if (Status st = ins.Bind(8, w.created_ms).Run(); !st.ok()) return st;
     w.id = db_.last_insert_id();
     return w;
@@ -276,6 +254,27 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& data_dir, int64_
   auto o = std::make_unique<OutboxImpl>();
   if (Status s = o->Init(data_dir, first_cursor); !s.ok()) return s;
   return std::unique_ptr<Outbox>(std::move(o));
+}
+
+std::string JoinFilterList(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& s : list) {
+    if (!out.empty()) out += '\n';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitFilterList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
 }
 
 }  // namespace iotstream::store

@@ -49,6 +49,10 @@ struct OutboxEntry {
   int64_t created_ms = 0;        // when it entered the outbox; the retry time counts from here
 };
 
+// A webhook's filter list as the outboxes store it: one entry per line (AddWebhook refuses entries holding one).
+std::string JoinFilterList(const std::vector<std::string>& list);
+std::vector<std::string> SplitFilterList(const std::string& text);
+
 class Outbox {
  public:
   // Opens <data_dir>/iotstream.db, creating the tables. The first open ever sets the cursor to `first_cursor`
