@@ -585,6 +585,18 @@ Status WebhookPublisher::Prepare() {
   return Status::Ok();
 }
 
+void WebhookPublisher::StoreError(const char* doing, const Status& why) {
+  store_errors_.Add();
+  // An outbox or log that stays away (a cluster's database down) is said once, not at every try.
+  if (!store_failing_.exchange(true)) {
+    IOT_LOG(kWarn) << "webhooks: " << doing << ": " << why.ToString() << "; trying again (said once until it answers)";
+  }
+}
+
+void WebhookPublisher::StoreAnswers() {
+  if (store_failing_.exchange(false)) IOT_LOG(kInfo) << "webhooks: the outbox answers again";
+}
+
 bool WebhookPublisher::Poll() {
   if (!prepared_) {
     if (Status st = Prepare(); !st.ok()) return false;  // said once at start; the database is still away
@@ -592,16 +604,15 @@ bool WebhookPublisher::Poll() {
     IOT_LOG(kInfo) << "webhooks: the shared outbox answers; webhooks start";
   }
   if (Status st = Reload(/*wake=*/false); !st.ok()) {
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: reading the webhooks: " << st.ToString();
+    StoreError("reading the webhooks", st);
     return false;
   }
+  StoreAnswers();
   auto backlog = outbox_->Backlog();
   if (backlog.ok()) backlog_.Set(backlog.value());
   auto cursor = outbox_->Cursor();
   if (!cursor.ok()) {
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: reading the outbox's cursor: " << cursor.status().ToString();
+    StoreError("reading the outbox's cursor", cursor.status());
     return false;
   }
   cursor_ = std::max(cursor_, cursor.value());
@@ -610,14 +621,12 @@ bool WebhookPublisher::Poll() {
   // from then, not from the history.
   auto newest = FirstOutboxCursor(records_);
   if (!newest.ok()) {
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: reading the event log: " << newest.status().ToString();
+    StoreError("reading the event log", newest.status());
     return false;
   }
   if (newest.value() <= cursor_) return true;
   if (auto moved = outbox_->Enqueue({}, newest.value()); !moved.ok()) {
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: writing the outbox: " << moved.status().ToString();
+    StoreError("writing the outbox", moved.status());
     return false;
   }
   cursor_ = newest.value();
@@ -631,8 +640,7 @@ bool WebhookPublisher::CatchUp() {
     q.limit = options_.batch;
     auto events = records_.ListEvents(q);
     if (!events.ok()) {
-      store_errors_.Add();
-      IOT_LOG(kWarn) << "webhooks: reading the event log: " << events.status().ToString();
+      StoreError("reading the event log", events.status());
       return false;
     }
     if (events.value().empty()) return true;
@@ -660,8 +668,7 @@ bool WebhookPublisher::Enqueue(const std::vector<Item>& items, bool from_log) {
   }
   auto added = outbox_->Enqueue(entries, newest);
   if (!added.ok()) {
-    store_errors_.Add();
-    IOT_LOG(kWarn) << "webhooks: writing the outbox: " << added.status().ToString();
+    StoreError("writing the outbox", added.status());
     return false;
   }
   cursor_ = newest;
@@ -684,10 +691,10 @@ void WebhookPublisher::Deliver() {
     bool attempted = false;
     auto heads = outbox_->Heads(kDeliveryRun);
     if (!heads.ok()) {
-      store_errors_.Add();
-      IOT_LOG(kWarn) << "webhooks: reading the outbox: " << heads.status().ToString();
+      StoreError("reading the outbox", heads.status());
       wake_ms = NowMs() + 1'000;
     } else {
+      StoreAnswers();
       Hooks current = hooks();
       const auto known = [&current](int64_t id) {
         return std::any_of(current->begin(), current->end(), [id](const Hook& h) { return h.record.id == id; });
@@ -699,8 +706,7 @@ void WebhookPublisher::Deliver() {
         if (Status st = Reload(/*wake=*/false); st.ok()) {
           current = hooks();
         } else {
-          store_errors_.Add();
-          IOT_LOG(kWarn) << "webhooks: reading the webhooks: " << st.ToString();
+          StoreError("reading the webhooks", st);
         }
       }
       poster_->Forget(known);

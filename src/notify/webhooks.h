@@ -32,6 +32,7 @@
 // so an unresponsive receiver delays the others' deliveries by at most that per attempt.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -116,6 +117,9 @@ class WebhookPublisher final : public EventPublisher {
   // Makes the configured webhooks those of the options and reads the webhooks, the cursor and the backlog. Before
   // the threads start, or on the fan-out thread.
   Status Prepare();
+  // Counts a store error, logging it when the store answered before; StoreAnswers() notes that it answers again.
+  void StoreError(const char* doing, const Status& why);
+  void StoreAnswers();
   // Reads the webhooks again; wakes the delivery thread when `wake`.
   Status Reload(bool wake = true);
   Hooks hooks() const;
@@ -160,6 +164,7 @@ class WebhookPublisher final : public EventPublisher {
   int64_t cursor_ = 0;              // used by the fan-out thread only (set before it starts)
   const bool shared_;               // outbox_->shared()
   bool prepared_ = true;            // the fan-out thread's (set before it starts): Prepare has succeeded
+  std::atomic<bool> store_failing_{false};  // the last store call of either thread failed (and was logged)
 
   mutable std::mutex hooks_mu_;
   Hooks hooks_;  // guarded by hooks_mu_; replaced whole, read by copying the pointer
