@@ -331,12 +331,15 @@ async function poll() {
         const wasOnline = before?.online;
         const lastSeen = before?.lastSeen ?? 0;
         const c = applyDevice(d, sentAt);
-        if (!c || wsLive) continue;
+        // Another cluster node's camera (it has node_up): its frames never reach this node's /ws, so its tile shows
+        // snapshots, which HAProxy fetches from the camera's node.
+        const elsewhere = d.node_up !== undefined;
+        if (!c || (wsLive && !elsewhere)) continue;
         // Without the WebSocket: report transitions here and show snapshots instead of live frames.
-        if (before && wasOnline !== c.online) {
+        if (!wsLive && before && wasOnline !== c.online) {
           addEvent(c.online ? 'device_online' : 'device_offline', `${nameOf(c.id)} is ${c.online ? 'online' : 'offline'}`);
         }
-        if (c.online && d.last_seen > lastSeen) loadSnapshot(c, d.last_seen);
+        if (c.online && d.last_seen > lastSeen) loadSnapshot(c, d.last_seen, elsewhere);
       }
     }
   } catch { /* server unreachable: try again later */ }
@@ -348,9 +351,9 @@ function pollSoon() {
   if (!pollSoonTimer) pollSoonTimer = setTimeout(() => { pollSoonTimer = 0; poll(); }, 200);
 }
 
-function loadSnapshot(c, version) {
+function loadSnapshot(c, version, always = false) {
   const probe = new Image();
-  probe.onload = () => { if (!wsLive) showImage(c, probe.src, false); };
+  probe.onload = () => { if (always || !wsLive) showImage(c, probe.src, false); };
   probe.src = `/api/v1/devices/${encodeURIComponent(c.id)}/snapshot.jpg?v=${version}`;
 }
 
