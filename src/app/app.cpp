@@ -6,9 +6,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 #include "api/access.h"
 #include "api/api.h"
@@ -216,6 +219,31 @@ std::unique_ptr<cluster::ChangeListener> ListenToTheCluster(const Config& config
                                                    metrics);
 }
 
+// A camera new to this node that another node held (it moved there after a failure) keeps the name, location and
+// schedule given to it there, as that node last described it in camera_nodes.
+void AdoptClusterRecord(const cluster::Membership& membership, ingest::DeviceRegistry& registry, const std::string& id) {
+  const cluster::ClusterView view = membership.Snapshot();
+  const auto placed = std::find_if(view.placements.begin(), view.placements.end(), [&](const auto& p) {
+    return p.device_id == id && p.node_id != view.self;  // newest first per device
+  });
+  if (placed == view.placements.end()) return;
+  const nlohmann::json d = nlohmann::json::parse(placed->device_json, nullptr, false);
+  if (!d.is_object()) return;
+  ingest::DeviceUpdate update;
+  if (d.contains("name") && d["name"].is_string() && d["name"] != id) update.name = d["name"].get<std::string>();
+  if (d.contains("location") && d["location"].is_string()) update.location = d["location"].get<std::string>();
+  if (d.contains("sparse_marked") && d["sparse_marked"].is_boolean()) update.sparse = d["sparse_marked"].get<bool>();
+  if (d.value("interval_learned", true) == false && d.contains("expected_interval_s") &&
+      d["expected_interval_s"].is_number()) {
+    update.expected_interval_ms = static_cast<int64_t>(d["expected_interval_s"].get<double>() * 1000);
+  }
+  if (Status st = registry.Update(id, update); !st.ok()) {
+    IOT_LOG(kWarn) << "cluster: cannot take over the record of camera '" << id << "': " << st.ToString();
+    return;
+  }
+  IOT_LOG(kInfo) << "cluster: camera '" << id << "' came from node '" << placed->node_id << "' and keeps its record";
+}
+
 // The node's membership, its figures read from ingest: the cameras that sent lately, and the frames accepted.
 std::unique_ptr<cluster::Membership> MakeMembership(const Config& config, const ingest::DeviceRegistry& registry,
                                                     const ingest::Ingestor& ingestor, Metrics& metrics) {
@@ -386,7 +414,12 @@ int Run(const Config& config) {
   bus.AddPublisher(webhooks.get());
 
   events::EventHub event_hub(config.events, *records, gallery, registry, bus, metrics);
-  registry.SetStateListener([&event_hub](const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
+  // Declared before the server, so it stops after it: the cluster route reads its snapshot until then.
+  const std::unique_ptr<cluster::Membership> membership = MakeMembership(config, registry, ingestor, metrics);
+  const bool clustered = !config.database_url.empty();
+  registry.SetStateListener([&event_hub, &registry, &membership, clustered](
+                                const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
+    if (clustered && change == ingest::DeviceRegistry::Change::kAdded) AdoptClusterRecord(*membership, registry, id);
     event_hub.OnDeviceChange(id, change, ts_ms);
   });
 
@@ -446,8 +479,6 @@ int Run(const Config& config) {
                         hub,        event_hub, &recognition, kVersion, NowMs()};
     ctx.mqtt = mqtt.get();
     ctx.audit = &audit;
-    // Declared before the server, so it stops after it: the route reads its snapshot until then.
-    std::unique_ptr<cluster::Membership> membership = MakeMembership(config, registry, ingestor, metrics);
     ctx.cluster = membership.get();
     http::Router router;
     if (access) router.SetGuard(access->Guard());

@@ -307,8 +307,21 @@ TEST_F(ClusterNodes, CamerasSpreadOverTheNodesAndMoveOnlyWhenTheirNodeDies) {
     });
   })) << GetJson(*nodes_[0], "/api/v1/devices").dump();
 
-  // n2 dies. Its cameras' next frames are accepted by the others once HAProxy has seen it fail.
+  // A camera of n2 is given a name and a place there, which its heartbeat carries to the others.
   const int dead = 1;
+  const std::string named = *held[dead].begin();
+  ASSERT_EQ(HttpClient(nodes_[dead]->host(), nodes_[dead]->port())
+                .Request("PATCH", "/api/v1/devices/" + named, R"({"name":"Porch","location":"front"})")
+                .status,
+            200);
+  EXPECT_TRUE(testing::WaitFor([&] {
+    const json j = GetJson(*nodes_[0], "/api/v1/devices");
+    return j.contains("devices") && std::any_of(j["devices"].begin(), j["devices"].end(), [&](const json& d) {
+             return d["id"] == named && d["name"] == "Porch";
+           });
+  }));
+
+  // n2 dies. Its cameras' next frames are accepted by the others once HAProxy has seen it fail.
   nodes_[dead]->Stop(SIGKILL);
   for (const auto& id : held[dead]) {
     const int i = std::stoi(id.substr(4)) - 100;
@@ -342,6 +355,10 @@ TEST_F(ClusterNodes, CamerasSpreadOverTheNodesAndMoveOnlyWhenTheirNodeDies) {
   })) << frames.dump();
   EXPECT_EQ(frames["elsewhere"][0]["node"], NodeId(dead));
   EXPECT_GE(frames["count"].get<int>(), 1);
+  // The named camera kept its name and place on the node it moved to.
+  const json kept = GetJson(*nodes_[after.at(named)], "/api/v1/devices/" + named);
+  EXPECT_EQ(kept["name"], "Porch") << kept.dump();
+  EXPECT_EQ(kept["location"], "front") << kept.dump();
 
   // The survivors see it down.
   for (int n : {0, 2}) {
