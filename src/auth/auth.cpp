@@ -46,7 +46,8 @@ class AuthStoreImpl final : public AuthStore {
     if (Status st = db_.Open(path); !st.ok()) return st;
     chmod(path.c_str(), 0600);  // password and token hashes: for this user's eyes only
     if (Status st = db_.Exec("PRAGMA journal_mode=WAL"); !st.ok()) return st;
-    if (Status st = db_.Exec(kSchema); !st.ok()) return st;
+    const store::SqliteMigration migrations[] = {{1, "accounts", kSchema}};
+    if (Status st = store::ApplyMigrations(db_, "auth", migrations); !st.ok()) return st;
     std::lock_guard lock(db_mu_);
     return ReloadLocked();
   }

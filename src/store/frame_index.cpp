@@ -18,6 +18,20 @@ CREATE INDEX IF NOT EXISTS frames_by_device ON frames(device_id, capture_ts_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql";
 
+// The frame index's schema. The later steps add what earlier versions of the first lacked: indexes written before
+// segment files named one file per frame (each such file is a segment of one frame), devices saved before cameras
+// could be marked sparse.
+const SqliteMigration kMigrations[] = {
+    {1, "frames", kSchema},
+    {2, "frame_file_offset", "",
+     [](Db& db) { return AddColumnIfMissing(db, "frames", "file_offset", "INTEGER NOT NULL DEFAULT 0"); }},
+    {3, "device_sparse", "",
+     [](Db& db) {
+       if (Status s = AddColumnIfMissing(db, "devices", "sparse", "INTEGER NOT NULL DEFAULT 0"); !s.ok()) return s;
+       return AddColumnIfMissing(db, "devices", "expected_interval_ms", "INTEGER NOT NULL DEFAULT 0");
+     }},
+};
+
 StoredFrame RowToFrame(const Stmt& q) {
   StoredFrame f;
   f.id = static_cast<uint64_t>(q.Int(0));
@@ -41,15 +55,7 @@ Result<std::unique_ptr<FrameIndex>> FrameIndex::Open(const std::string& db_path)
 Status FrameIndex::Init(const std::string& db_path) {
   if (Status s = writer_.Open(db_path); !s.ok()) return s;
   if (Status s = writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
-  if (Status s = writer_.Exec(kSchema); !s.ok()) return s;
-  // Indexes written before segment files named one file per frame: each such file is a segment of one frame.
-  if (Status s = AddColumnIfMissing(writer_, "frames", "file_offset", "INTEGER NOT NULL DEFAULT 0"); !s.ok()) return s;
-  // Devices saved before cameras could be marked sparse are not.
-  if (Status s = AddColumnIfMissing(writer_, "devices", "sparse", "INTEGER NOT NULL DEFAULT 0"); !s.ok()) return s;
-  if (Status s = AddColumnIfMissing(writer_, "devices", "expected_interval_ms", "INTEGER NOT NULL DEFAULT 0");
-      !s.ok()) {
-    return s;
-  }
+  if (Status s = ApplyMigrations(writer_, "frame_index", kMigrations); !s.ok()) return s;
   if (Status s = reader_.Open(db_path); !s.ok()) return s;
 
   insert_frame_ = Stmt(writer_.get(),

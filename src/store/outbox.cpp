@@ -34,7 +34,8 @@ class OutboxImpl final : public Outbox {
     if (ec) return Status::IOError("cannot create " + data_dir + ": " + ec.message());
     if (Status s = db_.Open((std::filesystem::path(data_dir) / "iotstream.db").string()); !s.ok()) return s;
     if (Status s = db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
-    if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+    const SqliteMigration migrations[] = {{1, "webhooks", kSchema}};
+    if (Status s = ApplyMigrations(db_, "outbox", migrations); !s.ok()) return s;
     Stmt init(db_.get(), "INSERT OR IGNORE INTO webhook_cursor (id, last_event_id) VALUES (1, ?)");
     return init.Bind(1, first_cursor).Run();
   }

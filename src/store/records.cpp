@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);
 )sql";
 
+// The gallery's and the event log's schema; event logs written before every event kind was kept lack `message`.
+const SqliteMigration kMigrations[] = {
+    {1, "records", kSchema},
+    {2, "event_message", "",
+     [](Db& db) { return AddColumnIfMissing(db, "events", "message", "TEXT NOT NULL DEFAULT ''"); }},
+};
+
 std::string DescriptorBlob(const std::vector<float>& d) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size() * sizeof(float));
 }
@@ -55,9 +62,7 @@ class RecordsImpl final : public Records {
     if (ec) return Status::IOError("cannot create folders in " + root_.string() + ": " + ec.message());
     if (Status s = db_.Open((root_ / "iotstream.db").string()); !s.ok()) return s;
     if (Status s = db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
-    if (Status s = db_.Exec(kSchema); !s.ok()) return s;
-    // Event logs written before every event kind was kept lack the message column.
-    if (Status s = AddColumnIfMissing(db_, "events", "message", "TEXT NOT NULL DEFAULT ''"); !s.ok()) return s;
+    if (Status s = ApplyMigrations(db_, "records", kMigrations); !s.ok()) return s;
     if (Status s = RemoveOrphans(root_ / "faces", "SELECT id FROM faces WHERE has_thumbnail = 1"); !s.ok()) return s;
     return RemoveOrphans(root_ / "events", "SELECT id FROM events WHERE has_thumbnail = 1");
   }

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace iotstream::store {
 
 Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
@@ -123,6 +125,39 @@ Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& c
   if (!row.ok()) return row.status();
   if (row.value() && has.Int(0) > 0) return Status::Ok();
   return db.Exec("ALTER TABLE " + table + " ADD COLUMN " + column + " " + declaration);
+}
+
+Status ApplyMigrations(Db& db, std::string_view component, std::span<const SqliteMigration> migrations) {
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version <= 0 || (i > 0 && migrations[i].version <= migrations[i - 1].version)) {
+      return Status::InvalidArgument("migration versions must be positive and increasing: " +
+                                     std::to_string(migrations[i].version) + " at position " + std::to_string(i));
+    }
+  }
+  if (Status st = db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, "
+                          "version INTEGER NOT NULL, name TEXT NOT NULL, applied_ms INTEGER NOT NULL, "
+                          "PRIMARY KEY (component, version))");
+      !st.ok()) {
+    return st;
+  }
+  for (const SqliteMigration& m : migrations) {
+    const Status st = InTransaction(db, [&]() -> Status {
+      // Inside the transaction: another connection may have applied it while this one waited for the lock.
+      Stmt done(db.get(), "SELECT count(*) FROM schema_migrations WHERE component = ? AND version = ?");
+      done.Bind(1, component).Bind(2, int64_t{m.version});
+      Result<bool> row = done.Step();
+      if (!row.ok()) return row.status();
+      if (done.Int(0) > 0) return Status::Ok();
+      if (Status applied = m.sql.empty() ? m.apply(db) : db.Exec(m.sql); !applied.ok()) return applied;
+      Stmt note(db.get(), "INSERT INTO schema_migrations (component, version, name, applied_ms) VALUES (?, ?, ?, ?)");
+      return note.Bind(1, component).Bind(2, int64_t{m.version}).Bind(3, m.name).Bind(4, NowMs()).Run();
+    });
+    if (!st.ok()) {
+      return Status::IOError(std::string(component) + " migration " + std::to_string(m.version) + " (" +
+                             std::string(m.name) + "): " + st.message());
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace iotstream::store

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,5 +110,23 @@ Status InTransaction(Db& db, Body body) {
 // Adds `column` (with its type and default in `declaration`) to `table` unless it has it: the migration for tables
 // an earlier version created, which CREATE TABLE IF NOT EXISTS leaves as they were. IOError from SQLite.
 Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& declaration);
+
+// One step of a component's schema (the counterpart of the cluster's PostgreSQL migrations): it runs `sql` when set,
+// else calls `apply`. Versions are positive and increase along a list; a released step never changes (a change is a
+// new step). Steps that only make what is missing (IF NOT EXISTS, AddColumnIfMissing) let files made before the
+// schema was versioned take them as no-ops.
+struct SqliteMigration {
+  int version = 0;
+  std::string_view name;
+  std::string_view sql;
+  Status (*apply)(Db&) = nullptr;
+};
+
+// Brings `component`'s tables in `db` up to `migrations`: each step whose (component, version) is not recorded in
+// schema_migrations(component, version, name, applied_ms) runs in a BEGIN IMMEDIATE transaction together with its
+// row, so that a crash leaves it wholly applied or not, and connections that open the file at once apply it once.
+// InvalidArgument for a list out of order (nothing applied); IOError naming the step and SQLite's error when a step
+// fails (rolled back; the steps before it stay applied). REQUIRES: no transaction open on `db`.
+Status ApplyMigrations(Db& db, std::string_view component, std::span<const SqliteMigration> migrations);
 
 }  // namespace iotstream::store

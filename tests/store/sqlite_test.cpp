@@ -88,6 +88,63 @@ TEST_F(SqliteTest, ScopedResetLetsAKeptStatementRunAgain) {
 }
 
 // A Result made from an OK status is neither a value nor an error; debug builds stop there.
+// The recorded migrations of `component`, as "version:name".
+std::vector<std::string> Recorded(Db& db, const std::string& component) {
+  Stmt q(db.get(), "SELECT version, name FROM schema_migrations WHERE component = ? ORDER BY version");
+  q.Bind(1, component);
+  auto rows = CollectRows<std::string>(q, [](const Stmt& r) { return std::to_string(r.Int(0)) + ":" + r.Text(1); });
+  return rows.ok() ? rows.value() : std::vector<std::string>{"error: " + rows.status().ToString()};
+}
+
+TEST_F(SqliteTest, MigrationsAreAppliedOnceInOrderAndRecordedPerComponent) {
+  const SqliteMigration steps[] = {
+      {1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY)"},
+      {2, "item_name", "", [](Db& db) { return AddColumnIfMissing(db, "items", "name", "TEXT NOT NULL DEFAULT ''"); }},
+      {3, "first_item", "INSERT INTO items (id, name) VALUES (1, 'one')"},
+  };
+  ASSERT_TRUE(ApplyMigrations(db_, "things", steps).ok());
+  EXPECT_EQ(Recorded(db_, "things"), (std::vector<std::string>{"1:items", "2:item_name", "3:first_item"}));
+  ASSERT_TRUE(ApplyMigrations(db_, "things", steps).ok());  // nothing again: one row, no "table exists" error
+  Stmt count(db_.get(), "SELECT count(*) FROM items");
+  ASSERT_TRUE(count.Step().value());
+  EXPECT_EQ(count.Int(0), 1);
+  // Another component's versions are its own.
+  const SqliteMigration other[] = {{1, "more", "CREATE TABLE more (x INTEGER)"}};
+  ASSERT_TRUE(ApplyMigrations(db_, "others", other).ok());
+  EXPECT_EQ(Recorded(db_, "others"), (std::vector<std::string>{"1:more"}));
+  const SqliteMigration backwards[] = {{2, "b", "SELECT 1"}, {1, "a", "SELECT 1"}};
+  EXPECT_TRUE(ApplyMigrations(db_, "x", backwards).IsInvalidArgument());
+  EXPECT_TRUE(Recorded(db_, "x").empty());
+}
+
+TEST_F(SqliteTest, AFailingMigrationIsRolledBackAndNamedAndThoseBeforeItStay) {
+  const SqliteMigration steps[] = {
+      {1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY)"},
+      {2, "half_done", "CREATE TABLE half (x INTEGER); INSERT INTO no_such_table VALUES (1)"},
+      {3, "never", "CREATE TABLE never (x INTEGER)"},
+  };
+  const Status st = ApplyMigrations(db_, "things", steps);
+  ASSERT_TRUE(st.IsIOError()) << st.ToString();
+  EXPECT_NE(st.message().find("things migration 2 (half_done)"), std::string::npos) << st.ToString();
+  EXPECT_EQ(Recorded(db_, "things"), (std::vector<std::string>{"1:items"}));
+  Stmt half(db_.get(), "SELECT count(*) FROM sqlite_master WHERE name IN ('half', 'never')");
+  ASSERT_TRUE(half.Step().value());
+  EXPECT_EQ(half.Int(0), 0) << "the failed step left nothing, the later one did not run";
+}
+
+TEST_F(SqliteTest, AFileMadeBeforeVersioningTakesTheStepsItHasAsNoOps) {
+  // The fixture's table t, as an older version left it: without the column a later version added.
+  const SqliteMigration steps[] = {
+      {1, "t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)"},
+      {2, "t_y", "", [](Db& db) { return AddColumnIfMissing(db, "t", "y", "INTEGER NOT NULL DEFAULT 7"); }},
+  };
+  ASSERT_TRUE(ApplyMigrations(db_, "old", steps).ok());
+  Stmt q(db_.get(), "SELECT count(*), sum(y) FROM t");
+  ASSERT_TRUE(q.Step().value());
+  EXPECT_EQ(q.Int(0), 3) << "the rows stay";
+  EXPECT_EQ(q.Int(1), 21);
+}
+
 TEST(ResultDeathTest, FromAnOkStatusFailsInDebugBuilds) {
   EXPECT_DEBUG_DEATH({ Result<int> r(Status::Ok()); (void)r.ok(); }, "Assertion");
 }
