@@ -394,6 +394,20 @@ TEST_F(ClusterNodes, NodesOutliveTheDatabaseAndHeartbeatOnceItIsBack) {
   const int64_t lost_at_ms = WallMs();
   const HttpResult metrics = HttpClient(nodes_[0]->host(), nodes_[0]->port()).Get("/metrics");
   EXPECT_NE(metrics.body.find("\ncluster_database_up 0"), std::string::npos);
+  // The outage lasts at least ten heartbeats (10 s) on every node, the cameras sending all along.
+  const auto failed_beats = [](const ServerProcess& n) {
+    return testing::MetricValue(HttpClient(n.host(), n.port()).Get("/metrics").body, "cluster_heartbeat_failures_total");
+  };
+  std::array<uint64_t, kNodes> failed_before{};
+  for (int n = 0; n < kNodes; ++n) failed_before[n] = failed_beats(*nodes_[n]);
+  for (int n = 0; n < kNodes; ++n) {
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          for (int i = 0; i < kCameras; i += 7) (void)SendFrame(proxy, i);
+          return failed_beats(*nodes_[n]) >= failed_before[n] + 10;
+        },
+        std::chrono::seconds(60)));
+  }
 
   // Back: every node writes its heartbeat again and sees all three up.
   ASSERT_TRUE(pg_.Start());
