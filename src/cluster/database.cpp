@@ -12,6 +12,18 @@ Result<pg::Rows> Database::Query(const std::string& sql, const std::vector<std::
   return conn.value()->Exec(sql, params);
 }
 
+Status Database::Connect() {
+  std::lock_guard lock(mu_);
+  auto conn = Connection();
+  return conn.ok() ? Status::Ok() : conn.status();
+}
+
+Status Database::RunIfConnected(const std::string& sql, const std::vector<std::string>& params) {
+  std::lock_guard lock(mu_);
+  if (conn_ == nullptr || !conn_->healthy()) return Status::Ok();
+  return conn_->Run(sql, params);
+}
+
 Result<pg::Connection*> Database::Connection() {
   if (conn_ != nullptr && conn_->healthy()) return conn_.get();
   conn_.reset();
@@ -22,6 +34,10 @@ Result<pg::Connection*> Database::Connection() {
     conn->set_deadline_ms(kMigrationDeadlineMs);
     auto migrated = Migrate(*conn, ClusterMigrations());
     if (!migrated.ok()) return migrated.status();
+    conn->set_deadline_ms(deadline_ms_);
+    if (first_connect_) {
+      if (Status st = first_connect_(*conn); !st.ok()) return st;
+    }
     migrated_ = true;
   }
   conn->set_deadline_ms(deadline_ms_);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,8 +19,18 @@ namespace iotstream::cluster {
 
 class Database {
  public:
-  // Connects nowhere yet. Each statement may take `deadline_ms` (see pg::Connection).
-  Database(std::string url, int64_t deadline_ms) : url_(std::move(url)), deadline_ms_(deadline_ms) {}
+  // Connects nowhere yet. Each statement may take `deadline_ms` (see pg::Connection). `first_connect`, when set, runs
+  // on the first connection after the migrations (e.g. a row the user's tables need); until it succeeds, it runs
+  // again on the next.
+  using FirstConnect = std::function<Status(pg::Connection&)>;
+  Database(std::string url, int64_t deadline_ms, FirstConnect first_connect = {})
+      : url_(std::move(url)), deadline_ms_(deadline_ms), first_connect_(std::move(first_connect)) {}
+
+  // Connects (and migrates) now unless connected; the errors of Query.
+  Status Connect();
+  // Runs `sql` on the open connection; OK without doing anything when there is none (nothing to reconnect for, e.g.
+  // a goodbye on the way out).
+  Status RunIfConnected(const std::string& sql, const std::vector<std::string>& params = {});
 
   // One statement. Unavailable or Timeout when the database cannot be reached or stops answering; Internal when the
   // statement (or the first migration) fails.
@@ -46,9 +57,10 @@ class Database {
 
   const std::string url_;
   const int64_t deadline_ms_;
+  const FirstConnect first_connect_;
   std::mutex mu_;
   std::unique_ptr<pg::Connection> conn_;  // guarded by mu_; null until the first call, and after a failure
-  bool migrated_ = false;                 // guarded by mu_
+  bool migrated_ = false;                 // guarded by mu_: the migrations and first_connect_ succeeded
 };
 
 }  // namespace iotstream::cluster

@@ -1,14 +1,11 @@
 #include "cluster/pg_outbox.h"
 
 #include <algorithm>
-#include <mutex>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
-#include "cluster/cluster.h"
-#include "cluster/migrations.h"
-#include "cluster/pg.h"
+#include "cluster/database.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -44,23 +41,19 @@ constexpr const char* kRenewClaimSql =
 
 class PgOutbox final : public store::Outbox {
  public:
-  explicit PgOutbox(PgOutboxOptions options) : options_(std::move(options)) {}
+  explicit PgOutbox(PgOutboxOptions options)
+      : options_(std::move(options)),
+        db_(options_.database_url, kStatementDeadlineMs, [this](pg::Connection& c) { return MakeCursor(c); }) {}
 
   ~PgOutbox() override {
-    std::lock_guard lock(mu_);
-    if (!opened_ || conn_ == nullptr || !conn_->healthy()) return;
-    if (Status st = conn_->Run("UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
-                               {options_.node_id});
+    if (Status st = db_.RunIfConnected(
+            "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1", {options_.node_id});
         !st.ok()) {
       IOT_LOG(kWarn) << "webhooks: releasing the claims of node " << options_.node_id << ": " << st.ToString();
     }
   }
 
-  Status Init() {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    return conn.ok() ? Status::Ok() : conn.status();
-  }
+  Status Init() { return db_.Connect(); }
 
   bool shared() const override { return true; }
 
@@ -71,17 +64,17 @@ class PgOutbox final : public store::Outbox {
         if (s.find('\n') != std::string::npos) return Status::InvalidArgument("a filter entry holds a newline");
       }
     }
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    return Insert(*conn.value(), webhook);
+    Result<store::WebhookRecord> added = Status::Internal("not run");
+    const Status st = db_.InTransaction([&](pg::Connection& c) -> Status {
+      added = Insert(c, webhook);
+      return added.status();
+    });
+    if (!st.ok()) return st;
+    return added;
   }
 
   Result<std::vector<store::WebhookRecord>> ListWebhooks() override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    auto rows = conn.value()->Exec(
+    auto rows = db_.Query(
         "SELECT id, url, secret, types, cameras, persons, not_persons, configured, created_ms, last_success_ms,"
         " last_error, last_error_ms, failures, given_up,"
         " (SELECT count(*) FROM webhook_outbox o WHERE o.webhook_id = w.id AND o.done_ms IS NULL)"
@@ -112,12 +105,9 @@ class PgOutbox final : public store::Outbox {
   }
 
   Result<int64_t> DeleteWebhook(int64_t id) override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
     int64_t dropped = 0;
     bool existed = false;
-    Status st = InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    Status st = db_.InTransaction([&](pg::Connection& c) -> Status {
       if (Status s = LockCursor(c).status(); !s.ok()) return s;
       return Remove(c, id, &existed, &dropped);
     });
@@ -127,11 +117,8 @@ class PgOutbox final : public store::Outbox {
   }
 
   Result<int64_t> SyncConfigured(const std::vector<std::string>& urls) override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
     int64_t dropped = 0;
-    Status st = InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    Status st = db_.InTransaction([&](pg::Connection& c) -> Status {
       // Under the cursor lock: nodes that start together see each other's configured webhooks, and none adds one
       // twice.
       if (Status s = LockCursor(c).status(); !s.ok()) return s;
@@ -157,10 +144,7 @@ class PgOutbox final : public store::Outbox {
   }
 
   Result<int64_t> Cursor() override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    auto rows = conn.value()->Exec("SELECT last_event_id FROM webhook_cursor WHERE id = 1");
+    auto rows = db_.Query("SELECT last_event_id FROM webhook_cursor WHERE id = 1");
     if (!rows.ok()) return rows.status();
     if (rows.value().size() == 0) return Status::Internal("the webhook cursor row is missing");
     return Int(rows.value(), 0, 0);
@@ -176,11 +160,8 @@ class PgOutbox final : public store::Outbox {
       next_attempts.push_back(e.next_attempt_ms);
       created.push_back(e.created_ms);
     }
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
     int64_t added = 0;
-    Status st = InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    Status st = db_.InTransaction([&](pg::Connection& c) -> Status {
       // The fan-outs of all nodes take turns on the cursor row.
       if (Status s = LockCursor(c).status(); !s.ok()) return s;
       if (Status s = PruneWhenDue(c); !s.ok()) return s;
@@ -209,11 +190,8 @@ class PgOutbox final : public store::Outbox {
   }
 
   Result<std::vector<store::OutboxEntry>> Heads(size_t per_webhook) override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
     std::vector<store::OutboxEntry> out;
-    Status st = InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    Status st = db_.InTransaction([&](pg::Connection& c) -> Status {
       // The claim first: a webhook locked by another node's Heads is skipped, and the claim is re-checked on the
       // newest row version, so a webhook another node claimed meanwhile is not taken.
       auto claimed = c.Exec(
@@ -252,10 +230,7 @@ class PgOutbox final : public store::Outbox {
 
   Status Delivered(int64_t webhook_id, const std::vector<int64_t>& event_ids, int64_t now_ms) override {
     if (event_ids.empty()) return Status::Ok();
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    return InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    return db_.InTransaction([&](pg::Connection& c) -> Status {
       auto held = RenewClaim(c, webhook_id);
       if (!held.ok() || !held.value()) return held.status();
       if (Status s = c.Run("UPDATE webhooks SET last_success_ms = $2 WHERE id = $1", {Text(webhook_id), Text(now_ms)});
@@ -271,10 +246,7 @@ class PgOutbox final : public store::Outbox {
 
   Status Failed(int64_t webhook_id, int64_t event_id, const std::string& error, int64_t now_ms,
                 int64_t next_attempt_ms) override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    return InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    return db_.InTransaction([&](pg::Connection& c) -> Status {
       auto held = RenewClaim(c, webhook_id);
       if (!held.ok() || !held.value()) return held.status();
       if (Status s = c.Run(
@@ -289,10 +261,7 @@ class PgOutbox final : public store::Outbox {
   }
 
   Status GiveUp(int64_t webhook_id, int64_t event_id, const std::string& error, int64_t now_ms) override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    return InTransaction(*conn.value(), [&](pg::Connection& c) -> Status {
+    return db_.InTransaction([&](pg::Connection& c) -> Status {
       auto held = RenewClaim(c, webhook_id);
       if (!held.ok() || !held.value()) return held.status();
       if (Status s = c.Run(
@@ -307,49 +276,20 @@ class PgOutbox final : public store::Outbox {
   }
 
   Result<int64_t> Backlog() override {
-    std::lock_guard lock(mu_);
-    auto conn = Connected();
-    if (!conn.ok()) return conn.status();
-    auto rows = conn.value()->Exec("SELECT count(*) FROM webhook_outbox WHERE done_ms IS NULL");
+    auto rows = db_.Query("SELECT count(*) FROM webhook_outbox WHERE done_ms IS NULL");
     if (!rows.ok()) return rows.status();
     return Int(rows.value(), 0, 0);
   }
 
  private:
-  // The connection, opened again when the last one was lost. REQUIRES: mu_ held.
-  // The first connection also brings the schema up and creates the cursor unless the database has one.
-  Result<pg::Connection*> Connected() {
-    if (conn_ != nullptr && conn_->healthy()) return conn_.get();
-    conn_.reset();
-    auto conn = pg::Connection::Open(options_.database_url);
-    if (!conn.ok()) return conn.status();
-    if (!opened_) {
-      conn.value()->set_deadline_ms(kMigrationDeadlineMs);
-      auto migrated = Migrate(*conn.value(), ClusterMigrations());
-      if (!migrated.ok()) return migrated.status();
-      conn.value()->set_deadline_ms(kStatementDeadlineMs);
-      // A negative first cursor: the newest event in the shared log when the cursor is made (no history).
-      const Status made = conn.value()->Run(
-          "INSERT INTO webhook_cursor (id, last_event_id, floor_event_id)"
-          " SELECT 1, c, c FROM (SELECT CASE WHEN $1::bigint >= 0 THEN $1::bigint"
-          " ELSE (SELECT coalesce(max(id), 0) FROM events) END AS c) AS first ON CONFLICT DO NOTHING",
-          {Text(options_.first_cursor)});
-      if (!made.ok()) return made;
-      opened_ = true;
-    }
-    conn_ = std::move(conn).value();
-    conn_->set_deadline_ms(kStatementDeadlineMs);
-    return conn_.get();
-  }
-
-  // Runs `body(conn)` between BEGIN and COMMIT, rolling back when it, or the commit, fails.
-  template <typename Body>
-  static Status InTransaction(pg::Connection& conn, Body body) {
-    if (Status st = conn.Run("BEGIN"); !st.ok()) return st;
-    Status st = body(conn);
-    if (st.ok()) st = conn.Run("COMMIT");
-    if (!st.ok() && conn.healthy()) (void)conn.Run("ROLLBACK");
-    return st;
+  // With the first connection: the cursor, unless the database has one. A negative first cursor is the newest event in
+  // the shared log then (no history).
+  Status MakeCursor(pg::Connection& c) const {
+    return c.Run(
+        "INSERT INTO webhook_cursor (id, last_event_id, floor_event_id)"
+        " SELECT 1, c, c FROM (SELECT CASE WHEN $1::bigint >= 0 THEN $1::bigint"
+        " ELSE (SELECT coalesce(max(id), 0) FROM events) END AS c) AS first ON CONFLICT DO NOTHING",
+        {Text(options_.first_cursor)});
   }
 
   // Holds the cursor row until the transaction ends: every change of webhooks or of what the outbox owes takes it
@@ -436,10 +376,8 @@ class PgOutbox final : public store::Outbox {
   }
 
   const PgOutboxOptions options_;
-  std::mutex mu_;
-  std::unique_ptr<pg::Connection> conn_;  // guarded by mu_; null or unhealthy: opened again by the next call
-  int64_t pruned_us_ = 0;                 // guarded by mu_: when done rows were last pruned (monotonic); 0: never
-  bool opened_ = false;                   // guarded by mu_: Init succeeded (the tables are there)
+  Database db_;
+  int64_t pruned_us_ = 0;  // inside db_'s transactions only: when done rows were last pruned (monotonic); 0: never
 };
 
 }  // namespace
