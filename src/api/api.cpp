@@ -27,10 +27,14 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
-json FrameJson(const store::StoredFrame& f) {
+// `node`: in a cluster, this node's id, named in the frame's URL so that any node can fetch it from here after its
+// camera has moved on (api::CameraForwarder); empty on a single node.
+json FrameJson(const store::StoredFrame& f, const std::string& node) {
+  std::string url = "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id);
+  if (!node.empty()) url += "?node=" + node;
   return json{{"frame_id", f.id},         {"device_id", f.device_id}, {"timestamp", f.capture_ts_ms},
               {"received_at", f.received_ts_ms}, {"size", f.size},    {"width", f.width},
-              {"height", f.height},       {"url", "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id)}};
+              {"height", f.height},       {"url", std::move(url)}};
 }
 
 ingest::Upload UploadOf(Request& req) {
@@ -303,20 +307,25 @@ class Routes {
     // In a cluster, the other nodes that hold some of this camera's footage (a camera that moved, or one this node
     // never had), each said to be available or not.
     json elsewhere;
+    std::string node;
     if (ctx_.cluster != nullptr) {
       const cluster::ClusterView view = ctx_.cluster->Snapshot();
-      if (view.clustered) elsewhere = FootageElsewhere(id, view);
+      if (view.clustered) {
+        elsewhere = FootageElsewhere(id, view);
+        node = view.self;
+      }
     }
     const bool known = ctx_.registry.Get(id, NowMs()).has_value();
     if (!known && (elsewhere.is_null() || elsewhere.empty())) {
       return s.Send(Response::Error(404, "no device '" + id + "'"));
     }
-    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit, order, known, elsewhere = std::move(elsewhere)] {
+    OnDiskPool(ctx_.disk_pool, s, [this, s, id, from, to, limit, order, known, elsewhere = std::move(elsewhere),
+                                   node = std::move(node)] {
       json list = json::array();
       if (known) {
         auto frames = ctx_.store.ListFrames(id, from, to, static_cast<size_t>(limit), order);
         if (!frames.ok()) return s.Send(ErrorOf(frames.status()));
-        for (const auto& f : frames.value()) list.push_back(FrameJson(f));
+        for (const auto& f : frames.value()) list.push_back(FrameJson(f, node));
       }
       const size_t count = list.size();
       json body{{"device_id", id}, {"frames", std::move(list)}, {"count", count}};

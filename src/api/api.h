@@ -45,6 +45,15 @@ struct ApiContext {
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.
 void AddRoutes(http::Router& router, ApiContext& ctx);
 
+// In a cluster, where a request about one camera goes when it reaches a node that does not hold the camera: to the
+// node that does (an http::Router::Forwarder). The routes: the camera's record (GET, PATCH, DELETE), live view
+// (/ws/devices/ID, MJPEG), the snapshot, stored frames, footage timelines and exports. A camera is held here while it is online here, else by the up node whose
+// recent cameras include it; when none does, the route answers here. `?node=ID` names the node that holds the
+// footage asked for (a frame stored before its camera moved; frame URLs in a cluster carry it): forwarded there when
+// it is another node, up or not (a node that is down is answered 502 through this one). Forwards nothing when the
+// membership is not clustered. Reads in-memory state only. Both must outlive the router.
+http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, const ingest::DeviceRegistry& registry);
+
 // Serves every file under `web_dir` (read once, now) at "/" + its relative path, and index.html at "/".
 // IOError when the folder cannot be read.
 Status AddStaticRoutes(http::Router& router, const std::string& web_dir);

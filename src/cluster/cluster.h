@@ -32,6 +32,15 @@ Status CheckNodeId(std::string_view node_id);
 // OK for http://host[:port] or https://host[:port] with an optional trailing "/", and nothing else.
 Status CheckAdvertiseUrl(std::string_view url);
 
+// An advertise URL taken apart (HAProxy's server lines, a node forwarding a request to another).
+struct Endpoint {
+  bool tls = false;
+  std::string host;  // a name, an IPv4 address or a bracketed IPv6 address
+  int port = 0;      // the URL's, else 80 (http) or 443 (https)
+};
+// The parts of an http(s)://host[:port][/] URL; InvalidArgument (naming the URL and what is wrong) otherwise.
+Result<Endpoint> ParseAdvertiseUrl(std::string_view url);
+
 // One step of a schema. `version`s are positive and strictly increasing along a list; a version once released
 // never changes its SQL (a later change adds a migration instead).
 struct Migration {

@@ -1,7 +1,6 @@
 #include <sstream>
 
 #include "cluster/cluster.h"
-#include "cluster/urls.h"
 #include "core/clock.h"
 
 namespace iotstream::cluster {

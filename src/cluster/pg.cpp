@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "core/clock.h"
@@ -36,6 +37,12 @@ std::optional<std::string> Rows::Get(int row, int column) const {
 }
 
 std::string Rows::Text(int row, int column) const { return Get(row, column).value_or(""); }
+
+int64_t Int(std::string_view text) {
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   // The URI is expanded into its parts (expand_dbname) after the defaults before it, so its own settings win.

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -18,6 +19,9 @@ struct pg_result;
 namespace iotstream::cluster::pg {
 
 // A statement's rows, as text (NULL reads as nullopt).
+// The integer a bigint (or int) cell's text holds; 0 for text that is not one.
+int64_t Int(std::string_view text);
+
 class Rows {
  public:
   explicit Rows(pg_result* result);

@@ -1,5 +1,4 @@
 #include <atomic>
-#include <charconv>
 #include <mutex>
 
 #include "auth/credentials.h"
@@ -12,12 +11,6 @@ namespace {
 
 using auth::Principal;
 using auth::Role;
-
-int64_t Int(const std::string& text) {
-  int64_t v = 0;
-  std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
 
 // In the caller's transaction: the other nodes reread the credentials once it commits.
 constexpr const char* kBumpVersion = "UPDATE auth_state SET version = version + 1";
@@ -38,7 +31,7 @@ class PgAuthStore final : public auth::AuthStore {
   Status Reload() override {
     auto version = db_.Query("SELECT version FROM auth_state");
     if (!version.ok()) return version.status();
-    if (version.value().size() == 1 && Int(version.value().Text(0, 0)) == loaded_version_) return Status::Ok();
+    if (version.value().size() == 1 && pg::Int(version.value().Text(0, 0)) == loaded_version_) return Status::Ok();
     return ReloadNow();
   }
 
@@ -72,8 +65,8 @@ class PgAuthStore final : public auth::AuthStore {
     std::vector<auth::TokenInfo> out;
     const pg::Rows& r = rows.value();
     for (int i = 0; i < r.size(); ++i) {
-      out.push_back({Int(r.Text(i, 0)), r.Text(i, 1), auth::ParseRole(r.Text(i, 2)).value_or(Role::kViewer),
-                     r.Text(i, 3), r.Text(i, 4), Int(r.Text(i, 5)), r.Text(i, 6)});
+      out.push_back({pg::Int(r.Text(i, 0)), r.Text(i, 1), auth::ParseRole(r.Text(i, 2)).value_or(Role::kViewer),
+                     r.Text(i, 3), r.Text(i, 4), pg::Int(r.Text(i, 5)), r.Text(i, 6)});
     }
     return out;
   }
@@ -123,7 +116,7 @@ class PgAuthStore final : public auth::AuthStore {
     std::vector<auth::UserInfo> out;
     const pg::Rows& r = rows.value();
     for (int i = 0; i < r.size(); ++i) {
-      out.push_back({r.Text(i, 0), auth::ParseRole(r.Text(i, 1)).value_or(Role::kViewer), Int(r.Text(i, 2))});
+      out.push_back({r.Text(i, 0), auth::ParseRole(r.Text(i, 1)).value_or(Role::kViewer), pg::Int(r.Text(i, 2))});
     }
     return out;
   }
@@ -201,7 +194,7 @@ class PgAuthStore final : public auth::AuthStore {
     std::vector<auth::AuditRecord> out;
     const pg::Rows& r = rows.value();
     for (int i = 0; i < r.size(); ++i) {
-      out.push_back({Int(r.Text(i, 0)), Int(r.Text(i, 1)), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4), r.Text(i, 5)});
+      out.push_back({pg::Int(r.Text(i, 0)), pg::Int(r.Text(i, 1)), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4), r.Text(i, 5)});
     }
     return out;
   }
@@ -238,7 +231,7 @@ class PgAuthStore final : public auth::AuthStore {
       if (Status s = c.Run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"); !s.ok()) return s;
       auto v = c.Exec("SELECT version FROM auth_state");
       if (!v.ok()) return v.status();
-      version = v.value().size() == 1 ? Int(v.value().Text(0, 0)) : 0;
+      version = v.value().size() == 1 ? pg::Int(v.value().Text(0, 0)) : 0;
       auto t = c.Exec("SELECT hash, name, role, device FROM tokens WHERE revoked_ms IS NULL");
       if (!t.ok()) return t.status();
       for (int i = 0; i < t.value().size(); ++i) {
@@ -255,7 +248,7 @@ class PgAuthStore final : public auth::AuthStore {
         if (auto role = auth::ParseRole(s.value().Text(i, 2))) {
           sessions.emplace(s.value().Text(i, 0),
                            auth::CredentialCache::CachedSession{Principal{"user:" + s.value().Text(i, 1), *role, ""},
-                                                                Int(s.value().Text(i, 3))});
+                                                                pg::Int(s.value().Text(i, 3))});
         }
       }
       return Status::Ok();

@@ -44,30 +44,24 @@ std::vector<float> DescriptorOf(const std::string& hex) {
   return d;
 }
 
-int64_t Int(const std::string& text) {
-  int64_t v = 0;
-  std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
-
 constexpr const char* kEventColumns =
     "SELECT id, type, ts_ms, device_id, frame_id, person_id, name, distance, box_x, box_y, box_w, box_h, "
     "thumbnail IS NOT NULL, feedback, encode(descriptor, 'hex'), message FROM events";
 
 store::EventRecord EventOf(const pg::Rows& rows, int r) {
   store::EventRecord e;
-  e.id = Int(rows.Text(r, 0));
+  e.id = pg::Int(rows.Text(r, 0));
   e.type = rows.Text(r, 1);
-  e.ts_ms = Int(rows.Text(r, 2));
+  e.ts_ms = pg::Int(rows.Text(r, 2));
   e.device_id = rows.Text(r, 3);
-  e.frame_id = static_cast<uint64_t>(Int(rows.Text(r, 4)));
-  if (auto p = rows.Get(r, 5)) e.person_id = Int(*p);
+  e.frame_id = static_cast<uint64_t>(pg::Int(rows.Text(r, 4)));
+  if (auto p = rows.Get(r, 5)) e.person_id = pg::Int(*p);
   e.name = rows.Text(r, 6);
   e.distance = std::strtod(rows.Text(r, 7).c_str(), nullptr);
-  e.box_x = static_cast<int>(Int(rows.Text(r, 8)));
-  e.box_y = static_cast<int>(Int(rows.Text(r, 9)));
-  e.box_w = static_cast<int>(Int(rows.Text(r, 10)));
-  e.box_h = static_cast<int>(Int(rows.Text(r, 11)));
+  e.box_x = static_cast<int>(pg::Int(rows.Text(r, 8)));
+  e.box_y = static_cast<int>(pg::Int(rows.Text(r, 9)));
+  e.box_w = static_cast<int>(pg::Int(rows.Text(r, 10)));
+  e.box_h = static_cast<int>(pg::Int(rows.Text(r, 11)));
   e.has_thumbnail = rows.Text(r, 12) == "t";
   if (auto f = rows.Get(r, 13)) e.feedback_correct = *f == "t";
   e.descriptor = DescriptorOf(rows.Text(r, 14));
@@ -94,13 +88,13 @@ class PgRecords final : public store::Records {
           {name, std::to_string(NowMs())});
       if (!added.ok()) return added.status();
       if (added.value().size() == 1) {
-        e.person_id = Int(added.value().Text(0, 0));
+        e.person_id = pg::Int(added.value().Text(0, 0));
         e.new_person = true;
       } else {
         auto found = c.Exec("SELECT id FROM people WHERE name = $1 FOR UPDATE", {name});
         if (!found.ok()) return found.status();
         if (found.value().size() != 1) return Status::Conflict("'" + name + "' was removed meanwhile");
-        e.person_id = Int(found.value().Text(0, 0));
+        e.person_id = pg::Int(found.value().Text(0, 0));
       }
       auto face = c.Exec(
           "INSERT INTO faces (person_id, negative, descriptor, thumbnail, created_ms) "
@@ -108,7 +102,7 @@ class PgRecords final : public store::Records {
           "RETURNING id",
           {std::to_string(e.person_id), DescriptorHex(descriptor), Hex(thumbnail_jpeg), std::to_string(NowMs())});
       if (!face.ok()) return face.status();
-      e.face_id = Int(face.value().Text(0, 0));
+      e.face_id = pg::Int(face.value().Text(0, 0));
       return NotifyGallery(c);
     });
     if (!st.ok()) return st;
@@ -131,7 +125,7 @@ class PgRecords final : public store::Records {
           "RETURNING id",
           {std::to_string(person_id), DescriptorHex(descriptor), std::to_string(NowMs())});
       if (!face.ok()) return face.status();
-      e.face_id = Int(face.value().Text(0, 0));
+      e.face_id = pg::Int(face.value().Text(0, 0));
       return NotifyGallery(c);
     });
     if (!st.ok()) return st;
@@ -146,9 +140,9 @@ class PgRecords final : public store::Records {
     std::vector<store::GalleryEntry> out;
     for (int r = 0; r < rows.value().size(); ++r) {
       store::GalleryEntry e;
-      e.person_id = Int(rows.value().Text(r, 0));
+      e.person_id = pg::Int(rows.value().Text(r, 0));
       e.name = rows.value().Text(r, 1);
-      e.face_id = Int(rows.value().Text(r, 2));
+      e.face_id = pg::Int(rows.value().Text(r, 2));
       e.negative = rows.value().Text(r, 3) == "t";
       e.descriptor = DescriptorOf(rows.value().Text(r, 4));
       out.push_back(std::move(e));
@@ -163,11 +157,11 @@ class PgRecords final : public store::Records {
     if (!rows.ok()) return rows.status();
     std::vector<store::PersonSummary> out;
     for (int r = 0; r < rows.value().size(); ++r) {
-      const int64_t id = Int(rows.value().Text(r, 0));
+      const int64_t id = pg::Int(rows.value().Text(r, 0));
       if (out.empty() || out.back().person_id != id) {
-        out.push_back({id, rows.value().Text(r, 1), Int(rows.value().Text(r, 2)), {}});
+        out.push_back({id, rows.value().Text(r, 1), pg::Int(rows.value().Text(r, 2)), {}});
       }
-      if (auto face = rows.value().Get(r, 3)) out.back().face_ids.push_back(Int(*face));
+      if (auto face = rows.value().Get(r, 3)) out.back().face_ids.push_back(pg::Int(*face));
     }
     return out;
   }
@@ -234,7 +228,7 @@ class PgRecords final : public store::Records {
       if (!added.ok()) return added.status();
       const std::string id = added.value().Text(0, 0);
       if (Status st = c.Run("SELECT pg_notify($1, $2)", {kEventsChannel, node_id_ + " " + id}); !st.ok()) return st;
-      e->id = Int(id);
+      e->id = pg::Int(id);
       e->has_thumbnail = !thumbnail_jpeg.empty();
       return Status::Ok();
     });
@@ -303,7 +297,7 @@ class PgRecords final : public store::Records {
         "SELECT count(*) FROM forgotten",
         {std::to_string(before_ms)});
     if (!rows.ok()) return rows.status();
-    return Int(rows.value().Text(0, 0));
+    return pg::Int(rows.value().Text(0, 0));
   }
 
  private:

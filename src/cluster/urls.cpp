@@ -1,4 +1,4 @@
-#include "cluster/urls.h"
+#include "cluster/cluster.h"
 
 #include <libpq-fe.h>
 

@@ -89,6 +89,20 @@ class Connection;
 // Runs on the connection's I/O thread, which then owns the socket; the HTTP session ends. Must not block.
 using TakeoverHandler = std::function<void(Request&&, std::unique_ptr<Connection>)>;
 
+// Another server that answers a request in this one's place, e.g. the cluster node that holds the camera a request
+// is about. The server relays the request to it (adding X-Forwarded-For and kForwardedByHeader) and its answer back,
+// byte for byte, for as long as either side keeps the exchange open (a WebSocket, an MJPEG stream).
+struct Upstream {
+  std::string host;   // a name or an IP address (IPv6 without brackets), plain HTTP
+  std::string port;
+  std::string via;    // who forwards (this node's id): the value of kForwardedByHeader
+  std::string label;  // how logs and the 502 answer name the upstream, e.g. "node n2 (http://10.0.0.2:9003)"
+};
+
+// Marks a forwarded request: a request carrying it is never forwarded again (two servers that each believe the
+// other should answer do not bounce a request between them).
+inline constexpr std::string_view kForwardedByHeader = "X-Iotstream-Forwarded-By";
+
 // Maps (method, path pattern) to handlers. Patterns are literal segments and "{name}" captures of one
 // segment each, e.g. "/api/v1/devices/{id}/frames". Not thread-safe while routes are added; immutable
 // and shareable once handed to a Server.
@@ -103,6 +117,13 @@ class Router {
   using Guard = std::function<std::optional<Response>(Request& req, std::string_view pattern)>;
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
 
+  // Decides whether another server answers a matched, admitted request instead of its route: nullopt lets the route
+  // run here. Never asked for a request that carries kForwardedByHeader. Runs on an I/O thread after the guard, before
+  // every matched route, takeovers included: it must not block. The server answers 502 when the upstream cannot be
+  // reached within 3 s, and counts every forward and every failure in metrics.
+  using Forwarder = std::function<std::optional<Upstream>(const Request& req, std::string_view pattern)>;
+  void SetForwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
+
   struct Match {
     const Handler* handler = nullptr;        // exactly one of these is set on a match
     const TakeoverHandler* takeover = nullptr;
@@ -113,6 +134,9 @@ class Router {
   Match Find(Request* req) const;
   // The guard's answer for a request Find matched; nullopt (let it run) without a guard.
   std::optional<Response> Admit(Request& req, const Match& match) const;
+  // The forwarder's answer for a request Find matched and Admit let through; nullopt without a forwarder or when
+  // the request was forwarded already.
+  std::optional<Upstream> Forward(const Request& req, const Match& match) const;
 
  private:
   struct Route {
@@ -124,6 +148,7 @@ class Router {
   };
   std::vector<Route> routes_;
   Guard guard_;
+  Forwarder forwarder_;
 };
 
 // A server certificate and its private key, loaded for HTTPS and WSS (OpenSSL): TLS 1.2 and 1.3 only, OpenSSL's

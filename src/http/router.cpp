@@ -151,4 +151,9 @@ std::optional<Response> Router::Admit(Request& req, const Match& match) const {
   return guard_(req, *match.pattern);
 }
 
+std::optional<Upstream> Router::Forward(const Request& req, const Match& match) const {
+  if (!forwarder_ || match.pattern == nullptr || !req.header(kForwardedByHeader).empty()) return std::nullopt;
+  return forwarder_(req, *match.pattern);
+}
+
 }  // namespace iotstream::http

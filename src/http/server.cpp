@@ -25,11 +25,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/connection.h"
 #include "http/cors.h"
+#include "http/forward.h"
 #include "http/tls_context.h"
 
 namespace iotstream::http {
@@ -72,6 +74,9 @@ struct ServerState {
         timeouts(m.counter(o.name + "_http_timeouts_total", "connections closed by a read or write timeout")),
         rejected_connections(m.counter(o.name + "_http_connections_rejected_total",
                                        "connections refused over max_connections")),
+        forwarded(m.counter(o.name + "_http_forwarded_total", "requests relayed to another server (Router::Forwarder)")),
+        forward_failures(m.counter(o.name + "_http_forward_failures_total",
+                                   "forwarded requests answered 502: the other server could not be reached")),
         open_connections(m.gauge(o.name + "_http_open_connections", "open HTTP connections")),
         latency(m.histogram(o.name + "_http_request_duration_seconds", "server time per request")) {
     if (o.tls) {
@@ -103,6 +108,8 @@ struct ServerState {
   Counter& header_too_large;
   Counter& timeouts;
   Counter& rejected_connections;
+  Counter& forwarded;
+  Counter& forward_failures;
   Gauge& open_connections;
   Histogram& latency;
   ssl::context* ssl_context = nullptr;  // set with options.tls
@@ -304,6 +311,15 @@ class Session final : public Answerable, public std::enable_shared_from_this<Ses
     const Router::Match match = state_->router.Find(&req);
     if (match.pattern != nullptr) {
       if (auto refusal = state_->router.Admit(req, match)) return OnResponse(std::move(*refusal));
+    }
+    if (auto upstream = state_->router.Forward(req, match)) {
+      state_->requests.Add();
+      IOT_LOG(kDebug) << state_->options.name << ": " << MethodName(method_) << ' ' << target_ << " -> "
+                      << upstream->label;
+      tcp_stream().expires_never();
+      std::string head = ForwardedRequest(msg, req.body, remote_address_, upstream->via);
+      return StartForward(std::move(stream_), std::move(buffer_), std::move(head), std::move(*upstream),
+                          beast::websocket::is_upgrade(msg), ForwardCounters{state_->forwarded, state_->forward_failures});
     }
     if (match.takeover != nullptr) {
       state_->requests.Add();

@@ -669,5 +669,90 @@ TEST_F(ClusterNodes, AccountsTokensAndSessionsAreOneForEveryNode) {
   EXPECT_TRUE(testing::WaitFor([&] { return n1.Request("GET", "/api/v1/devices", "", bearer).status == 401; }));
 }
 
+// A camera held by n3 is watched through n1 (no HAProxy in front): n1 forwards its snapshot, frames, WebSocket and
+// MJPEG to n3; frame URLs name the node that stores them; a node that is down is a 502 saying so. An enrolment
+// acknowledged by n1 outlives n1's kill -9 at once after it.
+TEST_F(ClusterNodes, ACameraIsWatchedThroughAnyNodeAndAnAcknowledgedEnrolmentOutlivesItsNode) {
+  ASSERT_TRUE(fs::exists(testing::ModelsDir() / "face_recognition_model.bin"))
+      << "no descriptor weights in " << testing::ModelsDir() << ": run scripts/fetch-models.sh (test.sh does)";
+  ASSERT_FALSE(pg_.url().empty());
+  ASSERT_TRUE(pg_.CreateDatabase("iotstream"));
+  nodes_[0] = StartNode(0, {"--models-dir", testing::ModelsDir().string(), "--max-workers", "1"});
+  nodes_[1] = StartNode(1);
+  nodes_[2] = StartNode(2);
+  for (const auto& n : nodes_) ASSERT_NE(n->port(), 0) << n->Log();
+
+  HttpClient cam(nodes_[2]->host(), nodes_[2]->port());
+  ASSERT_EQ(cam.PostJpeg("/api/v1/stream/fast", obama_, "porch").status, 200);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const auto view = ClusterNodesOf(*nodes_[0]);
+    return view.count(NodeId(2)) == 1 && view.at(NodeId(2))["cameras"] == json::array({"porch"});
+  })) << GetJson(*nodes_[0], "/api/v1/cluster").dump(1);
+
+  HttpClient n1(nodes_[0]->host(), nodes_[0]->port());
+  const HttpResult snapshot = n1.Get("/api/v1/devices/porch/snapshot.jpg");
+  ASSERT_EQ(snapshot.status, 200) << snapshot.body;
+  EXPECT_EQ(snapshot.body, obama_);
+
+  // n3's frames, listed through n1 by naming n3; each URL names n3, and n1 serves it from there.
+  const json frames = GetJson(*nodes_[0], "/api/v1/devices/porch/frames?node=" + NodeId(2));
+  ASSERT_TRUE(frames.contains("frames")) << frames.dump();
+  ASSERT_GE(frames["frames"].size(), 1u) << frames.dump();
+  const std::string url = frames["frames"][0]["url"].get<std::string>();
+  EXPECT_NE(url.find("?node=" + NodeId(2)), std::string::npos) << url;
+  const HttpResult frame = n1.Get(url);
+  EXPECT_EQ(frame.status, 200) << frame.body;
+  EXPECT_EQ(frame.body, obama_);
+
+  // Live view through n1: the WebSocket gets n3's next frame, the MJPEG stream its next part.
+  testing::WsClient ws(nodes_[0]->host(), nodes_[0]->port(), "/ws/devices/porch");
+  ASSERT_TRUE(ws.connected()) << ws.handshake_status() << "\n" << nodes_[0]->Log();
+  const int mjpeg = testing::ConnectTcp(nodes_[0]->port(), nodes_[0]->host());
+  ASSERT_GE(mjpeg, 0);
+  ASSERT_TRUE(testing::SendAll(mjpeg, "GET /api/v1/devices/porch/mjpeg HTTP/1.1\r\nHost: n1\r\n\r\n"));
+  std::string stream = testing::ReadUntil(mjpeg, "multipart/x-mixed-replace", std::chrono::seconds(5));
+  EXPECT_NE(stream.find("200 OK"), std::string::npos) << stream;
+  bool got_binary = false;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    (void)cam.PostJpeg("/api/v1/stream/fast", obama_, "porch");
+    for (auto m = ws.Read(std::chrono::milliseconds(200)); m.ok; m = ws.Read(std::chrono::milliseconds(200))) {
+      if (m.binary && m.data.size() >= obama_.size()) got_binary = true;
+    }
+    stream += testing::ReadUntil(mjpeg, "Content-Type: image/jpeg", std::chrono::milliseconds(200));
+    return got_binary && stream.find("Content-Type: image/jpeg") != std::string::npos;
+  })) << "ws frame: " << got_binary << ", mjpeg: " << stream.substr(0, 400);
+  ::close(mjpeg);
+  EXPECT_GE(testing::MetricValue(n1.Get("/metrics").body, "main_http_forwarded_total"), 5u);
+
+  // A camera nobody holds is answered by n1 itself.
+  EXPECT_EQ(n1.Get("/api/v1/devices/nowhere/snapshot.jpg").status, 404);
+
+  // n3 goes down: its stored frames asked through n1 are a 502 naming it.
+  nodes_[2]->Stop(SIGKILL);
+  const HttpResult gone = n1.Get(url);
+  EXPECT_EQ(gone.status, 502) << gone.body;
+  EXPECT_NE(gone.body.find("node " + NodeId(2)), std::string::npos) << gone.body;
+
+  // An enrolment n1 acknowledged, then n1 killed at once: the person is in the cluster's gallery and log.
+  HttpClient enrol(nodes_[0]->host(), nodes_[0]->recognition_port());
+  const HttpResult enrolled = enrol.Request(
+      "POST", "/api/v1/recognition/add-permitted-face",
+      testing::MultipartBody("enrol", {{"name", "Barack Obama", "", ""},
+                                       {"image", testing::FaceJpeg("ageitgey_face_recognition/examples/obama.jpg"),
+                                        "p.jpg", "image/jpeg"}}),
+      {{"Content-Type", "multipart/form-data; boundary=enrol"}});
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  nodes_[0]->Stop(SIGKILL);
+  const auto faces = testing::Query(pg_.url("iotstream"),
+                                    "SELECT p.name, count(f.id) FROM people p JOIN faces f ON f.person_id = p.id "
+                                    "GROUP BY p.name");
+  ASSERT_EQ(faces.size(), 1u);
+  EXPECT_EQ(faces[0][0], "Barack Obama");
+  EXPECT_EQ(faces[0][1], "1");
+  const json added = GetJson(*nodes_[1], "/api/v1/events?type=person_added");
+  ASSERT_EQ(added["events"].size(), 1u) << added.dump();
+  EXPECT_EQ(added["events"][0]["name"], "Barack Obama");
+}
+
 }  // namespace
 }  // namespace iotstream

@@ -12,12 +12,17 @@ namespace iotstream::testing {
 
 using Clock = std::chrono::steady_clock;
 
-int ConnectTcp(unsigned short port) {
+int ConnectTcp(unsigned short port) { return ConnectTcp(port, "127.0.0.1"); }
+
+int ConnectTcp(unsigned short port, const std::string& host) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     if (fd >= 0) close(fd);
     return -1;

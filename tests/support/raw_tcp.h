@@ -10,6 +10,8 @@ namespace iotstream::testing {
 
 // A connected socket to 127.0.0.1:port (the caller closes it); -1 when it cannot connect.
 int ConnectTcp(unsigned short port);
+// The same to `host`, an IPv4 address (a cluster's nodes listen on 127.0.0.2, 127.0.0.3, ...).
+int ConnectTcp(unsigned short port, const std::string& host);
 
 // Sends all of `s`; false when the connection fails first.
 bool SendAll(int fd, const std::string& s);
