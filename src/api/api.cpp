@@ -101,23 +101,54 @@ json ClusterJson(const cluster::ClusterView& v) {
 
 // A cluster's device list: this node's cameras (marked with this node), then every camera another node held last,
 // as that node last described it, marked with that node and whether it is up. A camera on this node is listed once.
+// A camera of another node: its record (the devices table) over the live figures its node last described (the
+// camera's placement); either may be missing.
+json OtherNodesCamera(const std::string& id, const cluster::CameraPlacement* placed, const cluster::DeviceRow* row) {
+  json d = placed != nullptr ? json::parse(placed->device_json, nullptr, false) : json::object();
+  if (!d.is_object()) d = json::object();
+  d["id"] = id;
+  d["device_id"] = id;
+  if (row != nullptr) {
+    const DeviceRecord& r = row->record;
+    d["name"] = r.name.empty() ? id : r.name;
+    d["location"] = r.location;
+    d["sparse_marked"] = r.sparse;
+    if (placed == nullptr) {  // never placed since it was recorded: the record is all there is
+      d.update(json{{"first_seen", r.first_seen_ms}, {"last_seen", r.last_seen_ms},
+                    {"frames_received", r.frames_received}, {"bytes_received", r.bytes_received},
+                    {"frames_rejected", r.frames_rejected}, {"last_frame_size", r.last_frame_bytes},
+                    {"resolution", {{"width", r.last_width}, {"height", r.last_height}}}, {"online", false},
+                    {"status", "offline"}});
+    }
+  }
+  d["node"] = placed != nullptr ? placed->node_id : row->node_id;
+  return d;
+}
+
 json ClusterDeviceList(json local, const cluster::ClusterView& v) {
   std::map<std::string, bool> up;
   for (const auto& n : v.nodes) up[n.node_id] = n.up;
+  std::map<std::string, const cluster::DeviceRow*> rows;
+  for (const auto& r : v.devices) rows[r.record.id] = &r;
   std::set<std::string> listed;
   for (auto& d : local["devices"]) {
     d["node"] = v.self;
     listed.insert(d["id"].get<std::string>());
   }
+  std::vector<json> others;
   for (const auto& p : v.placements) {  // newest first per device: the first one seen is where it is now
     if (!listed.insert(p.device_id).second) continue;
-    json d = json::parse(p.device_json, nullptr, false);
-    if (!d.is_object()) d = json::object();
-    d["id"] = p.device_id;
-    d["node"] = p.node_id;
-    d["node_up"] = up[p.node_id];
+    const auto row = rows.find(p.device_id);
+    others.push_back(OtherNodesCamera(p.device_id, &p, row == rows.end() ? nullptr : row->second));
+  }
+  for (const auto& [id, row] : rows) {
+    if (listed.insert(id).second) others.push_back(OtherNodesCamera(id, nullptr, row));
+  }
+  for (json& d : others) {
+    const std::string node = d["node"].get<std::string>();
+    d["node_up"] = up[node];
     // A camera of a node that is down sends nothing anyone sees.
-    if (!up[p.node_id]) d["online"] = false;
+    if (!up[node]) d["online"] = false;
     if (d.value("online", false)) local["online"] = local["online"].get<size_t>() + 1;
     local["devices"].push_back(std::move(d));
   }
@@ -268,7 +299,9 @@ class Routes {
     auto update = DeviceUpdateOf(req.body);
     if (!update.ok()) return s.Send(ErrorOf(update.status()));
     if (Status st = ctx_.registry.Update(id, update.value()); !st.ok()) return s.Send(ErrorOf(st));
-    ctx_.store.SaveDevices(ctx_.registry.TakeDirty());
+    auto changed = ctx_.registry.TakeDirty();
+    if (ctx_.cluster != nullptr) ctx_.cluster->SaveDevices(changed);
+    ctx_.store.SaveDevices(std::move(changed));
     auto v = ctx_.registry.Get(id, NowMs());
     if (!v) return s.Send(Response::Error(404, "no device '" + id + "'"));
     ctx_.events.OnDeviceUpdated(id, NowMs());
@@ -280,6 +313,7 @@ class Routes {
     if (Status st = ctx_.registry.Remove(id); !st.ok()) return s.Send(ErrorOf(st));
     ctx_.audit->Record(AuditTrail::Of(req), "device_delete", id);
     ctx_.live.ForgetDevice(id);
+    if (ctx_.cluster != nullptr) ctx_.cluster->ForgetDevice(id);
     ctx_.events.OnDeviceRemoved(id, NowMs());
     ctx_.store.DeleteDevice(id, [s, id](Status st) {
       if (!st.ok()) return s.Send(ErrorOf(st));

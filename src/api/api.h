@@ -39,7 +39,7 @@ struct ApiContext {
   std::atomic<const http::Server*> server{nullptr};  // the main port's server once started, for its figures
   const notify::MqttPublisher* mqtt = nullptr;       // the MQTT output when on, for its figures
   AuditTrail* audit = nullptr;  // device deletions are recorded here; REQUIRES: set before routes run
-  const cluster::Membership* cluster = nullptr;  // GET /api/v1/cluster; REQUIRES: set before routes run
+  cluster::Membership* cluster = nullptr;  // GET /api/v1/cluster, device records; REQUIRES: set before routes run
 };
 
 // Adds every route of the main port (9003) to `router`. `ctx` must outlive the router.
@@ -48,7 +48,8 @@ void AddRoutes(http::Router& router, ApiContext& ctx);
 // In a cluster, where a request about one camera goes when it reaches a node that does not hold the camera: to the
 // node that does (an http::Router::Forwarder). The routes: the camera's record (GET, PATCH, DELETE), live view
 // (/ws/devices/ID, MJPEG), the snapshot, stored frames, footage timelines and exports. A camera is held here while it is online here, else by the up node whose
-// recent cameras include it; when none does, the route answers here. `?node=ID` names the node that holds the
+// recent cameras include it, else by the node that wrote its record (the devices table) last, if that one is up;
+// when none is, the route answers here. `?node=ID` names the node that holds the
 // footage asked for (a frame stored before its camera moved; frame URLs in a cluster carry it): forwarded there when
 // it is another node, up or not (a node that is down is answered 502 through this one). Forwards nothing when the
 // membership is not clustered. Reads in-memory state only. Both must outlive the router.

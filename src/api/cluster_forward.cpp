@@ -54,10 +54,16 @@ http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, c
     const std::string device(req.param(route->second));
     const auto here = registry.Get(device, NowMs());
     if (here && here->online) return std::nullopt;
-    const auto holder = std::find_if(view.nodes.begin(), view.nodes.end(), [&](const cluster::NodeInfo& n) {
-      return n.up && n.node_id != view.self && std::binary_search(n.cameras.begin(), n.cameras.end(), device);
+    auto holder = std::find_if(view.nodes.begin(), view.nodes.end(), [&](const cluster::NodeInfo& n) {
+      return n.up && std::binary_search(n.cameras.begin(), n.cameras.end(), device);
     });
-    return holder == view.nodes.end() ? std::nullopt : UpstreamOf(*holder, view.self);
+    if (holder == view.nodes.end()) {  // nobody has it online: the node that wrote its record last, if up
+      const auto row = std::find_if(view.devices.begin(), view.devices.end(),
+                                    [&](const cluster::DeviceRow& d) { return d.record.id == device; });
+      if (row != view.devices.end()) holder = by_id(row->node_id);
+    }
+    if (holder == view.nodes.end() || !holder->up || holder->node_id == view.self) return std::nullopt;
+    return UpstreamOf(*holder, view.self);
   };
 }
 

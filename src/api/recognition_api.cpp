@@ -10,6 +10,7 @@
 #include "api/bodies.h"
 #include "api/respond.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/parse.h"
 #include "events/schema.h"
 #include "events/strangers.h"
@@ -182,7 +183,10 @@ void AddRecognitionRoutes(http::Router& router, RecognitionContext& ctx, bool wi
         // Conflict: a cluster's gallery reload took the face in already.
         const Status st = c->gallery.AddFace(e.person_id, e.name, e.face_id, face.descriptor);
         if (!st.ok() && !st.IsConflict()) return s.Send(ErrorOf(st));
-        if (e.new_person) c->events.OnPersonAdded(e.person_id, e.name, NowMs());
+        // Answered once person_added is logged too: a node killed after the answer leaves both behind.
+        if (e.new_person && !c->events.LogPersonAdded(e.person_id, e.name, NowMs(), std::chrono::seconds(5))) {
+          IOT_LOG(kWarn) << "enrol: person_added of '" << e.name << "' is not in the log yet; the enrolment stands";
+        }
         c->audit->Record(who, "enrol", e.name + " (person " + std::to_string(e.person_id) + ", face " +
                                            std::to_string(e.face_id) + ")");
         s.Send(Response::Json(200, json{{"success", true},

@@ -220,28 +220,23 @@ std::unique_ptr<cluster::ChangeListener> ListenToTheCluster(const Config& config
 }
 
 // A camera new to this node that another node held (it moved there after a failure) keeps the name, location and
-// schedule given to it there, as that node last described it in camera_nodes.
+// schedule given to it there: its row in the cluster's devices table.
 void AdoptClusterRecord(const cluster::Membership& membership, ingest::DeviceRegistry& registry, const std::string& id) {
   const cluster::ClusterView view = membership.Snapshot();
-  const auto placed = std::find_if(view.placements.begin(), view.placements.end(), [&](const auto& p) {
-    return p.device_id == id && p.node_id != view.self;  // newest first per device
-  });
-  if (placed == view.placements.end()) return;
-  const nlohmann::json d = nlohmann::json::parse(placed->device_json, nullptr, false);
-  if (!d.is_object()) return;
+  const auto row = std::find_if(view.devices.begin(), view.devices.end(),
+                                [&](const cluster::DeviceRow& d) { return d.record.id == id; });
+  if (row == view.devices.end() || row->node_id == view.self) return;
+  const DeviceRecord& r = row->record;
   ingest::DeviceUpdate update;
-  if (d.contains("name") && d["name"].is_string() && d["name"] != id) update.name = d["name"].get<std::string>();
-  if (d.contains("location") && d["location"].is_string()) update.location = d["location"].get<std::string>();
-  if (d.contains("sparse_marked") && d["sparse_marked"].is_boolean()) update.sparse = d["sparse_marked"].get<bool>();
-  if (d.value("interval_learned", true) == false && d.contains("expected_interval_s") &&
-      d["expected_interval_s"].is_number()) {
-    update.expected_interval_ms = static_cast<int64_t>(d["expected_interval_s"].get<double>() * 1000);
-  }
+  if (!r.name.empty()) update.name = r.name;
+  if (!r.location.empty()) update.location = r.location;
+  update.sparse = r.sparse;
+  if (r.expected_interval_ms > 0) update.expected_interval_ms = r.expected_interval_ms;
   if (Status st = registry.Update(id, update); !st.ok()) {
     IOT_LOG(kWarn) << "cluster: cannot take over the record of camera '" << id << "': " << st.ToString();
     return;
   }
-  IOT_LOG(kInfo) << "cluster: camera '" << id << "' came from node '" << placed->node_id << "' and keeps its record";
+  IOT_LOG(kInfo) << "cluster: camera '" << id << "' came from node '" << row->node_id << "' and keeps its record";
 }
 
 // The node's membership, its figures read from ingest: the cameras that sent lately, and the frames accepted.
@@ -413,10 +408,17 @@ int Run(const Config& config) {
   std::unique_ptr<notify::WebhookPublisher> webhooks = std::move(webhooks_started).value();
   bus.AddPublisher(webhooks.get());
 
-  events::EventHub event_hub(config.events, *records, gallery, registry, bus, metrics);
+  events::EventOptions event_options = config.events;
+  if (!config.database_url.empty()) event_options.frame_node = config.node_id;
+  events::EventHub event_hub(event_options, *records, gallery, registry, bus, metrics);
   // Declared before the server, so it stops after it: the cluster route reads its snapshot until then.
   const std::unique_ptr<cluster::Membership> membership = MakeMembership(config, registry, ingestor, metrics);
   const bool clustered = !config.database_url.empty();
+  if (clustered) {  // every record this node keeps is in the devices table once it has joined
+    std::vector<DeviceRecord> kept;
+    for (auto& d : registry.List(NowMs())) kept.push_back(std::move(d.record));
+    membership->SaveDevices(kept);
+  }
   registry.SetStateListener([&event_hub, &registry, &membership, clustered](
                                 const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
     if (clustered && change == ingest::DeviceRegistry::Change::kAdded) AdoptClusterRecord(*membership, registry, id);
@@ -547,7 +549,9 @@ int Run(const Config& config) {
         IOT_LOG(kInfo) << "signal " << sig << ": stopping";
         break;
       }
-      store->SaveDevices(registry.TakeDirty());
+      auto changed = registry.TakeDirty();
+      membership->SaveDevices(changed);
+      store->SaveDevices(std::move(changed));
       const int64_t now = NowMs();
       registry.CheckOffline(now);
       if (pool) {

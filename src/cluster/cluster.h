@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/cpu_priority.h"
+#include "core/device.h"
 #include "core/metrics.h"
 #include "core/status.h"
 
@@ -97,6 +98,13 @@ struct CameraPlacement {
   std::string device_json;  // the camera as that node's device list showed it then (a JSON object; "{}" if unknown)
 };
 
+// A camera's record as the cluster keeps it (the `devices` table): one row per camera, last written by `node_id`.
+struct DeviceRow {
+  std::string node_id;
+  DeviceRecord record;
+  int64_t updated_ms = 0;  // wall clock (the database's)
+};
+
 // A copy of what a node knows about the cluster. A plain value.
 struct ClusterView {
   bool clustered = false;        // started with a database; false: a single node
@@ -105,6 +113,7 @@ struct ClusterView {
   std::string self;              // this node's id
   std::vector<NodeInfo> nodes;   // by node id; in single mode only this node
   std::vector<CameraPlacement> placements;  // by device id, then newest first; empty in single mode
+  std::vector<DeviceRow> devices;           // by device id; empty in single mode
 };
 
 struct MembershipOptions {
@@ -131,8 +140,8 @@ struct MembershipCallbacks {
 
 // This node's membership. With a database, a thread of its own connects (retrying every heartbeat while the
 // database cannot be reached, meanwhile the node works alone), applies ClusterMigrations, and then once per
-// heartbeat upserts the node's row and its cameras' placements (camera_nodes) and reads every row of both back into
-// the snapshot. No I/O thread ever waits for
+// heartbeat upserts the node's row, its cameras' placements (camera_nodes) and the camera records given to
+// SaveDevices (devices), and reads every row of the three back into the snapshot. No I/O thread ever waits for
 // PostgreSQL: Snapshot() copies what the heartbeat thread last stored.
 //
 // Counted in metrics: cluster_heartbeats_total, cluster_heartbeat_failures_total (a heartbeat that could not
@@ -151,6 +160,15 @@ class Membership {
   // Starts heartbeating as reachable at `advertise_url` (REQUIRES: CheckAdvertiseUrl is OK; called once). Without
   // a database it only records the URL. Returns at once: the first connection is made on the heartbeat thread.
   void Start(std::string advertise_url);
+
+  // Camera records to write to the `devices` table as this node's with the next heartbeat: new, renamed, or their
+  // counters grown (what the node's own store saves). A later record of a camera replaces one not yet written, so
+  // what waits is bounded by the number of cameras; what a failed heartbeat could not write is written by the next.
+  // Ignored without a database.
+  void SaveDevices(const std::vector<DeviceRecord>& records);
+  // A camera deleted on this node: its row and its placements leave the cluster's tables with the next heartbeat
+  // (its footage on other nodes stays there until their retention removes it). Ignored without a database.
+  void ForgetDevice(const std::string& device_id);
 
   // What the node knows now. In single mode, this node with figures taken at the call (load since the previous
   // call). With a database, the table as last read, this node's own entry refreshed by the last heartbeat's

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -126,6 +129,84 @@ Result<std::vector<NodeInfo>> ReadNodes(pg::Connection& conn, int64_t down_after
   return nodes;
 }
 
+// The devices table: rows written as [record, ...] ($2), each record a DeviceRecord's JSON (RecordJson). A node
+// takes over another node's row only with a record that saw the camera at least as lately: a node back from a
+// failure does not put its stale copy of a camera that has moved on over the record of the camera's new node.
+constexpr const char* kSaveDevicesSql =
+    "INSERT INTO devices (device_id, node_id, record, updated_ms)"
+    " SELECT d->>'id', $1, d, (extract(epoch FROM now()) * 1000)::bigint FROM jsonb_array_elements($2::jsonb) AS d"
+    " ON CONFLICT (device_id) DO UPDATE SET node_id = EXCLUDED.node_id, record = EXCLUDED.record,"
+    " updated_ms = EXCLUDED.updated_ms"
+    " WHERE devices.node_id = EXCLUDED.node_id"
+    " OR (devices.record->>'last_seen_ms')::bigint <= (EXCLUDED.record->>'last_seen_ms')::bigint";
+
+// Cameras deleted here ($1: a JSON array of ids): their record and every placement.
+constexpr const char* kForgetDevicesSql =
+    "WITH gone AS (SELECT jsonb_array_elements_text($1::jsonb) AS id),"
+    " records AS (DELETE FROM devices WHERE device_id IN (SELECT id FROM gone))"
+    " DELETE FROM camera_nodes WHERE device_id IN (SELECT id FROM gone)";
+
+constexpr const char* kDevicesSql = "SELECT node_id, record::text, updated_ms FROM devices ORDER BY device_id";
+
+nlohmann::json RecordJson(const DeviceRecord& r) {
+  return nlohmann::json{{"id", r.id},
+                        {"name", r.name},
+                        {"location", r.location},
+                        {"first_seen_ms", r.first_seen_ms},
+                        {"last_seen_ms", r.last_seen_ms},
+                        {"frames_received", r.frames_received},
+                        {"bytes_received", r.bytes_received},
+                        {"frames_rejected", r.frames_rejected},
+                        {"last_frame_bytes", r.last_frame_bytes},
+                        {"last_width", r.last_width},
+                        {"last_height", r.last_height},
+                        {"sparse", r.sparse},
+                        {"expected_interval_ms", r.expected_interval_ms}};
+}
+
+// A row's record; fields missing or of another type keep DeviceRecord's defaults.
+DeviceRecord RecordOf(const std::string& text) {
+  DeviceRecord r;
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return r;
+  const auto take = [&j](const char* key, auto* out) {
+    const auto it = j.find(key);
+    if (it == j.end()) return;
+    using T = std::remove_pointer_t<decltype(out)>;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (it->is_string()) *out = it->template get<std::string>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (it->is_boolean()) *out = it->template get<bool>();
+    } else {
+      if (it->is_number_integer()) *out = it->template get<T>();
+    }
+  };
+  take("id", &r.id);
+  take("name", &r.name);
+  take("location", &r.location);
+  take("first_seen_ms", &r.first_seen_ms);
+  take("last_seen_ms", &r.last_seen_ms);
+  take("frames_received", &r.frames_received);
+  take("bytes_received", &r.bytes_received);
+  take("frames_rejected", &r.frames_rejected);
+  take("last_frame_bytes", &r.last_frame_bytes);
+  take("last_width", &r.last_width);
+  take("last_height", &r.last_height);
+  take("sparse", &r.sparse);
+  take("expected_interval_ms", &r.expected_interval_ms);
+  return r;
+}
+
+Result<std::vector<DeviceRow>> ReadDevices(pg::Connection& conn) {
+  auto rows = conn.Exec(kDevicesSql);
+  if (!rows.ok()) return rows.status();
+  const pg::Rows& r = rows.value();
+  std::vector<DeviceRow> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) out.push_back({r.Text(i, 0), RecordOf(r.Text(i, 1)), pg::Int(r.Text(i, 2))});
+  return out;
+}
+
 std::string ToText(double v) {
   std::ostringstream out;
   out.precision(6);
@@ -170,6 +251,18 @@ class Membership::Impl {
     if (!options_.database_url.empty()) thread_ = std::thread([this] { Loop(); });
   }
 
+  void SaveDevices(const std::vector<DeviceRecord>& records) {
+    if (options_.database_url.empty() || records.empty()) return;
+    std::lock_guard lock(mu_);
+    for (const auto& r : records) pending_[r.id] = r;
+  }
+
+  void ForgetDevice(const std::string& device_id) {
+    if (options_.database_url.empty()) return;
+    std::lock_guard lock(mu_);
+    pending_[device_id] = std::nullopt;
+  }
+
   ClusterView Snapshot() const {
     ClusterView v;
     v.self = options_.node_id;
@@ -186,6 +279,7 @@ class Membership::Impl {
     v.database_checked_ms = checked_ms_;
     v.nodes = nodes_;
     v.placements = placements_;
+    v.devices = devices_;
     const auto own = std::find_if(v.nodes.begin(), v.nodes.end(),
                                   [this](const NodeInfo& n) { return n.node_id == options_.node_id; });
     if (own == v.nodes.end()) {
@@ -254,10 +348,13 @@ class Membership::Impl {
         return Fail(placed);
       }
     }
+    if (Status saved = WritePendingDevices(); !saved.ok()) return Fail(saved);
     auto nodes = ReadNodes(*conn_, options_.down_after_ms);
     if (!nodes.ok()) return Fail(nodes.status());
     auto placements = ReadPlacements(*conn_);
     if (!placements.ok()) return Fail(placements.status());
+    auto devices = ReadDevices(*conn_);
+    if (!devices.ok()) return Fail(devices.status());
     heartbeats_.Add();
     database_up_.Set(1);
     nodes_up_.Set(std::count_if(nodes.value().begin(), nodes.value().end(), [](const NodeInfo& n) { return n.up; }));
@@ -266,6 +363,7 @@ class Membership::Impl {
       std::lock_guard lock(mu_);
       nodes_ = std::move(nodes).value();
       placements_ = std::move(placements).value();
+      devices_ = std::move(devices).value();
       for (auto& n : nodes_) {
         if (n.node_id == options_.node_id) self_.last_heartbeat_ms = n.last_heartbeat_ms;
       }
@@ -279,6 +377,32 @@ class Membership::Impl {
                      << ") in the database";
       announced_ = true;
     }
+  }
+
+  // The records and deletions SaveDevices and ForgetDevice left, in two statements; when either fails, what it
+  // carried waits for the next heartbeat again (unless a newer change of the same camera came meanwhile).
+  Status WritePendingDevices() {
+    std::map<std::string, std::optional<DeviceRecord>> pending;
+    {
+      std::lock_guard lock(mu_);
+      pending.swap(pending_);
+    }
+    if (pending.empty()) return Status::Ok();
+    nlohmann::json saved = nlohmann::json::array(), gone = nlohmann::json::array();
+    for (const auto& [id, record] : pending) {
+      if (record) {
+        saved.push_back(RecordJson(*record));
+      } else {
+        gone.push_back(id);
+      }
+    }
+    Status st = saved.empty() ? Status::Ok() : conn_->Run(kSaveDevicesSql, {options_.node_id, saved.dump()});
+    if (st.ok() && !gone.empty()) st = conn_->Run(kForgetDevicesSql, {gone.dump()});
+    if (!st.ok()) {
+      std::lock_guard lock(mu_);
+      pending_.merge(pending);  // keeps the newer entry where a camera changed again meanwhile
+    }
+    return st;
   }
 
   // [[id, description], ...] for kPlaceSql.
@@ -329,6 +453,8 @@ class Membership::Impl {
   mutable NodeInfo self_;           // guarded by mu_
   std::vector<NodeInfo> nodes_;     // guarded by mu_: the table as last read
   std::vector<CameraPlacement> placements_;  // guarded by mu_: camera_nodes as last read
+  std::vector<DeviceRow> devices_;          // guarded by mu_: devices as last read
+  std::map<std::string, std::optional<DeviceRecord>> pending_;  // guarded by mu_: to write; nullopt: to delete
   bool reachable_ = false;          // guarded by mu_
   bool failing_ = false;            // guarded by mu_: the last heartbeat failed (its problem was logged)
   int64_t checked_ms_ = 0;          // guarded by mu_
@@ -344,6 +470,10 @@ Membership::Membership(MembershipOptions options, MembershipCallbacks callbacks,
 Membership::~Membership() = default;
 
 void Membership::Start(std::string advertise_url) { impl_->Start(std::move(advertise_url)); }
+
+void Membership::SaveDevices(const std::vector<DeviceRecord>& records) { impl_->SaveDevices(records); }
+
+void Membership::ForgetDevice(const std::string& device_id) { impl_->ForgetDevice(device_id); }
 
 ClusterView Membership::Snapshot() const { return impl_->Snapshot(); }
 

@@ -104,6 +104,10 @@ constexpr Migration kClusterMigrations[] = {
      "CREATE TABLE camera_nodes ("
      "  device_id text NOT NULL, node_id text NOT NULL, first_ms bigint NOT NULL, last_ms bigint NOT NULL,"
      "  device jsonb NOT NULL, PRIMARY KEY (device_id, node_id))"},
+    // Each camera's record (name, location, schedule, counters), one row per camera, written by the node holding it.
+    {7, "devices",
+     "CREATE TABLE devices ("
+     "  device_id text PRIMARY KEY, node_id text NOT NULL, record jsonb NOT NULL, updated_ms bigint NOT NULL)"},
 };
 
 // Rolls back after a failure inside a transaction; the caller reports the failure itself, not this.

@@ -10,6 +10,12 @@
 #include "vision/thumbnail.h"
 
 namespace iotstream::events {
+namespace {
+
+// How long an enrolment's answer waits for its person_added to be logged.
+constexpr std::chrono::seconds kEnrolmentLogWait{5};
+
+}  // namespace
 
 EventHub::EventHub(EventOptions options, store::Records& records, vision::Gallery& gallery,
                    const ingest::DeviceRegistry& devices, const EventBus& bus, Metrics& metrics)
@@ -98,7 +104,7 @@ void EventHub::OnRecognition(const FramePtr& frame, const vision::Recognition& r
     e.box_w = rf.face.box.w;
     e.box_h = rf.face.box.h;
     const auto device = devices_.Get(frame->device_id(), now);
-    CompleteRecognitionEvent(&e, frame->meta(), device ? &*device : nullptr);
+    CompleteRecognitionEvent(&e, frame->meta(), device ? &*device : nullptr, options_.frame_node);
     p.frame_received_ms = frame->meta().received_ts_ms;
     Queue(std::move(p));
   }
@@ -154,6 +160,25 @@ void EventHub::OnPersonAdded(int64_t person_id, const std::string& name, int64_t
   Queue({PersonEvent(type::kPersonAdded, person_id, name, "", ts_ms)});
 }
 
+void EventHub::Logged::Set(bool logged) {
+  {
+    std::lock_guard lock(mu);
+    if (result) return;
+    result = logged;
+  }
+  cv.notify_all();
+}
+
+bool EventHub::LogPersonAdded(int64_t person_id, const std::string& name, int64_t ts_ms,
+                              std::chrono::milliseconds timeout) {
+  auto logged = std::make_shared<Logged>();
+  Pending p{PersonEvent(type::kPersonAdded, person_id, name, "", ts_ms)};
+  p.logged = logged;
+  Queue(std::move(p));
+  std::unique_lock lock(logged->mu);
+  return logged->cv.wait_for(lock, timeout, [&] { return logged->result.has_value(); }) && *logged->result;
+}
+
 void EventHub::OnPersonRenamed(int64_t person_id, const std::string& previous_name, const std::string& name,
                                int64_t ts_ms) {
   {
@@ -206,6 +231,7 @@ void EventHub::Queue(Pending pending) {
   }
   dropped_.Add();
   IOT_LOG(kWarn) << "events: the log's queue is full, " << pending.record.type << " dropped";
+  if (pending.logged) pending.logged->Set(false);
 }
 
 void EventHub::Write() {
@@ -250,12 +276,17 @@ void EventHub::Write() {
         IOT_LOG(kWarn) << "events: cannot store " << e.type << " of '" << e.device_id << "': " << st.ToString()
                        << (stopping ? "" : "; trying again each second");
       }
-      if (stopping) continue;
+      if (stopping) {
+        if (p.logged) p.logged->Set(false);
+        continue;
+      }
+      if (p.logged) p.logged->Set(false);  // the caller is not kept waiting through an outage; it is tried again
       p.refused = true;
       refused = std::move(p);
       continue;
     }
     if (p.refused) IOT_LOG(kInfo) << "events: the log takes events again (" << e.type << " stored)";
+    if (p.logged) p.logged->Set(true);
     if (!p.appearance.empty() && e.type != type::kAppearanceEnded) {
       std::lock_guard lock(mu_);
       auto it = appearances_.find(p.appearance);
@@ -315,7 +346,9 @@ Result<store::GalleryEntry> EventHub::EnrolFromEvent(int64_t event_id, const std
   if (Status st = gallery_.AddFace(entry.person_id, entry.name, entry.face_id, d); !st.ok() && !st.IsConflict()) {
     return st;
   }
-  if (entry.new_person) OnPersonAdded(entry.person_id, entry.name, NowMs());
+  if (entry.new_person && !LogPersonAdded(entry.person_id, entry.name, NowMs(), kEnrolmentLogWait)) {
+    IOT_LOG(kWarn) << "events: person_added of '" << entry.name << "' is not in the log yet; the enrolment stands";
+  }
   return added;
 }
 

@@ -12,9 +12,11 @@
 // log and publishes it, in the order queued. Feedback blocks on SQLite: call it off I/O threads.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,6 +37,8 @@ struct EventOptions {
   int64_t presence_timeout_ms = 600'000;   // a person not seen for this long has left (person_left)
   int64_t pressure_interval_ms = 60'000;   // at most one storage_pressure event per reason within this time
   size_t max_queued = 1024;                // events waiting for the log; more are dropped (counted)
+  std::string frame_node{};                // in a cluster, this node's id: named in frame_url (?node=), which any
+                                           // node then serves from here; empty on a single node
 };
 
 class EventHub {
@@ -67,6 +71,11 @@ class EventHub {
   // person_added, person_updated and person_removed, as the gallery's API changes it. A renamed person keeps their
   // presence under the new name; a removed one leaves no person_left behind.
   void OnPersonAdded(int64_t person_id, const std::string& name, int64_t ts_ms);
+  // person_added, and waits until the log has it: true once it is logged; false when it was dropped, refused, or not
+  // logged within `timeout` (it may still be, later). For an enrolment's answer: once it is given, the event outlives
+  // the process. Blocks.
+  [[nodiscard]] bool LogPersonAdded(int64_t person_id, const std::string& name, int64_t ts_ms,
+                                    std::chrono::milliseconds timeout);
   void OnPersonRenamed(int64_t person_id, const std::string& previous_name, const std::string& name, int64_t ts_ms);
   void OnPersonRemoved(int64_t person_id, const std::string& name, int64_t ts_ms);
   // person_left for every person last seen more than presence_timeout_ms ago (once per absence). Call periodically.
@@ -79,10 +88,17 @@ class EventHub {
   // called `name`, created if new (person_added then), from the descriptor and thumbnail the event kept of its frame
   // and box. A person_recognised event that named someone else is also marked wrong, as Feedback(false) does; one
   // that named them is marked right. NotFound if there is no such event, InvalidArgument if it holds no face or the
-  // name is not 1-128 bytes. Blocks on SQLite.
+  // name is not 1-128 bytes. Blocks on SQLite, and until person_added is logged (LogPersonAdded, at most 5 s).
   Result<store::GalleryEntry> EnrolFromEvent(int64_t event_id, const std::string& name);
 
  private:
+  // What LogPersonAdded waits on: set once, true when the event is logged, false when it never will be.
+  struct Logged {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<bool> result;  // guarded by mu
+    void Set(bool logged);
+  };
   struct Pending {
     store::EventRecord record;
     std::string thumbnail{};         // JPEG; empty for none
@@ -91,6 +107,7 @@ class EventHub {
     std::string appearance{};        // "device\ntrack": the tracked appearance it belongs to; empty for none
     uint64_t generation = 0;         // which identity of that appearance it is about
     bool better_face = false;        // not an event: the appearance's better face (record.descriptor, thumbnail)
+    std::shared_ptr<Logged> logged{};  // told when the event is logged or given up; null: nobody waits
   };
   // A tracked appearance of a face, from its first recognition until its appearance_ended is written.
   struct Appearance {

@@ -109,7 +109,10 @@ store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t 
                 json{{"device_id", device.record.id}, {"device", DeviceJson(device)}});
 }
 
-void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device) {
+void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device,
+                              const std::string& frame_node) {
+  std::string frame_url = "/api/v1/devices/" + e->device_id + "/frames/" + std::to_string(e->frame_id);
+  if (!frame_node.empty()) frame_url += "?node=" + frame_node;
   if (e->type != type::kPersonRecognised) e->type = type::kUnknownFace;
   json message{{"frame_id", e->frame_id},
                {"person_id", e->person_id ? json(*e->person_id) : json(nullptr)},
@@ -119,7 +122,7 @@ void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, c
                {"frame_ts", frame.capture_ts_ms},
                {"frame_received_at", frame.received_ts_ms},
                {"latency_ms", e->ts_ms - frame.received_ts_ms},
-               {"frame_url", "/api/v1/devices/" + e->device_id + "/frames/" + std::to_string(e->frame_id)}};
+               {"frame_url", std::move(frame_url)}};
   AddCamera(&message, e->device_id, device);
   message["type"] = e->type;
   message["ts"] = e->ts_ms;

@@ -72,8 +72,10 @@ std::string HelloMessage(const std::vector<ingest::DeviceView>& devices);
 store::EventRecord DeviceEvent(const char* event_type, const std::string& device_id, int64_t ts_ms,
                                const ingest::DeviceView* device);
 store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t ts_ms);
-// `e` holds the recognition's columns (type, device, person, distance, box, frame id); adds the message.
-void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device);
+// `e` holds the recognition's columns (type, device, person, distance, box, frame id); adds the message. `frame_node`
+// (EventOptions::frame_node) is named in frame_url when not empty.
+void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device,
+                              const std::string& frame_node);
 store::EventRecord PersonLeftEvent(int64_t person_id, const std::string& name, const std::string& device_id,
                                    int64_t last_seen_ms, int64_t ts_ms);
 // appearance_ended, its event_id null until SetAppearanceEvent gives it one.

@@ -71,7 +71,7 @@ TEST(EventSchema, RecognitionEventsCarryCameraPersonFrameAndLatency) {
   frame.received_ts_ms = 1'000'000;
   ingest::DeviceView door = Device("cam", true);
   door.record.name = "Door";
-  CompleteRecognitionEvent(&e, frame, &door);
+  CompleteRecognitionEvent(&e, frame, &door, "");
   e.has_thumbnail = true;
   const json j = Sent(e, 12);
   EXPECT_EQ(j["id"], 12);
@@ -92,9 +92,13 @@ TEST(EventSchema, RecognitionEventsCarryCameraPersonFrameAndLatency) {
   unknown.type = "anything else";
   unknown.person_id = 3;  // the nearest person, not a match
   unknown.name = "Ada";
-  CompleteRecognitionEvent(&unknown, frame, nullptr);
+  unknown.device_id = "cam";
+  unknown.frame_id = 43;
+  CompleteRecognitionEvent(&unknown, frame, nullptr, "n2");
   EXPECT_EQ(unknown.type, type::kUnknownFace);
   EXPECT_EQ(Sent(unknown, 13)["name"], nullptr);
+  // In a cluster the frame's URL names the node that stores it.
+  EXPECT_EQ(Sent(unknown, 13)["frame_url"], "/api/v1/devices/cam/frames/43?node=n2");
 }
 
 TEST(EventSchema, RowsLoggedBeforeMessagesWereKeptAreRebuilt) {
