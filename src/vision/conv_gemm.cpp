@@ -204,16 +204,18 @@ void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const f
   // Narrow outputs (the last levels' 3x3 and 1x1): rows too short for the kernel, so gather the patches into
   // panels of full width that run across rows, tap after tap (patch(t, j) at t * w + j).
   scratch->packed.resize(static_cast<size_t>(taps * panel.pixels));
+  long at[std::max(kAvx512Nr, kAvx2Nr)];  // where each pixel of the panel has its window in src
   for (long p0 = 0; p0 < pixels; p0 += panel.pixels) {
     const long w = std::min(panel.pixels, pixels - p0);
+    for (long j = 0; j < w; ++j) {
+      at[j] = ((p0 + j) / shape.out_cols) * shape.stride_y * cols + ((p0 + j) % shape.out_cols) * shape.stride_x;
+    }
     float* dst = scratch->packed.data();
     for (long c = 0; c < shape.channels; ++c) {
       for (long ky = 0; ky < shape.rows; ++ky) {
-        for (long kx = 0; kx < shape.cols; ++kx) {
+        for (long kx = 0; kx < shape.cols; ++kx, dst += w) {
           const float* tap = src + (c * rows + ky) * cols + kx;
-          for (long p = p0; p < p0 + w; ++p) {
-            *dst++ = tap[(p / shape.out_cols) * shape.stride_y * cols + (p % shape.out_cols) * shape.stride_x];
-          }
+          for (long j = 0; j < w; ++j) dst[j] = tap[at[j]];
         }
       }
     }
