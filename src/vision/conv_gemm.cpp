@@ -162,7 +162,8 @@ void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const f
     for (long c = 0; c < shape.channels; ++c) {
       for (long y = 0; y < shape.in_rows; ++y) {
         const float* from = input + (c * shape.in_rows + y) * shape.in_cols;
-        std::copy(from, from + shape.in_cols, scratch->padded.data() + (c * rows + y + shape.pad_y) * cols + shape.pad_x);
+        float* to = scratch->padded.data() + (c * rows + y + shape.pad_y) * cols + shape.pad_x;
+        std::copy(from, from + shape.in_cols, to);
       }
     }
     src = scratch->padded.data();
@@ -181,8 +182,9 @@ void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const f
     }
   };
 
+  // Rows of at least 8 pixels (or a whole panel) keep the kernel near full speed; the tiles exist for strides 1, 2.
   if (shape.out_cols >= std::min(8L, panel.pixels) && shape.stride_x <= 2) {
-    // Straight from the input, one output row at a time: a row of pixels reads each tap's values kStride apart.
+    // Straight from the input, one output row at a time: a row of pixels reads each tap's values `stride` apart.
     // Each row is cut into panels of near equal width (35 = 12 + 12 + 11 rather than 14 + 14 + 7: the kernel is
     // fastest near its full width).
     long t = 0;

@@ -264,7 +264,9 @@ Result<std::unique_ptr<FaceEngine>> FaceEngine::Open(const EngineOptions& option
   std::ifstream in(options.shape_predictor_path, std::ios::binary);
   if (!in) return Status::NotFound(options.shape_predictor_path + ": cannot open (apt-get install libdlib-data)");
   Result<LandmarkPredictor> predictor = LandmarkPredictor::Load(in);
-  if (!predictor.ok()) return Status::InvalidArgument(options.shape_predictor_path + ": " + predictor.status().message());
+  if (!predictor.ok()) {
+    return Status::InvalidArgument(options.shape_predictor_path + ": " + predictor.status().message());
+  }
   if (predictor.value().num_parts() != 68) {
     return Status::InvalidArgument(options.shape_predictor_path + ": has " +
                                    std::to_string(predictor.value().num_parts()) + " landmarks, expected 68");

@@ -17,7 +17,8 @@ template <template <int, int, typename> class block, int N, typename SUBNET>
 using residual = dlib::add_prev1<block<N, 1, dlib::tag1<SUBNET>>>;
 
 template <template <int, int, typename> class block, int N, typename SUBNET>
-using residual_down = dlib::add_prev2<dlib::avg_pool<2, 2, 2, 2, dlib::skip1<dlib::tag2<block<N, 2, dlib::tag1<SUBNET>>>>>>;
+using residual_down =
+    dlib::add_prev2<dlib::avg_pool<2, 2, 2, 2, dlib::skip1<dlib::tag2<block<N, 2, dlib::tag1<SUBNET>>>>>>;
 
 template <int N, int stride, typename SUBNET>
 using block = fast_con<N, 3, 3, 1, 1, dlib::relu<fast_con<N, 3, 3, stride, stride, SUBNET>>>;

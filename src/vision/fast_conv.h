@@ -2,11 +2,11 @@
 //
 // Why: dlib's CPU convolution lives in libdlib.so, built for baseline x86-64. It gathers the im2col matrix one
 // float at a time behind a bounds check, then copies the GEMM's result into the output tensor: on the face
-// descriptor network that took more time than the GEMM itself. This forward pass lays the patch matrix out a row
-// per (channel, filter tap), each filled from one input row at a time (a copy for stride 1), and has one GEMM
-// write straight into the output tensor. By default that GEMM is conv_gemm.h's AVX-512 / AVX2 kernel, with the
-// weights packed once per layer and the patches read from the input where they lie, not copied out (on a CPU
-// with neither: cblas_sgemm on the patch matrix). The result equals con_'s up to the order of float additions.
+// descriptor network that took more time than the GEMM itself. This forward pass has one GEMM per sample write
+// straight into the output tensor: by default conv_gemm.h's AVX-512 / AVX2 kernel, the weights packed once per
+// layer and the patches read from the input where they lie; on a CPU with neither, cblas_sgemm on a patch matrix
+// laid out a row per (channel, filter tap), each filled from one input row at a time (a copy for stride 1). The
+// result equals con_'s up to the order of float additions.
 //
 // Everything else (parameter layout, setup, serialisation, printing) is con_'s, so weights are loaded exactly as
 // into con_. Inference only: backward() is con_'s, and it needs state that only con_'s own forward pass sets up;
@@ -87,8 +87,9 @@ class fast_con_ : public dlib::con_<kFilters, kRows, kCols, kStrideY, kStrideX> 
         PackWeights(kernel_, weights, kFilters, taps, &packed_weights_);
         packed_stale_ = false;
       }
-      const ConvShape shape{in.k(), in.nr(), in.nc(), kRows,    kCols,   kStrideY,
-                            kStrideX, pad_y,  pad_x,  out_rows, out_cols};
+      const ConvShape shape{.channels = in.k(), .in_rows = in.nr(), .in_cols = in.nc(), .rows = kRows,
+                            .cols = kCols, .stride_y = kStrideY, .stride_x = kStrideX, .pad_y = pad_y,
+                            .pad_x = pad_x, .out_rows = out_rows, .out_cols = out_cols};
       for (long n = 0; n < in.num_samples(); ++n) {
         PackedConv(kernel_, shape, kFilters, packed_weights_.data(), bias, in.host() + n * in.k() * in_plane,
                    &scratch_, output.host() + n * kFilters * pixels);
