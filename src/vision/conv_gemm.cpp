@@ -182,16 +182,18 @@ void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const f
     }
   };
 
-  // Rows of at least 8 pixels (or a whole panel) keep the kernel near full speed; the tiles exist for strides 1, 2.
-  if (shape.out_cols >= std::min(8L, panel.pixels) && shape.stride_x <= 2) {
+  // Each output row cut into panels of near equal width (35 = 12 + 12 + 11 rather than 14 + 14 + 7: the kernel is
+  // fastest near its full width). Panels of 5 pixels or more (10 accumulators) are read in place; narrower ones
+  // leave the kernel waiting on its FMAs' latency, so those rows are gathered. Measured on this VM: an 8-wide row
+  // on AVX2 (4 + 4) took 1.3x or more the time of gathering it into 6-wide panels; on AVX-512, gathering the 8-
+  // and 9-wide rows into 14-wide panels cost 1.2-1.5x.
+  const long count = (shape.out_cols + panel.pixels - 1) / panel.pixels;
+  if (shape.out_cols / count >= 5 && shape.stride_x <= 2) {
     // Straight from the input, one output row at a time: a row of pixels reads each tap's values `stride` apart.
-    // Each row is cut into panels of near equal width (35 = 12 + 12 + 11 rather than 14 + 14 + 7: the kernel is
-    // fastest near its full width).
     long t = 0;
     for (long c = 0; c < shape.channels; ++c)
       for (long ky = 0; ky < shape.rows; ++ky)
         for (long kx = 0; kx < shape.cols; ++kx) offsets[t++] = static_cast<int>((c * rows + ky) * cols + kx);
-    const long count = (shape.out_cols + panel.pixels - 1) / panel.pixels;
     for (long oy = 0; oy < shape.out_rows; ++oy) {
       for (long i = 0, ox = 0; i < count; ++i) {
         const long w = shape.out_cols / count + (i < shape.out_cols % count ? 1 : 0);
@@ -203,8 +205,8 @@ void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const f
     return;
   }
 
-  // Narrow outputs (the last levels' 3x3 and 1x1): rows too short for the kernel, so gather the patches into
-  // panels of full width that run across rows, tap after tap (patch(t, j) at t * w + j).
+  // Narrow rows (the last levels' 3x3 and 1x1; 8x8 on AVX2): gather the patches into panels of full width that run
+  // across rows, tap after tap (patch(t, j) at t * w + j).
   scratch->packed.resize(static_cast<size_t>(taps * panel.pixels));
   long at[std::max(kAvx512Nr, kAvx2Nr)];  // where each pixel of the panel has its window in src
   for (long p0 = 0; p0 < pixels; p0 += panel.pixels) {
