@@ -23,8 +23,8 @@ namespace iotstream::vision {
 
 enum class GemmKernel {
   kBlas,    // no packed kernel: fast_con_ calls cblas_sgemm on a row-major patch matrix
-  kAvx2,    // AVX2 + FMA, panels of 16 filters x 6 pixels
-  kAvx512,  // AVX-512F, panels of 32 filters x 14 pixels
+  kAvx2,    // AVX2 + FMA, tiles of 16 filters x up to 6 pixels
+  kAvx512,  // AVX-512F, tiles of 32 filters x up to 14 pixels
 };
 
 // Whether this CPU can run `kernel` (kBlas always).
@@ -66,7 +66,8 @@ struct ConvScratch {
 // patch(t, p) for tap t = (c * rows + ky) * cols + kx and pixel p = oy * out_cols + ox is
 // input(c, oy*stride_y - pad_y + ky, ox*stride_x - pad_x + kx), zero outside the input; `input` is channels x
 // in_rows x in_cols and `out` filters x out_rows x out_cols (dlib's tensor layout for one sample).
-// REQUIRES: kernel != kBlas, CpuRuns(kernel); packed_weights from PackWeights(kernel, .., filters, shape.taps()).
+// REQUIRES: kernel != kBlas, CpuRuns(kernel); packed_weights from PackWeights(kernel, .., filters, shape.taps());
+// the input with its zero border under 2^31 floats (tap offsets are int).
 void PackedConv(GemmKernel kernel, const ConvShape& shape, long filters, const float* packed_weights,
                 const float* bias, const float* input, ConvScratch* scratch, float* out);
 
