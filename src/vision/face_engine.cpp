@@ -13,6 +13,7 @@
 #include "vision/decode.h"
 #include "vision/face_net.h"
 #include "vision/fhog_scanner.h"
+#include "vision/landmarks.h"
 #include "vision/vision.h"
 #include "vision/weights.h"
 
@@ -26,7 +27,7 @@ double MsSince(Clock::time_point t0) {
 
 class FaceEngineImpl final : public FaceEngine {
  public:
-  FaceEngineImpl(EngineOptions options, FhogScanner scanner, dlib::shape_predictor predictor,
+  FaceEngineImpl(EngineOptions options, FhogScanner scanner, LandmarkPredictor predictor,
                  std::unique_ptr<FaceNet> net)
       : options_(std::move(options)),
         scanner_(std::move(scanner)),
@@ -229,7 +230,7 @@ class FaceEngineImpl final : public FaceEngine {
  private:
   const EngineOptions options_;
   FhogScanner scanner_;  // dlib's frontal_face_detector, with faster FHOG features and filtering
-  dlib::shape_predictor predictor_;
+  LandmarkPredictor predictor_;  // dlib's 68-point shape_predictor, evaluated faster; clones share the model
   std::unique_ptr<FaceNet> net_;
   // Scratch images, reused between calls (why an engine is not thread-safe).
   DecodedImage image_;
@@ -260,25 +261,19 @@ Result<std::unique_ptr<FaceEngine>> FaceEngine::Open(const EngineOptions& option
   Result<std::unique_ptr<FaceNet>> net = FaceNet::Create(weights.value());
   if (!net.ok()) return net.status();
 
-  dlib::shape_predictor predictor;
-  {
-    std::ifstream in(options.shape_predictor_path, std::ios::binary);
-    if (!in) {
-      return Status::NotFound(options.shape_predictor_path + ": cannot open (apt-get install libdlib-data)");
-    }
-    try {
-      dlib::deserialize(predictor, in);
-    } catch (const std::exception& e) {
-      return Status::InvalidArgument(options.shape_predictor_path + ": not a dlib shape predictor: " + e.what());
-    }
-    if (predictor.num_parts() != 68) {
-      return Status::InvalidArgument(options.shape_predictor_path + ": has " + std::to_string(predictor.num_parts()) +
-                                     " landmarks, expected 68");
-    }
+  std::ifstream in(options.shape_predictor_path, std::ios::binary);
+  if (!in) return Status::NotFound(options.shape_predictor_path + ": cannot open (apt-get install libdlib-data)");
+  Result<LandmarkPredictor> predictor = LandmarkPredictor::Load(in);
+  if (!predictor.ok()) {
+    return Status::InvalidArgument(options.shape_predictor_path + ": " + predictor.status().message());
+  }
+  if (predictor.value().num_parts() != 68) {
+    return Status::InvalidArgument(options.shape_predictor_path + ": has " +
+                                   std::to_string(predictor.value().num_parts()) + " landmarks, expected 68");
   }
   try {
     return std::unique_ptr<FaceEngine>(std::make_unique<FaceEngineImpl>(
-        options, FhogScanner(dlib::get_frontal_face_detector()), std::move(predictor), std::move(net).value()));
+        options, FhogScanner(dlib::get_frontal_face_detector()), std::move(predictor).value(), std::move(net).value()));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("face detector: ") + e.what());
   }
