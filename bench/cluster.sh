@@ -3,11 +3,13 @@
 # simulator through HAProxy. Prints what a cluster costs and how fast it moves cameras:
 #   steady    CAMS cameras x FPS for DURATION s (recognition off: the ingest path): each node's CPU, in % of a core and
 #             per camera, and the database's statements and WAL bytes per second and per frame
+#   forwarding the snapshot of a camera of n2 asked SNAPSHOTS times of n2 and of n1 (which forwards it), interleaved
 #   events    EVENTS new cameras, one frame each: every one logs a device_online event; statements and WAL bytes per
 #             event (the steady phase's heartbeat rate taken off)
 #   failover  the steady load again; kill -9 of n2 after 5 s: how long until its cameras' frames are accepted by
 #             another node, and the simulator's figures (upload p99, success) over the whole run
-# Usage: bench/cluster.sh        env: CAMS=60 FPS=5 DURATION=20 EVENTS=300 BUILD=build CHECK_MS=500 FRAMES=<JPEG folder>
+# Usage: bench/cluster.sh        env: CAMS=60 FPS=5 DURATION=20 EVENTS=300 SNAPSHOTS=300 BUILD=build CHECK_MS=500
+#                                     FRAMES=<JPEG folder>
 # Needs: the build (iotstream, iotstream-sim), Debian's postgresql and haproxy (setup.sh WITH_TEST_TOOLS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ CAMS=${CAMS:-60}
 FPS=${FPS:-5}
 DURATION=${DURATION:-20}
 EVENTS=${EVENTS:-300}
+SNAPSHOTS=${SNAPSHOTS:-300}
 BUILD=${BUILD:-build}
 CHECK_MS=${CHECK_MS:-500}
 BIN=${IOTSTREAM_BIN:-$BUILD/src/iotstream}
@@ -125,6 +128,18 @@ awk -v s=$(( S1 - S0 )) -v w=$(( W1 - W0 )) -v t="$elapsed" -v f="$frames" 'BEGI
     s / t, w / t, s / f, w / f }'
 BASE_STMTS_PER_S=$(awk -v s=$(( S1 - S0 )) -v t="$elapsed" 'BEGIN { print s / t }')
 BASE_WAL_PER_S=$(awk -v w=$(( W1 - W0 )) -v t="$elapsed" 'BEGIN { print w / t }')
+
+# Forwarding: the snapshot of a camera of n2, asked of n2 itself and of n1, which forwards it to n2 (interleaved).
+held=$(curl -fs "http://127.0.0.1:${PORT[1]}/api/v1/cluster" | jq -r '.nodes[] | select(.node_id == "n2") | .cameras[0]')
+: >"$T/direct"; : >"$T/forwarded"
+for _ in $(seq "$SNAPSHOTS"); do
+  curl -fso /dev/null -w '%{time_total}\n' "http://127.0.0.2:${PORT[2]}/api/v1/devices/$held/snapshot.jpg" >>"$T/direct"
+  curl -fso /dev/null -w '%{time_total}\n' "http://127.0.0.1:${PORT[1]}/api/v1/devices/$held/snapshot.jpg" >>"$T/forwarded"
+done
+ms_at() { sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; printf "%.2f", v[i] * 1000 }'; }
+echo "forwarding: $(wc -l <"$T/forwarded") snapshots of $held (held by n2) each way, interleaved:" \
+  "from n2 p50 $(ms_at "$T/direct" 50) / p99 $(ms_at "$T/direct" 99) ms;" \
+  "through n1 (forwarded) p50 $(ms_at "$T/forwarded" 50) / p99 $(ms_at "$T/forwarded" 99) ms"
 
 # Events: each new camera's first frame logs device_online on its node.
 E0=$(sql "SELECT count(*) FROM events"); S0=$(stmts); W0=$(wal); t0=$(date +%s.%N)
