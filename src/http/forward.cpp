@@ -101,14 +101,16 @@ class Relay final : public std::enable_shared_from_this<Relay<Stream>> {
     });
   }
 
-  // Either side has ended: the other is ended too, and the pending operations complete with errors.
+  // Either side has ended: the other is ended too, and the pending operations complete with errors. The client's
+  // connection gets a TCP FIN after what was written, and 3 s to close its side; a TLS client no close_notify,
+  // which would be a second operation on the stream beside the pending read.
   void Finish() {
     if (finished_) return;
     finished_ = true;
     beast::error_code ignored;
     upstream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     upstream_.close();
-    EndConnection(client_, this->shared_from_this(), std::chrono::seconds(3));
+    beast::get_lowest_layer(client_).socket().shutdown(tcp::socket::shutdown_send, ignored);
     beast::get_lowest_layer(client_).expires_after(std::chrono::seconds(3));
   }
 
