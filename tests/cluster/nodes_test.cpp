@@ -74,6 +74,17 @@ std::map<std::string, uint64_t> DevicesOf(const ServerProcess& node) {
   return out;
 }
 
+// Enrols "Barack Obama" from obama.jpg on `node`'s recognition port; its answer.
+HttpResult EnrolObama(const ServerProcess& node) {
+  return HttpClient(node.host(), node.recognition_port())
+      .Request("POST", "/api/v1/recognition/add-permitted-face",
+               testing::MultipartBody(
+                   "enrol", {{"name", "Barack Obama", "", ""},
+                             {"image", testing::FaceJpeg("ageitgey_face_recognition/examples/obama.jpg"), "p.jpg",
+                              "image/jpeg"}}),
+               {{"Content-Type", "multipart/form-data; boundary=enrol"}});
+}
+
 class ClusterNodes : public testing::ServerTest {
  protected:
   std::string NodeId(int i) const { return "n" + std::to_string(i + 1); }
@@ -524,14 +535,8 @@ TEST_F(ClusterNodes, AnEnrolmentOnOneNodeNamesThePersonOnAnotherAndEveryNodesVie
     })) << n->Log();
   }
 
-  HttpClient enrol(nodes_[0]->host(), nodes_[0]->recognition_port());
   const int64_t enrolled_at = WallMs();
-  const HttpResult enrolled = enrol.Request(
-      "POST", "/api/v1/recognition/add-permitted-face",
-      testing::MultipartBody("enrol", {{"name", "Barack Obama", "", ""},
-                                       {"image", testing::FaceJpeg("ageitgey_face_recognition/examples/obama.jpg"),
-                                        "p.jpg", "image/jpeg"}}),
-      {{"Content-Type", "multipart/form-data; boundary=enrol"}});
+  const HttpResult enrolled = EnrolObama(*nodes_[0]);
   ASSERT_EQ(enrolled.status, 200) << enrolled.body << nodes_[0]->Log();
   // n3's gallery holds the face (its recognition port's health counts it).
   HttpClient n3_recognition(nodes_[2]->host(), nodes_[2]->recognition_port());
@@ -774,13 +779,7 @@ TEST_F(ClusterNodes, ACameraIsWatchedThroughAnyNodeAndAnAcknowledgedEnrolmentOut
   EXPECT_NE(gone.body.find("node " + NodeId(2)), std::string::npos) << gone.body;
 
   // An enrolment n1 acknowledged, then n1 killed at once: the person is in the cluster's gallery and log.
-  HttpClient enrol(nodes_[0]->host(), nodes_[0]->recognition_port());
-  const HttpResult enrolled = enrol.Request(
-      "POST", "/api/v1/recognition/add-permitted-face",
-      testing::MultipartBody("enrol", {{"name", "Barack Obama", "", ""},
-                                       {"image", testing::FaceJpeg("ageitgey_face_recognition/examples/obama.jpg"),
-                                        "p.jpg", "image/jpeg"}}),
-      {{"Content-Type", "multipart/form-data; boundary=enrol"}});
+  const HttpResult enrolled = EnrolObama(*nodes_[0]);
   ASSERT_EQ(enrolled.status, 200) << enrolled.body;
   nodes_[0]->Stop(SIGKILL);
   const auto faces = testing::Query(pg_.url("iotstream"),
