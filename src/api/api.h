@@ -52,8 +52,10 @@ void AddRoutes(http::Router& router, ApiContext& ctx);
 // when none is, the route answers here. `?node=ID` names the node that holds the
 // footage asked for (a frame stored before its camera moved; frame URLs in a cluster carry it): forwarded there when
 // it is another node, up or not (a node that is down is answered 502 through this one). Forwards nothing when the
-// membership is not clustered. Reads in-memory state only. Both must outlive the router.
-http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, const ingest::DeviceRegistry& registry);
+// membership is not clustered. `self`: this node's id. Reads in-memory state only (Membership::HolderOf and NodeById,
+// no copy of the cluster's view per request). Both must outlive the router.
+http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, const ingest::DeviceRegistry& registry,
+                                        std::string self);
 
 // Serves every file under `web_dir` (read once, now) at "/" + its relative path, and index.html at "/".
 // IOError when the folder cannot be read.

@@ -33,37 +33,24 @@ std::optional<http::Upstream> UpstreamOf(const cluster::NodeInfo& node, const st
 
 }  // namespace
 
-http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, const ingest::DeviceRegistry& registry) {
-  return [&membership, &registry](const http::Request& req,
-                                  std::string_view pattern) -> std::optional<http::Upstream> {
+http::Router::Forwarder CameraForwarder(const cluster::Membership& membership, const ingest::DeviceRegistry& registry,
+                                        std::string self) {
+  return [&membership, &registry, self = std::move(self)](const http::Request& req,
+                                                         std::string_view pattern) -> std::optional<http::Upstream> {
     const auto route = std::find_if(kCameraRoutes.begin(), kCameraRoutes.end(),
                                     [pattern](const auto& r) { return r.first == pattern; });
     const bool frames_list = pattern == "/api/v1/devices/{id}/frames";
     if (route == kCameraRoutes.end() && !frames_list) return std::nullopt;
-    const cluster::ClusterView view = membership.Snapshot();
-    if (!view.clustered) return std::nullopt;
-    const auto by_id = [&view](std::string_view id) {
-      return std::find_if(view.nodes.begin(), view.nodes.end(), [id](const auto& n) { return n.node_id == id; });
-    };
     if (const auto named = req.query_param("node")) {
-      if (*named == view.self) return std::nullopt;
-      const auto node = by_id(*named);
-      return node == view.nodes.end() ? std::nullopt : UpstreamOf(*node, view.self);
+      if (*named == self) return std::nullopt;
+      const auto node = membership.NodeById(*named);
+      return node ? UpstreamOf(*node, self) : std::nullopt;
     }
     if (frames_list) return std::nullopt;
     const std::string device(req.param(route->second));
-    const auto here = registry.Get(device, NowMs());
-    if (here && here->online) return std::nullopt;
-    auto holder = std::find_if(view.nodes.begin(), view.nodes.end(), [&](const cluster::NodeInfo& n) {
-      return n.up && std::binary_search(n.cameras.begin(), n.cameras.end(), device);
-    });
-    if (holder == view.nodes.end()) {  // nobody has it online: the node that wrote its record last, if up
-      const auto row = std::find_if(view.devices.begin(), view.devices.end(),
-                                    [&](const cluster::DeviceRow& d) { return d.record.id == device; });
-      if (row != view.devices.end()) holder = by_id(row->node_id);
-    }
-    if (holder == view.nodes.end() || !holder->up || holder->node_id == view.self) return std::nullopt;
-    return UpstreamOf(*holder, view.self);
+    if (const auto here = registry.Get(device, NowMs()); here && here->online) return std::nullopt;
+    const auto holder = membership.HolderOf(device);
+    return holder ? UpstreamOf(*holder, self) : std::nullopt;
   };
 }
 

@@ -484,7 +484,7 @@ int Run(const Config& config) {
     ctx.cluster = membership.get();
     http::Router router;
     if (access) router.SetGuard(access->Guard());
-    if (clustered) router.SetForwarder(api::CameraForwarder(*membership, registry));
+    if (clustered) router.SetForwarder(api::CameraForwarder(*membership, registry, config.node_id));
     api::AddAuthRoutes(router, auth_ctx);
     api::AddRoutes(router, ctx);
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -169,6 +170,14 @@ class Membership {
   // A camera deleted on this node: its row and its placements leave the cluster's tables with the next heartbeat
   // (its footage on other nodes stays there until their retention removes it). Ignored without a database.
   void ForgetDevice(const std::string& device_id);
+
+  // Where requests about camera `device_id` go when this node does not have it online: the up node whose recent
+  // cameras include it, else the node that wrote its record last (the devices table), if that one is up. nullopt
+  // when that is this node, when none is, and in single mode. Reads what the last heartbeat stored, without the
+  // copy Snapshot makes.
+  std::optional<NodeInfo> HolderOf(std::string_view device_id) const;
+  // Node `node_id` as the last heartbeat read it; nullopt when unknown, and in single mode.
+  std::optional<NodeInfo> NodeById(std::string_view node_id) const;
 
   // What the node knows now. In single mode, this node with figures taken at the call (load since the previous
   // call). With a database, the table as last read, this node's own entry refreshed by the last heartbeat's

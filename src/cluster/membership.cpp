@@ -263,6 +263,31 @@ class Membership::Impl {
     pending_[device_id] = std::nullopt;
   }
 
+  std::optional<NodeInfo> HolderOf(std::string_view device_id) const {
+    if (options_.database_url.empty()) return std::nullopt;
+    std::lock_guard lock(mu_);
+    auto holder = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) {
+      return n.up && std::binary_search(n.cameras.begin(), n.cameras.end(), device_id);
+    });
+    if (holder == nodes_.end()) {
+      const auto row = std::lower_bound(devices_.begin(), devices_.end(), device_id,
+                                        [](const DeviceRow& d, std::string_view id) { return d.record.id < id; });
+      if (row == devices_.end() || row->record.id != device_id) return std::nullopt;
+      holder = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == row->node_id; });
+    }
+    if (holder == nodes_.end() || !holder->up || holder->node_id == options_.node_id) return std::nullopt;
+    return *holder;
+  }
+
+  std::optional<NodeInfo> NodeById(std::string_view node_id) const {
+    if (options_.database_url.empty()) return std::nullopt;
+    std::lock_guard lock(mu_);
+    const auto node =
+        std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == node_id; });
+    if (node == nodes_.end()) return std::nullopt;
+    return *node;
+  }
+
   ClusterView Snapshot() const {
     ClusterView v;
     v.self = options_.node_id;
@@ -474,6 +499,10 @@ void Membership::Start(std::string advertise_url) { impl_->Start(std::move(adver
 void Membership::SaveDevices(const std::vector<DeviceRecord>& records) { impl_->SaveDevices(records); }
 
 void Membership::ForgetDevice(const std::string& device_id) { impl_->ForgetDevice(device_id); }
+
+std::optional<NodeInfo> Membership::HolderOf(std::string_view device_id) const { return impl_->HolderOf(device_id); }
+
+std::optional<NodeInfo> Membership::NodeById(std::string_view node_id) const { return impl_->NodeById(node_id); }
 
 ClusterView Membership::Snapshot() const { return impl_->Snapshot(); }
 
