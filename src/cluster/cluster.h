@@ -162,10 +162,11 @@ class Membership {
   // a database it only records the URL. Returns at once: the first connection is made on the heartbeat thread.
   void Start(std::string advertise_url);
 
-  // Camera records to write to the `devices` table as this node's with the next heartbeat: new, renamed, or their
-  // counters grown (what the node's own store saves). A later record of a camera replaces one not yet written, so
-  // what waits is bounded by the number of cameras; what a failed heartbeat could not write is written by the next.
-  // Ignored without a database.
+  // Camera records to write to the `devices` table as this node's: new, renamed, or their counters grown (what the
+  // node's own store saves). A new or changed name, location or schedule goes with the next heartbeat; a record
+  // whose only change is its counters waits until 10 s after this node last wrote it. A later record of a camera
+  // replaces one not yet written, so what waits is bounded by the number of cameras; what a failed heartbeat could
+  // not write is written by the next. Ignored without a database.
   void SaveDevices(const std::vector<DeviceRecord>& records);
   // A camera deleted on this node: its row and its placements leave the cluster's tables with the next heartbeat
   // (its footage on other nodes stays there until their retention removes it). Ignored without a database.

@@ -140,6 +140,9 @@ constexpr const char* kSaveDevicesSql =
     " WHERE devices.node_id = EXCLUDED.node_id"
     " OR (devices.record->>'last_seen_ms')::bigint <= (EXCLUDED.record->>'last_seen_ms')::bigint";
 
+// A camera record whose settings did not change is rewritten at most this often (its counters, last frame time).
+constexpr int64_t kCountersEveryMs = 10'000;
+
 // Cameras deleted here ($1: a JSON array of ids): their record and every placement.
 constexpr const char* kForgetDevicesSql =
     "WITH gone AS (SELECT jsonb_array_elements_text($1::jsonb) AS id),"
@@ -405,7 +408,9 @@ class Membership::Impl {
   }
 
   // The records and deletions SaveDevices and ForgetDevice left, in two statements; when either fails, what it
-  // carried waits for the next heartbeat again (unless a newer change of the same camera came meanwhile).
+  // carried waits for the next heartbeat again (unless a newer change of the same camera came meanwhile). A record
+  // whose name, location and schedule are as last written here waits until kCountersEveryMs have passed since: its
+  // counters grow with every frame, and rewriting them each second would cost WAL for every online camera.
   Status WritePendingDevices() {
     std::map<std::string, std::optional<DeviceRecord>> pending;
     {
@@ -413,21 +418,45 @@ class Membership::Impl {
       pending.swap(pending_);
     }
     if (pending.empty()) return Status::Ok();
+    const int64_t now = NowMs();
+    std::map<std::string, std::optional<DeviceRecord>> later;
     nlohmann::json saved = nlohmann::json::array(), gone = nlohmann::json::array();
-    for (const auto& [id, record] : pending) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      const auto& [id, record] = *it;
+      const auto last = written_.find(id);
+      if (record && last != written_.end() && SameSettings(last->second.record, *record) &&
+          now - last->second.at_ms < kCountersEveryMs) {
+        later.insert(pending.extract(it++));
+        continue;
+      }
       if (record) {
         saved.push_back(RecordJson(*record));
       } else {
         gone.push_back(id);
       }
+      ++it;
     }
     Status st = saved.empty() ? Status::Ok() : conn_->Run(kSaveDevicesSql, {options_.node_id, saved.dump()});
     if (st.ok() && !gone.empty()) st = conn_->Run(kForgetDevicesSql, {gone.dump()});
-    if (!st.ok()) {
-      std::lock_guard lock(mu_);
-      pending_.merge(pending);  // keeps the newer entry where a camera changed again meanwhile
+    if (st.ok()) {
+      for (const auto& [id, record] : pending) {
+        if (record) {
+          written_[id] = {*record, now};
+        } else {
+          written_.erase(id);
+        }
+      }
+    } else {
+      later.merge(pending);
     }
+    std::lock_guard lock(mu_);
+    pending_.merge(later);  // keeps the newer entry where a camera changed again meanwhile
     return st;
+  }
+
+  static bool SameSettings(const DeviceRecord& a, const DeviceRecord& b) {
+    return a.name == b.name && a.location == b.location && a.sparse == b.sparse &&
+           a.expected_interval_ms == b.expected_interval_ms;
   }
 
   // [[id, description], ...] for kPlaceSql.
@@ -480,6 +509,11 @@ class Membership::Impl {
   std::vector<CameraPlacement> placements_;  // guarded by mu_: camera_nodes as last read
   std::vector<DeviceRow> devices_;          // guarded by mu_: devices as last read
   std::map<std::string, std::optional<DeviceRecord>> pending_;  // guarded by mu_: to write; nullopt: to delete
+  struct Written {
+    DeviceRecord record;
+    int64_t at_ms = 0;
+  };
+  std::map<std::string, Written> written_;  // the heartbeat thread's only: what this node last wrote, and when
   bool reachable_ = false;          // guarded by mu_
   bool failing_ = false;            // guarded by mu_: the last heartbeat failed (its problem was logged)
   int64_t checked_ms_ = 0;          // guarded by mu_
