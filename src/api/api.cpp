@@ -27,14 +27,11 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
-// `node`: in a cluster, this node's id, named in the frame's URL so that any node can fetch it from here after its
-// camera has moved on (api::CameraForwarder); empty on a single node.
+// `node`: in a cluster, this node's id (events::FrameUrl); empty on a single node.
 json FrameJson(const store::StoredFrame& f, const std::string& node) {
-  std::string url = "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id);
-  if (!node.empty()) url += "?node=" + node;
   return json{{"frame_id", f.id},         {"device_id", f.device_id}, {"timestamp", f.capture_ts_ms},
               {"received_at", f.received_ts_ms}, {"size", f.size},    {"width", f.width},
-              {"height", f.height},       {"url", std::move(url)}};
+              {"height", f.height},       {"url", events::FrameUrl(f.device_id, f.id, node)}};
 }
 
 ingest::Upload UploadOf(Request& req) {

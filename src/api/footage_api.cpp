@@ -9,6 +9,7 @@
 #include "api/respond.h"
 #include "core/clock.h"
 #include "core/parse.h"
+#include "events/schema.h"
 
 namespace iotstream::api {
 namespace {
@@ -45,9 +46,8 @@ json JobJson(const exports::JobInfo& j) {
               {"file_url", done ? json(JobUrl(j) + "/file") : json(nullptr)}};
 }
 
-json FrameRefJson(const store::StoredFrame& f) {
-  return json{{"frame_id", f.id}, {"timestamp", f.capture_ts_ms},
-              {"url", "/api/v1/devices/" + f.device_id + "/frames/" + std::to_string(f.id)}};
+json FrameRefJson(const store::StoredFrame& f, const std::string& node) {
+  return json{{"frame_id", f.id}, {"timestamp", f.capture_ts_ms}, {"url", events::FrameUrl(f.device_id, f.id, node)}};
 }
 
 // The job `{id}` of the device in the path: NotFound (answered) when either does not match.
@@ -109,8 +109,8 @@ void Timeline(FootageContext* c, Request&& req, const Responder& s) {
               {"bucket_ms", bucket_ms},
               {"frames", total},
               {"buckets", std::move(buckets)},
-              {"first", oldest.value().empty() ? json(nullptr) : FrameRefJson(oldest.value().front())},
-              {"last", newest.value().empty() ? json(nullptr) : FrameRefJson(newest.value().front())},
+              {"first", oldest.value().empty() ? json(nullptr) : FrameRefJson(oldest.value().front(), c->frame_node)},
+              {"last", newest.value().empty() ? json(nullptr) : FrameRefJson(newest.value().front(), c->frame_node)},
               {"export",
                {{"max_seconds", c->exporter.options().max_range_ms / 1000},
                 {"formats", json::array({"mp4", "zip"})}}}};

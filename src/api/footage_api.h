@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/work_pool.h"
 #include "exports/exporter.h"
@@ -28,6 +29,7 @@ struct FootageContext {
   WorkPool& disk_pool;
   exports::Exporter& exporter;
   int64_t retention_max_age_ms = 0;  // the timeline's default span back from now; 0: all that is stored
+  std::string frame_node{};          // in a cluster, this node's id, named in frame URLs (events::FrameUrl)
 };
 
 void AddFootageRoutes(http::Router& router, FootageContext& ctx);

@@ -490,7 +490,8 @@ int Run(const Config& config) {
     api::AddRecognitionRoutes(router, recognition, /*with_health=*/false);
     api::AddEventRoutes(router, recognition);
     api::AddWebhookRoutes(router, *webhooks, *disk_pool, audit);
-    api::FootageContext footage{*store, registry, *disk_pool, *exporter, config.store.retention_max_age_ms};
+    api::FootageContext footage{*store, registry, *disk_pool, *exporter, config.store.retention_max_age_ms,
+                                event_options.frame_node};
     api::AddFootageRoutes(router, footage);
     hub.AddRoutes(router);
     if (Status st = api::AddStaticRoutes(router, config.web_dir); !st.ok()) {

@@ -109,10 +109,15 @@ store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t 
                 json{{"device_id", device.record.id}, {"device", DeviceJson(device)}});
 }
 
+std::string FrameUrl(const std::string& device_id, uint64_t frame_id, const std::string& node) {
+  std::string url = "/api/v1/devices/" + device_id + "/frames/" + std::to_string(frame_id);
+  if (!node.empty()) url += "?node=" + node;
+  return url;
+}
+
 void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device,
                               const std::string& frame_node) {
-  std::string frame_url = "/api/v1/devices/" + e->device_id + "/frames/" + std::to_string(e->frame_id);
-  if (!frame_node.empty()) frame_url += "?node=" + frame_node;
+  std::string frame_url = FrameUrl(e->device_id, e->frame_id, frame_node);
   if (e->type != type::kPersonRecognised) e->type = type::kUnknownFace;
   json message{{"frame_id", e->frame_id},
                {"person_id", e->person_id ? json(*e->person_id) : json(nullptr)},

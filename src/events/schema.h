@@ -72,6 +72,9 @@ std::string HelloMessage(const std::vector<ingest::DeviceView>& devices);
 store::EventRecord DeviceEvent(const char* event_type, const std::string& device_id, int64_t ts_ms,
                                const ingest::DeviceView* device);
 store::EventRecord DeviceUpdatedEvent(const ingest::DeviceView& device, int64_t ts_ms);
+// A stored frame's URL, as frame listings, footage timelines and events give it. `node`, when not empty, is the
+// node that stores it (a cluster's: `?node=`), so that any node can fetch it from there after its camera has moved.
+std::string FrameUrl(const std::string& device_id, uint64_t frame_id, const std::string& node);
 // `e` holds the recognition's columns (type, device, person, distance, box, frame id); adds the message. `frame_node`
 // (EventOptions::frame_node) is named in frame_url when not empty.
 void CompleteRecognitionEvent(store::EventRecord* e, const Frame::Meta& frame, const ingest::DeviceView* device,

@@ -718,6 +718,10 @@ TEST_F(ClusterNodes, ACameraIsWatchedThroughAnyNodeAndAnAcknowledgedEnrolmentOut
   const HttpResult frame = n1.Get(url);
   EXPECT_EQ(frame.status, 200) << frame.body.substr(0, 200);
   EXPECT_TRUE(frame.body == obama_) << "not the frame sent";
+  // So does the footage timeline's (forwarded to n3).
+  const json timeline = GetJson(*nodes_[0], "/api/v1/footage/porch/timeline");
+  ASSERT_TRUE(timeline.contains("last")) << timeline.dump();
+  EXPECT_EQ(timeline["last"]["url"], url) << timeline.dump();
 
   // Live view through n1: the WebSocket gets n3's next frame, the MJPEG stream its next part.
   testing::WsClient ws(nodes_[0]->host(), nodes_[0]->port(), "/ws/devices/porch");
