@@ -221,11 +221,10 @@ std::unique_ptr<cluster::ChangeListener> ListenToTheCluster(const Config& config
 
 // A camera new to this node that another node held (it moved there after a failure) keeps the name, location and
 // schedule given to it there: its row in the cluster's devices table.
-void AdoptClusterRecord(const cluster::Membership& membership, ingest::DeviceRegistry& registry, const std::string& id) {
-  const cluster::ClusterView view = membership.Snapshot();
-  const auto row = std::find_if(view.devices.begin(), view.devices.end(),
-                                [&](const cluster::DeviceRow& d) { return d.record.id == id; });
-  if (row == view.devices.end() || row->node_id == view.self) return;
+void AdoptClusterRecord(const cluster::Membership& membership, ingest::DeviceRegistry& registry, const std::string& id,
+                        const std::string& self) {
+  const std::optional<cluster::DeviceRow> row = membership.DeviceRowOf(id);
+  if (!row || row->node_id == self) return;
   const DeviceRecord& r = row->record;
   ingest::DeviceUpdate update;
   if (!r.name.empty()) update.name = r.name;
@@ -419,9 +418,11 @@ int Run(const Config& config) {
     for (auto& d : registry.List(NowMs())) kept.push_back(std::move(d.record));
     membership->SaveDevices(kept);
   }
-  registry.SetStateListener([&event_hub, &registry, &membership, clustered](
+  registry.SetStateListener([&event_hub, &registry, &membership, &config, clustered](
                                 const std::string& id, ingest::DeviceRegistry::Change change, int64_t ts_ms) {
-    if (clustered && change == ingest::DeviceRegistry::Change::kAdded) AdoptClusterRecord(*membership, registry, id);
+    if (clustered && change == ingest::DeviceRegistry::Change::kAdded) {
+      AdoptClusterRecord(*membership, registry, id, config.node_id);
+    }
     event_hub.OnDeviceChange(id, change, ts_ms);
   });
 

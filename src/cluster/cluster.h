@@ -179,6 +179,9 @@ class Membership {
   std::optional<NodeInfo> HolderOf(std::string_view device_id) const;
   // Node `node_id` as the last heartbeat read it; nullopt when unknown, and in single mode.
   std::optional<NodeInfo> NodeById(std::string_view node_id) const;
+  // Camera `device_id`'s row of the devices table as the last heartbeat read it (which node wrote it, and the
+  // record); nullopt when it has none, and in single mode.
+  std::optional<DeviceRow> DeviceRowOf(std::string_view device_id) const;
 
   // What the node knows now. In single mode, this node with figures taken at the call (load since the previous
   // call). With a database, the table as last read, this node's own entry refreshed by the last heartbeat's

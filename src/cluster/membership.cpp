@@ -273,9 +273,8 @@ class Membership::Impl {
       return n.up && std::binary_search(n.cameras.begin(), n.cameras.end(), device_id);
     });
     if (holder == nodes_.end()) {
-      const auto row = std::lower_bound(devices_.begin(), devices_.end(), device_id,
-                                        [](const DeviceRow& d, std::string_view id) { return d.record.id < id; });
-      if (row == devices_.end() || row->record.id != device_id) return std::nullopt;
+      const DeviceRow* row = FindRow(device_id);
+      if (row == nullptr) return std::nullopt;
       holder = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == row->node_id; });
     }
     if (holder == nodes_.end() || !holder->up || holder->node_id == options_.node_id) return std::nullopt;
@@ -289,6 +288,14 @@ class Membership::Impl {
         std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == node_id; });
     if (node == nodes_.end()) return std::nullopt;
     return *node;
+  }
+
+  std::optional<DeviceRow> DeviceRowOf(std::string_view device_id) const {
+    if (options_.database_url.empty()) return std::nullopt;
+    std::lock_guard lock(mu_);
+    const DeviceRow* row = FindRow(device_id);
+    if (row == nullptr) return std::nullopt;
+    return *row;
   }
 
   ClusterView Snapshot() const {
@@ -321,6 +328,13 @@ class Membership::Impl {
   }
 
  private:
+  // Camera `device_id`'s row in devices_ (sorted by id, as read); nullptr when none. REQUIRES: mu_ held.
+  const DeviceRow* FindRow(std::string_view device_id) const {
+    const auto row = std::lower_bound(devices_.begin(), devices_.end(), device_id,
+                                      [](const DeviceRow& d, std::string_view id) { return d.record.id < id; });
+    return row == devices_.end() || row->record.id != device_id ? nullptr : &*row;
+  }
+
   // Takes this node's cameras and load into self_. The callbacks run before the lock is taken: they take ingest's.
   void RefreshSelf() const {
     auto cameras = callbacks_.recent_cameras(NowMs() - options_.camera_window_ms);
@@ -537,6 +551,10 @@ void Membership::ForgetDevice(const std::string& device_id) { impl_->ForgetDevic
 std::optional<NodeInfo> Membership::HolderOf(std::string_view device_id) const { return impl_->HolderOf(device_id); }
 
 std::optional<NodeInfo> Membership::NodeById(std::string_view node_id) const { return impl_->NodeById(node_id); }
+
+std::optional<DeviceRow> Membership::DeviceRowOf(std::string_view device_id) const {
+  return impl_->DeviceRowOf(device_id);
+}
 
 ClusterView Membership::Snapshot() const { return impl_->Snapshot(); }
 
