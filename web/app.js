@@ -332,7 +332,7 @@ async function poll() {
         const lastSeen = before?.lastSeen ?? 0;
         const c = applyDevice(d, sentAt);
         // Another cluster node's camera (it has node_up): its frames never reach this node's /ws, so its tile shows
-        // snapshots, which HAProxy fetches from the camera's node.
+        // snapshots, which this node (or HAProxy) fetches from the camera's node.
         const elsewhere = d.node_up !== undefined;
         if (!c || (wsLive && !elsewhere)) continue;
         // Without the WebSocket: report transitions here and show snapshots instead of live frames.

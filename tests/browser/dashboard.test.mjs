@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docsScreenshot } from './docs-screenshot.mjs';
-import { ARTIFACTS, FACES, REPO, launchChromium, startServer, stopAll } from './support.mjs';
+import { ARTIFACTS, FACES, REPO, jpegSize, launchChromium, startServer, stopAll } from './support.mjs';
 
 const OFFLINE_S = 2;
 const FRAME_MS = 200;
@@ -26,20 +26,6 @@ let browser;
 let page;
 const pageErrors = [];
 const cameras = {}; // id -> { running, lastOk, sent, errors }
-
-/** Width and height from a JPEG's first SOFn marker. */
-function jpegSize(buf) {
-  for (let i = 2; i + 9 < buf.length;) {
-    if (buf[i] !== 0xff) { i++; continue; }
-    const marker = buf[i + 1];
-    const len = buf.readUInt16BE(i + 2);
-    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
-      return { width: buf.readUInt16BE(i + 7), height: buf.readUInt16BE(i + 5) };
-    }
-    i += 2 + len;
-  }
-  throw new Error('no SOF marker');
-}
 
 /** Posts the camera's photo every FRAME_MS until stopCamera(id); `lastOk` is when the newest accepted frame was
  *  sent (the server received it after that). */

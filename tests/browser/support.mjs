@@ -84,6 +84,20 @@ export async function stopAll() {
   for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/** Width and height from a JPEG's first SOFn marker. */
+export function jpegSize(buf) {
+  for (let i = 2; i + 9 < buf.length;) {
+    if (buf[i] !== 0xff) { i++; continue; }
+    const marker = buf[i + 1];
+    const len = buf.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+      return { width: buf.readUInt16BE(i + 7), height: buf.readUInt16BE(i + 5) };
+    }
+    i += 2 + len;
+  }
+  throw new Error('no SOF marker');
+}
+
 /** Debian's Chromium, headless, with nothing of its own going to the network. */
 export function launchChromium() {
   assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
