@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ARTIFACTS, FACES, jpegSize, launchChromium, startServer, stopAll } from './support.mjs';
 
 const FRAME_MS = 200;
-const WAIT_MS = 20000; // how long any one state may take to appear (a node joins within a few heartbeats)
+const WAIT_MS = 30000; // how long any one state may take to appear on a loaded machine (a node joins in seconds)
 const CAMERA = 'porch';
 
 let pgDir;
