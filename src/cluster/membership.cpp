@@ -269,24 +269,24 @@ class Membership::Impl {
   std::optional<NodeInfo> HolderOf(std::string_view device_id) const {
     if (options_.database_url.empty()) return std::nullopt;
     std::lock_guard lock(mu_);
-    auto holder = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) {
+    const auto online = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) {
       return n.up && std::binary_search(n.cameras.begin(), n.cameras.end(), device_id);
     });
-    if (holder == nodes_.end()) {
+    const NodeInfo* holder = online != nodes_.end() ? &*online : nullptr;
+    if (holder == nullptr) {
       const DeviceRow* row = FindRow(device_id);
       if (row == nullptr) return std::nullopt;
-      holder = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == row->node_id; });
+      holder = FindNode(row->node_id);
     }
-    if (holder == nodes_.end() || !holder->up || holder->node_id == options_.node_id) return std::nullopt;
+    if (holder == nullptr || !holder->up || holder->node_id == options_.node_id) return std::nullopt;
     return *holder;
   }
 
   std::optional<NodeInfo> NodeById(std::string_view node_id) const {
     if (options_.database_url.empty()) return std::nullopt;
     std::lock_guard lock(mu_);
-    const auto node =
-        std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == node_id; });
-    if (node == nodes_.end()) return std::nullopt;
+    const NodeInfo* node = FindNode(node_id);
+    if (node == nullptr) return std::nullopt;
     return *node;
   }
 
@@ -328,6 +328,13 @@ class Membership::Impl {
   }
 
  private:
+  // Node `node_id` in nodes_; nullptr when none. REQUIRES: mu_ held.
+  const NodeInfo* FindNode(std::string_view node_id) const {
+    const auto node =
+        std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& n) { return n.node_id == node_id; });
+    return node == nodes_.end() ? nullptr : &*node;
+  }
+
   // Camera `device_id`'s row in devices_ (sorted by id, as read); nullptr when none. REQUIRES: mu_ held.
   const DeviceRow* FindRow(std::string_view device_id) const {
     const auto row = std::lower_bound(devices_.begin(), devices_.end(), device_id,
